@@ -1,0 +1,15 @@
+"""reprobe: predict whether a deep network will train, before training it.
+
+Three lines around any model::
+
+    from reprobe import CascadeProbe
+    probe = CascadeProbe(model)
+    result = probe.fit(train_loader).evaluate(test_loader)
+"""
+
+from .errors import ReprobeError  # noqa: F401
+from . import adapters, data, metrics, models  # noqa: F401
+from .probes import CascadeProbe, ProbeConfig, ProbeResult, StageInfo  # noqa: F401
+
+__version__ = "0.1.0"
+__all__ = ["CascadeProbe", "ProbeConfig", "ProbeResult", "StageInfo", "ReprobeError", "__version__"]

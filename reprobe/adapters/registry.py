@@ -1,0 +1,82 @@
+"""Adapters find the stages of a model: the modules whose outputs are z¹ … z^L.
+
+An adapter is a function ``find(model, **options) -> list[str] | None`` returning module names
+(as in ``model.named_modules()``) or None when it does not apply. ``find_stages`` tries them in
+descending priority; the generic fallback comes last. A model can also name its own stages with
+a ``reprobe_stages`` attribute (a list of module names), which always wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, List, Optional
+
+import torch.nn as nn
+
+from ..errors import ReprobeError
+
+StageFinder = Callable[..., Optional[List[str]]]
+
+
+@dataclass(frozen=True)
+class Adapter:
+    name: str
+    find: StageFinder
+    priority: int
+    help: str = ""
+
+
+_ADAPTERS: dict[str, Adapter] = {}
+
+HOW_TO_NAME_STAGES = (
+    "name them: CascadeProbe(model, stages=['layer1', 'layer2', ...]) or stages=(nn.Linear,), "
+    "set model.reprobe_stages = [...], or on the CLI --stage NAME (repeatable); "
+    "`reprobe stages --model ...` lists the modules"
+)
+
+
+def register_adapter(name: str, priority: int = 0, help: str = ""):
+    """Decorator registering ``find(model, **options) -> list[str] | None`` as adapter ``name``.
+
+    Higher ``priority`` is tried first. Family adapters (VGG, ResNet, …) use 10–100; the generic
+    fallback uses -100.
+    """
+
+    def deco(fn: StageFinder) -> StageFinder:
+        _ADAPTERS[name] = Adapter(name, fn, priority, help or (fn.__doc__ or "").strip().split("\n")[0])
+        return fn
+
+    return deco
+
+
+def adapters() -> list[Adapter]:
+    """Registered adapters, highest priority first."""
+    return sorted(_ADAPTERS.values(), key=lambda a: -a.priority)
+
+
+def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> tuple[str, list[str]]:
+    """Module names of the stages of ``model`` and the adapter that found them.
+
+    Args:
+        model: any ``nn.Module``.
+        adapter: force one adapter by name (default: first that applies).
+        **options: adapter options (e.g. ``preset="blocks"``); adapters ignore what they don't use.
+
+    Raises:
+        ReprobeError: no adapter found stages (the message says how to name them).
+    """
+    named = getattr(model, "reprobe_stages", None)
+    if named and adapter is None:
+        return "reprobe_stages", list(named)
+    candidates = adapters()
+    if adapter is not None:
+        if adapter not in _ADAPTERS:
+            from ..errors import unknown_name_message
+
+            raise ReprobeError(unknown_name_message("adapter", adapter, _ADAPTERS))
+        candidates = [_ADAPTERS[adapter]]
+    for a in candidates:
+        names = a.find(model, **options)
+        if names:
+            return a.name, list(names)
+    raise ReprobeError(f"could not find the stages of {type(model).__name__} automatically; {HOW_TO_NAME_STAGES}")

@@ -1,0 +1,111 @@
+"""Option groups shared by CLI commands (run, stages, sweep, compare …)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Dict
+
+import click
+
+from ..metrics import CUTOFFS, METRICS
+from ..probes.probe import FIT_METHODS
+
+
+def _stack(*decorators: Callable) -> Callable:
+    def apply(f: Callable) -> Callable:
+        for d in reversed(decorators):
+            f = d(f)
+        return f
+
+    return apply
+
+
+def model_options(f: Callable) -> Callable:
+    """--model and the options of the paper's model families."""
+    return _stack(
+        click.option("--model", "model", default="mlp", show_default=True,
+                     help="model name (`reprobe list models`)"),
+        click.option("--depth", type=int, default=50, show_default=True,
+                     help="number of layers (stages) for mlp-style models"),
+        click.option("--width", type=int, default=None, help="hidden width (default: the input size, 784 for MNIST)"),
+        click.option("--sigma-w2", type=float, default=1.76, show_default=True, help="weight variance σ_w² (× 1/fan-in)"),
+        click.option("--sigma-b2", type=float, default=0.05, show_default=True, help="bias variance σ_b²"),
+        click.option("--activation", default="tanh", show_default=True, help="activation of the random net"),
+        click.option("--shape", "net_shape", type=click.Choice(["wide", "shrinking"]), default="wide", show_default=True,
+                     help="mlp layer widths: wide (width…width, 400, classes) or shrinking (linear taper)"),
+    )(f)
+
+
+def model_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
+    """The model-builder options from parsed CLI parameters (builders take what they use)."""
+    out = {
+        "depth": params.get("depth"),
+        "width": params.get("width"),
+        "sigma_w2": params.get("sigma_w2"),
+        "sigma_b2": params.get("sigma_b2"),
+        "activation": params.get("activation"),
+        "shape": params.get("net_shape"),
+        "seed": params.get("seed"),
+    }
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def data_options(f: Callable) -> Callable:
+    return _stack(
+        click.option("--data", default="mnist-5k", show_default=True, help="dataset name (`reprobe list datasets`)"),
+        click.option("--data-root", type=click.Path(file_okay=False), default=None,
+                     help="cache folder for downloadable data (default: $REPROBE_DATA or ~/.cache/reprobe)"),
+        click.option("--test-fraction", type=float, default=0.1, show_default=True,
+                     help="share held out for evaluation (data without an official split)"),
+        click.option("--train-samples", type=int, default=None, help="use at most this many training inputs"),
+    )(f)
+
+
+def data_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
+    return {"root": params.get("data_root"), "seed": params.get("seed", 0), "test_fraction": params.get("test_fraction", 0.1)}
+
+
+def probe_options(f: Callable) -> Callable:
+    return _stack(
+        click.option("--metric", "metrics", multiple=True,
+                     help="metric to measure (repeatable; default: relative_entropy, differential_entropy, mse). "
+                          f"Built in: {', '.join(METRICS.names())}"),
+        click.option("--cutoff", default="threshold", show_default=True,
+                     help=f"cutoff detector reported as ℓ* ({', '.join(CUTOFFS.names())})"),
+        click.option("--eta", type=float, default=0.005, show_default=True, help="cutoff tolerance η (relative)"),
+        click.option("--fit", "fit_method", type=click.Choice(FIT_METHODS), default="ridge", show_default=True,
+                     help="decoder fit: ridge (exact least squares, one pass) or adam/sgd (the paper: Adam, 1 epoch)"),
+        click.option("--ridge", type=float, default=0.1, show_default=True,
+                     help="ridge strength relative to activation power (the probe's noise floor)"),
+        click.option("--epochs", type=int, default=1, show_default=True, help="epochs for gradient-trained decoders"),
+        click.option("--lr", type=float, default=1e-3, show_default=True, help="learning rate for gradient-trained decoders"),
+        click.option("--batch-size", type=int, default=64, show_default=True, help="batch size"),
+        click.option("--samples", type=int, default=100, show_default=True,
+                     help="held-out inputs to reconstruct and measure (paper: 100)"),
+        click.option("--stage", "stage_names", multiple=True,
+                     help="module name of a stage (repeatable); default: found by the model's adapter"),
+        click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps"),
+        click.option("--seed", type=int, default=0, show_default=True, help="seed of weights, split, shuffling, decoders"),
+    )(f)
+
+
+def probe_kwargs(params: Dict[str, Any], progress: bool = True) -> Dict[str, Any]:
+    out = {
+        "cutoff": params["cutoff"],
+        "eta": params["eta"],
+        "fit": params["fit_method"],
+        "ridge": params["ridge"],
+        "epochs": params["epochs"],
+        "lr": params["lr"],
+        "batch_size": params["batch_size"],
+        "samples": params["samples"],
+        "device": params["device"],
+        "seed": params["seed"],
+        "train_samples": params.get("train_samples"),
+        "progress": progress,
+    }
+    if params.get("metrics"):
+        out["metrics"] = tuple(params["metrics"])
+    if params.get("stage_names"):
+        out["stages"] = list(params["stage_names"])
+    return out

@@ -1,0 +1,154 @@
+"""``reprobe run``, ``reprobe stages``, ``reprobe list``."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+from typing import Optional
+
+import click
+
+from ..data import DATASETS, load_dataset
+from ..errors import ReprobeError
+from .options import data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
+
+
+def _fmt(v: Optional[float]) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "nan"
+    return f"{v:.4g}"
+
+
+def print_result_table(result, echo=click.echo) -> None:
+    """Per-stage table and the cutoffs, as printed by ``reprobe run``."""
+    names = list(result.metrics)
+    stages = result.stage_dicts()
+    w_name = max([5] + [len(s["name"]) for s in stages])
+    w_type = max([4] + [len(s["type"]) for s in stages])
+    w_shape = max([5] + [len("x".join(map(str, s["shape"]))) for s in stages])
+    header = f"{'ℓ':>4}  {'stage':<{w_name}}  {'type':<{w_type}}  {'shape':<{w_shape}}" + "".join(f"  {m:>20}" for m in names)
+    echo(header)
+    echo("-" * len(header))
+    for i, s in enumerate(stages):
+        row = f"{i + 1:>4}  {s['name']:<{w_name}}  {s['type']:<{w_type}}  {'x'.join(map(str, s['shape'])):<{w_shape}}"
+        row += "".join(f"  {_fmt(result.metrics[m][i]):>20}" for m in names)
+        echo(row)
+    L = result.depth
+    echo("")
+    echo(f"cutoff ℓ* ({result.cutoff_detector}, η={result.config.get('eta')}), of L = {L} stages:")
+    for m in names:
+        c = result.cutoffs.get(m)
+        verdict = "undecidable (non-finite values)" if c is None else (
+            "no saturation: information reaches the last stage" if c >= L else
+            f"saturates at stage {c}: information is lost before the end")
+        echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {verdict}")
+    for w in result.warnings:
+        echo(f"warning: {w}", err=True)
+
+
+@click.command("run")
+@model_options
+@data_options
+@probe_options
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="output folder (default: runs/<model>-<time>)")
+@click.option("--save-decoders", is_flag=True, help="also store the trained decoders (decoders.pt) with the run")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table")
+def run_cmd(out, save_decoders, quiet, **params):
+    """Probe one network: fit decoders, measure reconstruction entropy per stage, find ℓ*.
+
+    Writes result.json, entropy.png, reconstructions.png and reconstructions.npy into --out.
+    """
+    t0 = time.perf_counter()
+    from ..runner import run_named
+
+    kw = probe_kwargs(params, progress=not quiet)
+    bundle = load_dataset(params["data"], **data_kwargs(params))
+    result, _, probe = run_named(
+        params["model"], params["data"], model_options=model_kwargs(params), bundle=bundle,
+        keep_probe=save_decoders, **kw,
+    )
+    out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    result.extra["command"] = "reprobe " + " ".join(click.get_os_args()) if hasattr(click, "get_os_args") else None
+    result.timings["total"] = time.perf_counter() - t0
+    result.save(out_dir)
+    if save_decoders and probe is not None:
+        probe.save_decoders(out_dir / "decoders.pt")
+    if not quiet:
+        print_result_table(result)
+    click.echo(f"wrote {out_dir}/result.json, entropy.png, reconstructions.png"
+               + (", decoders.pt" if save_decoders else "")
+               + f"  (fit {result.timings.get('fit', 0):.1f}s, evaluate {result.timings.get('evaluate', 0):.1f}s)")
+
+
+@click.command("stages")
+@model_options
+@click.option("--data", default="mnist-5k", show_default=True, help="dataset that fixes the input shape")
+@click.option("--data-root", type=click.Path(file_okay=False), default=None, help="cache folder for downloadable data")
+@click.option("--stage", "stage_names", multiple=True, help="module name of a stage (repeatable)")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print a JSON list of {name, type, shape, …}")
+def stages_cmd(as_json, **params):
+    """List a model's stages (a dry run on one input): name, type, output shape."""
+    import torch
+
+    from ..models import build_model
+    from ..probes import CascadeProbe
+
+    bundle = load_dataset(params["data"], root=params.get("data_root"), seed=params["seed"])
+    model = build_model(params["model"], bundle.input_shape, bundle.num_classes, **model_kwargs(params))
+    x = torch.stack([bundle.test[i][0] for i in range(min(2, len(bundle.test)))])
+    with CascadeProbe(model, list(params["stage_names"]) or None, progress=False) as probe:
+        stages = probe.dry_run(x)
+        adapter = probe.adapter
+    rows = [s.to_dict() for s in stages]
+    for r in rows:
+        r.pop("decoder", None)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo(f"{params['model']}: {len(rows)} stages (adapter: {adapter}), input {'x'.join(map(str, bundle.input_shape))}")
+    for r in rows:
+        extra = ""
+        if r.get("channels"):
+            extra = f"  channels={r['channels']}" + (f" stride={r['reduction']:g}" if r.get("reduction") else "")
+        click.echo(f"{r['index']:>4}  {r['name']:<30} {r['type']:<18} {'x'.join(map(str, r['shape']))}{extra}")
+
+
+LISTS = ("models", "datasets", "metrics", "cutoffs", "adapters", "decoders")
+
+
+@click.command("list")
+@click.argument("what", type=click.Choice(LISTS))
+def list_cmd(what):
+    """List registered models, datasets, metrics, cutoff detectors, adapters or decoders."""
+    from .. import metrics as m
+    from ..adapters import adapters
+    from ..models import MODELS, resolver_descriptions
+    from ..probes import DECODERS
+
+    if what == "models":
+        for name in MODELS.names():
+            click.echo(f"{name:<24} {MODELS.help(name)}")
+        for d in resolver_descriptions():
+            click.echo(f"{'':<24} {d}")
+    elif what == "datasets":
+        for name in DATASETS.names():
+            click.echo(f"{name:<24} {DATASETS.help(name)}")
+    elif what == "metrics":
+        for name in m.METRICS.names():
+            click.echo(f"{name:<24} {m.METRICS.help(name)}")
+    elif what == "cutoffs":
+        for name in m.CUTOFFS.names():
+            click.echo(f"{name:<24} {m.CUTOFFS.help(name)}")
+    elif what == "adapters":
+        for a in adapters():
+            click.echo(f"{a.name:<24} priority {a.priority:>4}  {a.help}")
+    elif what == "decoders":
+        for name, (prio, _) in sorted(DECODERS.items(), key=lambda kv: -kv[1][0]):
+            click.echo(f"{name:<24} priority {prio:>4}  {DECODERS.help(name)}")
+
+
+COMMANDS = [run_cmd, stages_cmd, list_cmd]

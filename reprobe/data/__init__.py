@@ -1,0 +1,12 @@
+"""Datasets: a registry of bundled, generated and torchvision-cached data."""
+
+from .registry import (  # noqa: F401
+    DATASETS,
+    DatasetBundle,
+    default_root,
+    load_dataset,
+    register_dataset,
+    register_fallback,
+    split_tensors,
+)
+from . import builtin  # noqa: F401  (registers the built-ins)

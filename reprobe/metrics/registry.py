@@ -1,0 +1,104 @@
+"""Registries for per-stage metrics and cutoff detectors.
+
+A *metric* takes ``(original, reconstruction)`` — two tensors of shape ``(N, ...)`` holding the
+held-out inputs and their reconstructions from one stage — and returns one float for that stage.
+A *cutoff detector* takes the per-stage values of one metric (stage 1 … L, in order) and returns
+the cutoff ℓ* as a 1-based stage index (ℓ* = L: information reaches the end).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional, Sequence
+
+import torch
+
+from .._registry import Registry
+
+MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
+CutoffFn = Callable[..., Optional[int]]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A registered metric.
+
+    Attributes:
+        name: registry name.
+        fn: ``fn(original, reconstruction) -> float``.
+        higher_is_more_information: True when larger values mean *more* of the input survived
+            (differential entropy), False when larger values mean *more* was lost (relative
+            entropy, MSE). Reports use it to rank models and to word explanations.
+    """
+
+    name: str
+    fn: MetricFn
+    higher_is_more_information: bool
+
+    def __call__(self, original: torch.Tensor, reconstruction: torch.Tensor) -> float:
+        return float(self.fn(original, reconstruction))
+
+
+METRICS: Registry[MetricSpec] = Registry("metric")
+CUTOFFS: Registry[CutoffFn] = Registry("cutoff detector")
+
+
+def register_metric(name: str, *, higher_is_more_information: bool = False, help: str = ""):
+    """Decorator that registers ``fn(original, reconstruction) -> float`` as metric ``name``.
+
+    Example:
+        >>> import reprobe.metrics as rm
+        >>> @rm.register_metric("l1")
+        ... def l1(original, reconstruction):
+        ...     return (original - reconstruction).abs().mean().item()
+
+    Args:
+        name: the name used by ``get(name)``, ``CascadeProbe(metrics=[...])`` and ``--metric``.
+        higher_is_more_information: see :class:`MetricSpec`.
+        help: one-line description for ``reprobe list metrics`` (defaults to the docstring).
+    """
+
+    def deco(fn: MetricFn) -> MetricFn:
+        doc = help or (fn.__doc__ or "").strip().split("\n")[0]
+        METRICS.register(name, MetricSpec(name, fn, higher_is_more_information), help=doc)
+        return fn
+
+    return deco
+
+
+def get(name: str) -> MetricSpec:
+    """The metric registered as ``name`` (callable as ``get(name)(original, reconstruction)``)."""
+    return METRICS.get(name)
+
+
+def available() -> list[str]:
+    """Names of all registered metrics."""
+    return METRICS.names()
+
+
+def register_cutoff(name: str, *, help: str = ""):
+    """Decorator that registers ``fn(values, **options) -> int | None`` as cutoff detector ``name``.
+
+    ``values`` is the per-stage metric curve (stage 1 first). Return the cutoff as a 1-based stage
+    index, or None when it cannot be decided (e.g. non-finite values at the end of the curve).
+    Detectors receive every option the probe was given (``eta`` …) and must accept ``**kwargs``.
+    """
+
+    def deco(fn: CutoffFn) -> CutoffFn:
+        CUTOFFS.register(name, fn, help=help)
+        return fn
+
+    return deco
+
+
+def get_cutoff(name: str) -> CutoffFn:
+    """The cutoff detector registered as ``name``."""
+    return CUTOFFS.get(name)
+
+
+def compute_cutoff(name: str, values: Sequence[Optional[float]], **options) -> Optional[int]:
+    """Run detector ``name`` on a metric curve; ``None`` entries are passed on as NaN."""
+    clean = [float("nan") if v is None else float(v) for v in values]
+    if not clean:
+        return None
+    return get_cutoff(name)(clean, **options)

@@ -1,0 +1,124 @@
+"""Pictures: entropy vs depth with cutoffs, and reconstruction grids (paper Fig. 1/2).
+
+All functions use matplotlib's Agg backend (no display needed) and write PNG files.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Optional, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+METRIC_LABELS = {
+    "relative_entropy": "relative entropy D(x‖x̂) [nats]",
+    "differential_entropy": "differential entropy S [nats]",
+    "mse": "MSE (input units²)",
+}
+
+
+def metric_label(name: str) -> str:
+    return METRIC_LABELS.get(name, name.replace("_", " "))
+
+
+def as_image(x: np.ndarray) -> np.ndarray:
+    """One input (any shape) as something ``imshow`` can draw: (H, W) grey or (H, W, 3) colour.
+
+    (C, H, W) with C = 1 or 3 → an image; other (C, H, W) → the channel mean; (H, W) as is;
+    a vector of a square length → a square; any other vector → one row.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 3:
+        if x.shape[0] == 1:
+            return x[0]
+        if x.shape[0] == 3:
+            return np.transpose(x, (1, 2, 0))
+        return x.mean(0)
+    if x.ndim == 2:
+        return x
+    flat = x.reshape(-1)
+    side = int(round(math.sqrt(flat.size)))
+    if side * side == flat.size:
+        return flat.reshape(side, side)
+    return flat.reshape(1, -1)
+
+
+def pick_columns(depth: int, max_columns: int = 10, always: Sequence[int] = ()) -> list[int]:
+    """Stage indices to show: all when few, else evenly spaced from 1 to L plus ``always``."""
+    if depth <= max_columns:
+        cols = list(range(1, depth + 1))
+    else:
+        cols = sorted({int(round(v)) for v in np.linspace(1, depth, max_columns)})
+    cols = sorted(set(cols) | {c for c in always if c and 1 <= c <= depth})
+    return cols
+
+
+def _norm(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    if hi <= lo:
+        return np.zeros_like(img)
+    return np.clip((img - lo) / (hi - lo), 0.0, 1.0)
+
+
+def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10, title: Optional[str] = None) -> Path:
+    """Grid: a row per input, the input first, then its reconstruction from selected stages."""
+    recon = result.reconstructions.detach().cpu().float().numpy()
+    L = recon.shape[0] - 1
+    n = min(examples, recon.shape[1])
+    marks = [v for v in result.cutoffs.values() if v]
+    cols = [0] + pick_columns(L, max_columns, always=marks[:1])
+    originals = recon[0, :n]
+    finite = originals[np.isfinite(originals)]
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    fig, axes = plt.subplots(n, len(cols), figsize=(1.25 * len(cols) + 0.4, 1.3 * n + 0.7), squeeze=False)
+    for r in range(n):
+        for c, l in enumerate(cols):
+            ax = axes[r][c]
+            img = as_image(np.nan_to_num(recon[l, r], nan=lo))
+            ax.imshow(_norm(img, lo, hi), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1,
+                      interpolation="nearest", aspect="auto" if img.shape[0] == 1 else "equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                label = "input" if l == 0 else f"ℓ={l}"
+                if l and l in marks:
+                    label += " (ℓ*)"
+                ax.set_title(label, fontsize=8)
+    fig.suptitle(title or "Reconstructions of held-out inputs from each stage", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_entropy(result, path, title: Optional[str] = None) -> Path:
+    """One panel per metric: value vs stage ℓ, the cutoff ℓ* marked as a dashed line."""
+    names = list(result.metrics)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
+    L = result.depth
+    x = np.arange(1, L + 1)
+    for ax, m in zip(axes[0], names):
+        y = result.values(m)
+        ax.plot(x, y, marker="o" if L <= 40 else None, ms=3, lw=1.5, color="#1f5fa8")
+        cut = result.cutoffs.get(m)
+        if cut:
+            ax.axvline(cut, ls="--", color="#c0392b", lw=1.2, label=f"ℓ* = {cut} ({result.cutoff_detector})")
+            ax.legend(fontsize=8, loc="best")
+        bad = ~np.isfinite(y)
+        if bad.any():
+            ax.plot(x[bad], np.full(bad.sum(), np.nanmin(y) if np.isfinite(y).any() else 0), "x", color="#c0392b")
+        ax.set_xlabel("stage ℓ (depth)")
+        ax.set_ylabel(metric_label(m))
+        ax.set_xlim(0.5, L + 0.5)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title or f"Reconstruction entropy vs depth (L = {L})", fontsize=10)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,6 @@
+"""The probe: hooks, decoders, cascades and results."""
+
+from .decoders import DECODERS, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, register_decoder  # noqa: F401
+from .hooks import StageHooks, select_output  # noqa: F401
+from .probe import CascadeProbe, ProbeConfig, StageInfo, resolve_device  # noqa: F401
+from .result import ProbeResult  # noqa: F401

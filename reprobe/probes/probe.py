@@ -1,0 +1,791 @@
+"""CascadeProbe: hooks on any ``nn.Module``, one decoder per stage, cascade reconstructions.
+
+    probe = CascadeProbe(model)                     # finds stages, attaches hooks
+    result = probe.fit(train_loader).evaluate(test_loader)
+    print(result.cutoff("differential_entropy")); result.save("out/")
+
+The probed network is frozen: it runs in eval mode under ``torch.no_grad()`` with
+``requires_grad`` off, and after every operation it gets back its own train/eval mode,
+``requires_grad`` flags and device. Hooks are removed by :meth:`CascadeProbe.close` (or at the end
+of a ``with`` block), and also whenever the model raises inside the probe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .. import metrics as metric_registry
+from ..adapters import HOW_TO_NAME_STAGES, find_stages
+from ..errors import ReprobeError, close_matches
+from .decoders import DecoderSpec, build_decoder, choose_out_activation
+from .hooks import MULTI_CALL_MODES, Selector, StageHooks
+
+FIT_METHODS = ("ridge", "adam", "sgd")
+
+
+@dataclass
+class ProbeConfig:
+    """Every setting of a probe (stored in ``result.json`` under ``config``).
+
+    Attributes:
+        metrics: metric names (see ``reprobe.metrics.available()``).
+        cutoff: the cutoff detector reported as ``result.cutoffs`` (all detectors are computed).
+        eta: tolerance of the cutoff detectors.
+        fit: ``ridge`` — exact least-squares decoders in one pass (default, fast and sharp);
+            ``adam`` — the paper's procedure (Adam on the MSE, ``epochs`` epochs); ``sgd``.
+            Decoders without a closed form (e.g. for feature maps) always train by gradient,
+            with Adam under ``ridge``.
+        lr: learning rate for gradient-trained decoders (paper: 1e-3).
+        epochs: epochs for gradient-trained decoders (paper: 1). Closed-form fits need one pass.
+        batch_size: batch size when the probe makes its own loader (a Dataset or a tensor).
+        ridge: ridge strength relative to the mean activation power (``fit="ridge"``). It is the
+            probe's noise floor: directions of a stage that carry less than about this share of
+            its power count as lost. 0.1 puts the ordered-phase cutoff of tanh MLPs near the
+            mean-field 6ξ_c; smaller values reconstruct better but see through more contraction.
+        samples: held-out inputs used to evaluate (paper: 100).
+        ridge_samples: closed-form decoders use the first this-many training inputs (None: all).
+            Their statistics have converged by then: on MNIST (depth 100, width 784) the cutoffs
+            with 1024, 2048 and all 4500 images are identical, at less than half the time. Pass
+            a shuffled loader. Gradient-trained decoders still see every input.
+        max_fit_samples: stop fitting after this many training inputs (None: all of them).
+        device: ``auto`` (cuda > mps > cpu), or a torch device string.
+        seed: seed of the decoders' initialisation and of the fit's shuffling.
+        decoder_activation: output activation of decoders: ``auto`` (by target range), ``sigmoid``,
+            ``tanh`` (the paper) or ``identity``.
+        multi_call: a stage module that runs more than once per forward: ``error``, ``first``, ``last``.
+        keep_examples: how many reconstructions per stage the result keeps for pictures.
+        progress: show progress bars.
+    """
+
+    metrics: Tuple[str, ...] = metric_registry.DEFAULT_METRICS
+    cutoff: str = "threshold"
+    eta: float = 0.005
+    fit: str = "ridge"
+    lr: float = 1e-3
+    epochs: int = 1
+    batch_size: int = 64
+    ridge: float = 0.1
+    samples: int = 100
+    ridge_samples: Optional[int] = 2048
+    max_fit_samples: Optional[int] = None
+    device: str = "auto"
+    seed: int = 0
+    decoder_activation: str = "auto"
+    multi_call: str = "error"
+    keep_examples: int = 8
+    progress: bool = True
+
+    def validate(self) -> None:
+        self.metrics = tuple(self.metrics)
+        for m in self.metrics:
+            metric_registry.get(m)
+        if not self.metrics:
+            raise ReprobeError("give at least one metric")
+        metric_registry.get_cutoff(self.cutoff)
+        if self.fit not in FIT_METHODS:
+            raise ReprobeError(f"fit must be one of {', '.join(FIT_METHODS)}, got {self.fit!r}")
+        if self.multi_call not in MULTI_CALL_MODES:
+            raise ReprobeError(f"multi_call must be one of {', '.join(MULTI_CALL_MODES)}, got {self.multi_call!r}")
+        checks = [
+            (self.eta >= 0, f"eta must be >= 0, got {self.eta}"),
+            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
+            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
+            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.ridge >= 0, f"ridge must be >= 0, got {self.ridge}"),
+            (self.samples >= 2, f"samples must be >= 2 (entropies are taken over a sample set), got {self.samples}"),
+            (self.max_fit_samples is None or self.max_fit_samples >= 1, "max_fit_samples must be >= 1"),
+            (self.ridge_samples is None or self.ridge_samples >= 2, "ridge_samples must be >= 2"),
+            (self.keep_examples >= 0, "keep_examples must be >= 0"),
+        ]
+        for ok, msg in checks:
+            if not ok:
+                raise ReprobeError(msg)
+        resolve_device(self.device)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["metrics"] = list(self.metrics)
+        return d
+
+
+def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
+    """``auto`` → cuda if available, else mps, else cpu; other strings are checked."""
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ReprobeError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ReprobeError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto")
+    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use --device cpu or auto")
+    return dev
+
+
+@dataclass
+class StageInfo:
+    """One tap point: like timm's ``feature_info``.
+
+    Attributes:
+        index: ℓ, 1-based in execution order.
+        name: module name in ``model.named_modules()``.
+        type: module class name.
+        shape: output shape of one input (no batch dim); None before the dry run.
+        channels: C for (C, H, W) outputs.
+        reduction: input height / output height for feature maps (the stride so far).
+        decoder: decoder kind used for this stage (after fit).
+    """
+
+    index: int
+    name: str
+    type: str
+    shape: Optional[Tuple[int, ...]] = None
+    channels: Optional[int] = None
+    reduction: Optional[float] = None
+    decoder: Optional[str] = None
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["shape"] = list(self.shape) if self.shape is not None else None
+        return d
+
+
+def _select_stage_names(model: nn.Module, stages: Any, adapter: Optional[str], adapter_options: dict) -> Tuple[str, List[str]]:
+    named = dict(model.named_modules())
+    if stages is None:
+        return find_stages(model, adapter, **adapter_options)
+    if isinstance(stages, type) or (
+        isinstance(stages, (tuple, list)) and stages and all(isinstance(s, type) for s in stages)
+    ):
+        types = (stages,) if isinstance(stages, type) else tuple(stages)
+        names = [n for n, m in model.named_modules() if n and isinstance(m, types)]
+        if not names:
+            raise ReprobeError(
+                f"{type(model).__name__} has no modules of type {', '.join(t.__name__ for t in types)}; {HOW_TO_NAME_STAGES}"
+            )
+        return "by-type", names
+    if isinstance(stages, str):
+        stages = [stages]
+    names = list(stages)
+    if not names:
+        raise ReprobeError(f"the list of stages is empty; {HOW_TO_NAME_STAGES}")
+    for n in names:
+        if not isinstance(n, str):
+            raise ReprobeError(f"stages must be module names or module types, got {n!r}")
+        if n not in named or n == "":
+            close = close_matches(n, [k for k in named if k])
+            hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise ReprobeError(f"{type(model).__name__} has no module named {n!r}{hint} (see `reprobe stages` or model.named_modules())")
+    if len(set(names)) != len(names):
+        raise ReprobeError("a stage is listed twice; each module can be one stage")
+    return "by-name", names
+
+
+class CascadeProbe:
+    """Probe how much of its input each stage of a network keeps.
+
+    Args:
+        model: any ``nn.Module`` (arbitrary forward: control flow, residual adds, submodules).
+        stages: None (automatic, by adapter), a list of module names, or module type(s).
+        output_selector: for stages whose module returns a tuple/list/dict: an index/key/function
+            applied to every stage, or a dict stage name → selector.
+        adapter: force an adapter by name (see ``reprobe.adapters.adapters()``).
+        adapter_options: options for adapters (e.g. ``{"preset": "blocks"}``).
+        **config: any :class:`ProbeConfig` field (``fit``, ``lr``, ``epochs``, ``samples`` …).
+
+    Attributes:
+        stages: list of :class:`StageInfo` (shapes filled after the first forward).
+        decoders: ``nn.ModuleList`` of decoders c¹ … c^L after :meth:`fit`.
+        config: the :class:`ProbeConfig`.
+
+    Example:
+        >>> with CascadeProbe(model, samples=100) as probe:
+        ...     result = probe.fit(train_loader).evaluate(test_loader)
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        stages: Union[None, Sequence[str], type, Sequence[type]] = None,
+        *,
+        output_selector: Union[None, Selector, Mapping[str, Selector]] = None,
+        adapter: Optional[str] = None,
+        adapter_options: Optional[dict] = None,
+        **config: Any,
+    ):
+        if not isinstance(model, nn.Module):
+            raise ReprobeError(f"CascadeProbe needs an nn.Module, got {type(model).__name__}")
+        fields = {f.name for f in dataclasses.fields(ProbeConfig)}
+        unknown = set(config) - fields
+        if unknown:
+            raise ReprobeError(f"unknown probe option(s) {', '.join(sorted(unknown))}; valid: {', '.join(sorted(fields))}")
+        self.config = ProbeConfig(**config)
+        self.config.validate()
+        self.device = resolve_device(self.config.device)
+        self.model = model
+        self.adapter, names = _select_stage_names(model, stages, adapter, adapter_options or {})
+        modules = dict(model.named_modules())
+        if isinstance(output_selector, Mapping):
+            selectors = dict(output_selector)
+            bad = [k for k in selectors if k not in names]
+            if bad:
+                raise ReprobeError(f"output_selector names {bad} that are not stages ({', '.join(names)})")
+        elif output_selector is not None:
+            selectors = {n: output_selector for n in names}
+        else:
+            selectors = {}
+        self.stages: List[StageInfo] = [StageInfo(i + 1, n, type(modules[n]).__name__) for i, n in enumerate(names)]
+        self._hooks = StageHooks({n: modules[n] for n in names}, selectors, self.config.multi_call).attach()
+        self.input_shape: Optional[Tuple[int, ...]] = None
+        self.decoders: Optional[nn.ModuleList] = None
+        self._target_ranges: List[Tuple[float, float]] = []
+        self.timings: Dict[str, float] = {}
+        self.fit_info: Dict[str, Any] = {}
+        self._closed = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Remove the hooks. The model keeps working as before the probe (safe to call twice)."""
+        self._hooks.remove()
+        self._closed = True
+
+    def __enter__(self) -> "CascadeProbe":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self):  # a forgotten probe must not leave hooks behind
+        try:
+            self._hooks.remove()
+        except Exception:
+            pass
+
+    @property
+    def depth(self) -> int:
+        """L, the number of stages."""
+        return len(self.stages)
+
+    def __repr__(self) -> str:
+        return f"CascadeProbe({type(self.model).__name__}, {self.depth} stages, adapter={self.adapter!r})"
+
+    # -- running the frozen model ------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """Freeze the model for one probe operation and give it back exactly as it was."""
+        if self._closed:
+            raise ReprobeError("this probe is closed; make a new CascadeProbe(model)")
+        model = self.model
+        was_training = model.training
+        flags = [(p, p.requires_grad) for p in model.parameters()]
+        first = next(model.parameters(), None)
+        if first is None:
+            first = next(model.buffers(), None)
+        home = first.device if first is not None else torch.device("cpu")
+        try:
+            model.eval()
+            for p, _ in flags:
+                p.requires_grad_(False)
+            if home != self.device:
+                model.to(self.device)
+            yield
+        except BaseException:
+            # The model (or a hook) raised: never leave hooks on the user's model.
+            self.close()
+            raise
+        finally:
+            if home != self.device:
+                model.to(home)
+            for p, flag in flags:
+                p.requires_grad_(flag)
+            model.train(was_training)
+
+    def _forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """[z⁰ = x, z¹, …, z^L] for a batch (stage outputs cloned by the hooks)."""
+        x = x.to(self.device)
+        with torch.no_grad(), self._hooks.recording() as rec:
+            self.model(x)
+        missing = [s.name for s in self.stages if s.name not in rec.outputs]
+        if missing:
+            raise ReprobeError(
+                f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
+                f"actually calls ({HOW_TO_NAME_STAGES})"
+            )
+        return [x] + [rec.outputs[s.name] for s in self.stages]
+
+    def dry_run(self, x: torch.Tensor) -> List[StageInfo]:
+        """Run one batch to find execution order and output shapes; fills :attr:`stages`."""
+        x = _as_input(x)
+        with self._session():
+            with torch.no_grad(), self._hooks.recording() as rec:
+                self.model(x.to(self.device))
+            order = list(rec.order)
+            outputs = dict(rec.outputs)
+        missing = [s.name for s in self.stages if s.name not in outputs]
+        if missing:
+            raise ReprobeError(
+                f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
+                f"actually calls ({HOW_TO_NAME_STAGES})"
+            )
+        by_name = {s.name: s for s in self.stages}
+        self.stages = [by_name[n] for n in order if n in by_name]
+        self.input_shape = tuple(x.shape[1:])
+        in_h = self.input_shape[-2] if len(self.input_shape) == 3 else None
+        for i, s in enumerate(self.stages):
+            out = outputs[s.name]
+            if out.dim() < 2 or out.shape[0] != x.shape[0]:
+                raise ReprobeError(
+                    f"stage {s.name!r} output has shape {tuple(out.shape)}; stages must keep the batch dimension first"
+                )
+            s.index = i + 1
+            s.shape = tuple(out.shape[1:])
+            if len(s.shape) == 3:
+                s.channels = int(s.shape[0])
+                s.reduction = float(in_h) / s.shape[1] if in_h else None
+        self._target_ranges = [_finite_range(x)] + [_finite_range(outputs[s.name]) for s in self.stages]
+        return self.stages
+
+    # -- fitting ---------------------------------------------------------------------------------
+    def _build_decoders(self) -> None:
+        cfg = self.config
+        torch.manual_seed(cfg.seed)
+        shapes = [self.input_shape] + [s.shape for s in self.stages]
+        decoders = []
+        for l, s in enumerate(self.stages, start=1):
+            lo, hi = self._target_ranges[l - 1]
+            spec = DecoderSpec(
+                in_shape=tuple(shapes[l]),
+                out_shape=tuple(shapes[l - 1]),
+                target_range=(lo, hi),
+                out_activation=choose_out_activation(lo, hi, cfg.decoder_activation),
+                stage_type=s.type,
+                index=l,
+            )
+            dec = build_decoder(spec)
+            s.decoder = getattr(dec, "decoder_kind", type(dec).__name__)
+            decoders.append(dec)
+        self.decoders = nn.ModuleList(decoders).to(self.device)
+
+    def fit(self, train: Union[DataLoader, Dataset, torch.Tensor]) -> "CascadeProbe":
+        """Train every decoder c^ℓ to map z^ℓ back to z^{ℓ-1}, all from one forward per batch.
+
+        The model never receives gradients. With ``fit="ridge"``, decoders that have a closed form
+        are solved exactly from statistics gathered in a single pass; the others are trained with
+        Adam (``fit="adam"``/``"sgd"``: all of them) for ``epochs`` epochs, sharing the same forward.
+
+        Args:
+            train: a DataLoader, Dataset or tensor yielding ``(x, y)`` or ``x``.
+
+        Returns:
+            self, so that ``probe.fit(a).evaluate(b)`` chains.
+        """
+        cfg = self.config
+        t0 = time.perf_counter()
+        first = _first_input(train, cfg.batch_size)
+        if self.input_shape is None:
+            self.dry_run(first[: min(len(first), 8)])
+        self._build_decoders()
+        assert self.decoders is not None
+        closed = [
+            cfg.fit == "ridge" and getattr(d, "supports_closed_form", False) and _closed_form_size_ok(d)
+            for d in self.decoders
+        ]
+        grad_idx = [i for i, c in enumerate(closed) if not c]
+        optimizer = None
+        if grad_idx:
+            params = [p for i in grad_idx for p in self.decoders[i].parameters()]
+            if cfg.fit == "sgd":
+                optimizer = torch.optim.SGD(params, lr=cfg.lr)
+            else:
+                optimizer = torch.optim.Adam(params, lr=cfg.lr)
+        stats: Dict[int, List[torch.Tensor]] = {}
+        skipped = [0] * self.depth
+        losses = [float("nan")] * self.depth
+        epochs = cfg.epochs if grad_idx else 1
+        # Closed-form statistics are big GEMMs: feed them big batches when nothing trains by gradient.
+        min_rows = 1024 if not grad_idx else 0
+        limit = cfg.max_fit_samples
+        if not grad_idx and cfg.ridge_samples is not None:
+            limit = cfg.ridge_samples if limit is None else min(limit, cfg.ridge_samples)
+        stat_rows = [0] * self.depth
+        total = _dataset_len(train)
+        if limit is not None and total is not None:
+            total = min(total, limit)
+        seen_total = 0
+        with self._session():
+            for epoch in range(epochs):
+                running = [0.0] * self.depth
+                counts = [0] * self.depth
+                bar = tqdm(
+                    total=total, unit="img", disable=not cfg.progress, leave=False,
+                    desc=f"fitting {self.depth} decoders" + (f" (epoch {epoch + 1}/{epochs})" if epochs > 1 else ""),
+                )
+                seen = 0
+                for x in _rebatch(_iter_inputs(train, cfg.batch_size, shuffle=bool(grad_idx), seed=cfg.seed + epoch), min_rows):
+                    if limit is not None:
+                        if seen >= limit:
+                            break
+                        x = x[: limit - seen]
+                    zs = self._forward(x)
+                    loss_total = None
+                    for l in range(1, self.depth + 1):
+                        inp = zs[l].flatten(1)
+                        tgt = zs[l - 1]
+                        ok = torch.isfinite(inp).all(1) & torch.isfinite(tgt.flatten(1)).all(1)
+                        if epoch == 0:
+                            skipped[l - 1] += int((~ok).sum())
+                        if not bool(ok.all()):
+                            inp, tgt = inp[ok], tgt[ok]
+                        if inp.shape[0] == 0:
+                            continue
+                        if closed[l - 1]:
+                            room = None if cfg.ridge_samples is None else cfg.ridge_samples - stat_rows[l - 1]
+                            if room is not None and room < inp.shape[0]:
+                                inp, tgt = inp[:max(room, 0)], tgt[:max(room, 0)]
+                            if epoch == 0 and inp.shape[0]:
+                                stat_rows[l - 1] += inp.shape[0]
+                                a = torch.cat([inp, torch.ones(inp.shape[0], 1, device=inp.device, dtype=inp.dtype)], 1)
+                                g = a.T @ a
+                                c = a.T @ tgt.flatten(1).to(a.dtype)
+                                if l in stats:
+                                    stats[l][0] += g
+                                    stats[l][1] += c
+                                else:
+                                    stats[l] = [g, c]
+                            continue
+                        pred = self.decoders[l - 1](inp.reshape(inp.shape[0], *self.stages[l - 1].shape))
+                        loss = torch.mean((pred - tgt) ** 2)
+                        running[l - 1] += float(loss.detach()) * inp.shape[0]
+                        counts[l - 1] += inp.shape[0]
+                        loss_total = loss if loss_total is None else loss_total + loss
+                    if loss_total is not None and optimizer is not None:
+                        optimizer.zero_grad(set_to_none=True)
+                        loss_total.backward()
+                        optimizer.step()
+                    seen += x.shape[0]
+                    bar.update(x.shape[0])
+                bar.close()
+                seen_total = max(seen_total, seen)
+                for i in grad_idx:
+                    if counts[i]:
+                        losses[i] = running[i] / counts[i]
+            if seen_total == 0:
+                raise ReprobeError("the training data is empty; give the probe at least one batch")
+            for l, (g, c) in stats.items():
+                self.decoders[l - 1].fit_closed_form(g, c, cfg.ridge)
+        for d in self.decoders:
+            d.requires_grad_(False)
+        self.fit_info = {
+            "fit_samples": seen_total,
+            "closed_form_samples": max(stat_rows) if stats else 0,
+            "closed_form_stages": int(sum(closed)),
+            "gradient_stages": len(grad_idx),
+            "skipped_nonfinite": {self.stages[i].name: n for i, n in enumerate(skipped) if n},
+            "train_loss": [None if not math.isfinite(v) else v for v in losses],
+        }
+        self.timings["fit"] = time.perf_counter() - t0
+        return self
+
+    # -- reconstructing ----------------------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if self.decoders is None:
+            raise ReprobeError("the probe has no decoders yet; call probe.fit(train_loader) first")
+
+    @torch.no_grad()
+    def cascade(self, z: torch.Tensor, stage: Union[int, str]) -> torch.Tensor:
+        """Run stage-ℓ activations down the cascade C^ℓ = c¹ ∘ … ∘ c^ℓ into input space.
+
+        Args:
+            z: a batch of stage-ℓ outputs (any tensor of that stage's shape: e.g. a one-hot class
+               vector for the last stage, or a feature map with all channels but one zeroed).
+            stage: ℓ (1-based) or the stage's module name.
+
+        Returns:
+            Reconstructions of shape ``(N, *input_shape)``.
+        """
+        self._check_fitted()
+        l = self.stage_index(stage)
+        h = z.to(self.device)
+        for k in range(l, 0, -1):
+            h = self.decoders[k - 1](h)
+        return h
+
+    def stage_index(self, stage: Union[int, str]) -> int:
+        """ℓ (1-based) for a stage index or module name."""
+        if isinstance(stage, int):
+            if not 1 <= stage <= self.depth:
+                raise ReprobeError(f"stage index must be 1…{self.depth}, got {stage}")
+            return stage
+        for s in self.stages:
+            if s.name == stage:
+                return s.index
+        close = close_matches(stage, [s.name for s in self.stages])
+        hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+        raise ReprobeError(f"no stage named {stage!r}{hint} Stages: {', '.join(s.name for s in self.stages)}")
+
+    @torch.no_grad()
+    def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """[x, z¹, …, z^L] for a batch of inputs (the model frozen as during probing)."""
+        x = _as_input(x)
+        if self.input_shape is None:
+            self.dry_run(x[: min(len(x), 8)])
+        with self._session():
+            return self._forward(x)
+
+    @torch.no_grad()
+    def reconstruct(self, x: torch.Tensor) -> torch.Tensor:
+        """Reconstructions of ``x`` from every stage: shape ``(L + 1, N, *input_shape)``, index 0 = x."""
+        self._check_fitted()
+        zs = self.activations(x)
+        return self._cascade_all(zs)
+
+    def _cascade_all(self, zs: List[torch.Tensor], budget: int = 32_000_000) -> torch.Tensor:
+        """All L cascades at once: at each level, the sources already down there share one decoder call."""
+        L, n = self.depth, zs[0].shape[0]
+        out = torch.empty((L + 1, *zs[0].shape), dtype=torch.float32, device=self.device)
+        out[0] = zs[0]
+        biggest = max(z[0].numel() for z in zs)
+        chunk = max(1, budget // max(1, n * biggest))
+        for start in range(L, 0, -chunk):
+            sources = list(range(start, max(0, start - chunk), -1))  # descending ℓ
+            # Bring every source down to the level of the shallowest one in the chunk.
+            low = sources[-1]
+            current = {l: zs[l] for l in sources}
+            for l in sources:
+                h = current[l]
+                for k in range(l, low, -1):
+                    h = self.decoders[k - 1](h)
+                current[l] = h
+            h = torch.cat([current[l] for l in sources])
+            for k in range(low, 0, -1):
+                h = self.decoders[k - 1](h)
+            for j, l in enumerate(sources):
+                out[l] = h[j * n:(j + 1) * n].to(torch.float32)
+        return out
+
+    # -- evaluating --------------------------------------------------------------------------------
+    @torch.no_grad()
+    def evaluate(self, test: Union[DataLoader, Dataset, torch.Tensor]):
+        """Reconstruct ``config.samples`` held-out inputs from every stage and measure the loss.
+
+        Args:
+            test: a DataLoader, Dataset or tensor (the first ``samples`` inputs are used).
+
+        Returns:
+            A :class:`reprobe.ProbeResult` with per-stage metrics, cutoffs, reconstructions,
+            non-finite counts, timings and the config.
+        """
+        from .result import ProbeResult
+
+        self._check_fitted()
+        cfg = self.config
+        t0 = time.perf_counter()
+        x = _take(test, cfg.samples, cfg.batch_size)
+        if x.shape[0] < 2:
+            raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
+        with self._session():
+            parts = [self._forward(x[i:i + max(cfg.batch_size, 128)]) for i in range(0, x.shape[0], max(cfg.batch_size, 128))]
+            zs = [torch.cat([p[l] for p in parts]) for l in range(self.depth + 1)]
+            recon = self._cascade_all(zs)
+        x = zs[0].float()
+        nonfinite: Dict[str, Dict[str, int]] = {}
+        values: Dict[str, List[Optional[float]]] = {m: [] for m in cfg.metrics}
+        decoder_mse: List[Optional[float]] = []
+        for l, s in enumerate(self.stages, start=1):
+            bad_act = int((~torch.isfinite(zs[l])).sum())
+            bad_rec = int((~torch.isfinite(recon[l])).sum())
+            if bad_act or bad_rec:
+                nonfinite[s.name] = {"activations": bad_act, "reconstructions": bad_rec}
+            for m in cfg.metrics:
+                if bad_rec:
+                    values[m].append(None)
+                else:
+                    v = metric_registry.get(m)(x, recon[l])
+                    values[m].append(v if math.isfinite(v) else None)
+            one = self.decoders[l - 1](zs[l])
+            e = torch.mean((one.double() - zs[l - 1].double()) ** 2).item()
+            decoder_mse.append(e if math.isfinite(e) else None)
+        cutoffs_by: Dict[str, Dict[str, Optional[int]]] = {}
+        for det in metric_registry.CUTOFFS.names():
+            cutoffs_by[det] = {m: metric_registry.compute_cutoff(det, values[m], eta=cfg.eta) for m in cfg.metrics}
+        warnings = []
+        if nonfinite:
+            warnings.append(
+                f"non-finite activations or reconstructions at {len(nonfinite)} stage(s) "
+                f"(first: {next(iter(nonfinite))}); their metrics are null"
+            )
+        if self.fit_info.get("skipped_nonfinite"):
+            warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
+        self.timings["evaluate"] = time.perf_counter() - t0
+        k = min(cfg.keep_examples, x.shape[0])
+        return ProbeResult(
+            stages=[dataclasses.replace(s) for s in self.stages],
+            input_shape=tuple(self.input_shape),
+            metrics=values,
+            cutoffs=dict(cutoffs_by[cfg.cutoff]),
+            cutoffs_by_detector=cutoffs_by,
+            cutoff_detector=cfg.cutoff,
+            decoder_mse=decoder_mse,
+            nonfinite=nonfinite,
+            reconstructions=recon[:, :k].detach().cpu(),
+            timings=dict(self.timings),
+            config=cfg.to_dict(),
+            fit=dict(self.fit_info),
+            model={
+                "class": type(self.model).__name__,
+                "parameters": int(sum(p.numel() for p in self.model.parameters())),
+                "adapter": self.adapter,
+            },
+            warnings=warnings,
+            samples=int(x.shape[0]),
+        )
+
+    # -- saving decoders ---------------------------------------------------------------------------
+    def save_decoders(self, path) -> None:
+        """Store the trained decoders (and what is needed to rebuild them) with ``torch.save``."""
+        self._check_fitted()
+        torch.save(
+            {
+                "format": "reprobe.decoders/1",
+                "input_shape": list(self.input_shape),
+                "stages": [s.to_dict() for s in self.stages],
+                "target_ranges": [list(r) for r in self._target_ranges],
+                "config": self.config.to_dict(),
+                "decoders": self.decoders.cpu().state_dict(),
+                "closed_form": [bool(getattr(d, "closed_form", False)) for d in self.decoders],
+            },
+            path,
+        )
+        self.decoders.to(self.device)
+
+    def load_decoders(self, path) -> "CascadeProbe":
+        """Load decoders saved by :meth:`save_decoders` (the stages must match this probe's)."""
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=False)
+        except Exception as e:
+            raise ReprobeError(f"cannot read decoders from {path}: {e}") from None
+        names = [s["name"] for s in state["stages"]]
+        if names != [s.name for s in self.stages] and sorted(names) != sorted(s.name for s in self.stages):
+            raise ReprobeError(f"decoders in {path} were trained for stages {names[:5]}…, not this model's")
+        by_name = {s.name: s for s in self.stages}
+        self.stages = [by_name[n] for n in names]
+        for d in state["stages"]:
+            s = by_name[d["name"]]
+            s.index, s.shape = d["index"], tuple(d["shape"])
+            s.channels, s.reduction = d.get("channels"), d.get("reduction")
+        self.input_shape = tuple(state["input_shape"])
+        self._target_ranges = [tuple(r) for r in state["target_ranges"]]
+        self._build_decoders()
+        self.decoders.load_state_dict(state["decoders"])
+        for d, cf in zip(self.decoders, state["closed_form"]):
+            if hasattr(d, "closed_form"):
+                d.closed_form = cf
+            d.requires_grad_(False)
+        self.decoders.to(self.device)
+        return self
+
+
+# -- data helpers ------------------------------------------------------------------------------------
+def _as_input(batch: Any) -> torch.Tensor:
+    if isinstance(batch, (tuple, list)):
+        if not batch:
+            raise ReprobeError("got an empty batch")
+        batch = batch[0]
+    if isinstance(batch, Mapping):
+        raise ReprobeError("batches must be tensors or (x, y) pairs, not dicts; wrap your loader to yield x")
+    if not isinstance(batch, torch.Tensor):
+        raise ReprobeError(f"batches must be tensors or (x, y) pairs, got {type(batch).__name__}")
+    if not batch.is_floating_point():
+        batch = batch.float()
+    return batch
+
+
+def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[torch.Tensor]:
+    if isinstance(data, torch.Tensor):
+        if shuffle:
+            data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))]
+        for i in range(0, len(data), batch_size):
+            yield _as_input(data[i:i + batch_size])
+        return
+    if isinstance(data, Dataset) and not isinstance(data, DataLoader):
+        gen = torch.Generator().manual_seed(seed)
+        data = DataLoader(data, batch_size=batch_size, shuffle=shuffle, generator=gen)
+    if not isinstance(data, Iterable):
+        raise ReprobeError(f"expected a DataLoader, Dataset or tensor, got {type(data).__name__}")
+    for batch in data:
+        yield _as_input(batch)
+
+
+def _rebatch(it: Iterator[torch.Tensor], min_rows: int) -> Iterator[torch.Tensor]:
+    if min_rows <= 0:
+        yield from it
+        return
+    buf: List[torch.Tensor] = []
+    rows = 0
+    for x in it:
+        buf.append(x)
+        rows += x.shape[0]
+        if rows >= min_rows:
+            yield torch.cat(buf)
+            buf, rows = [], 0
+    if buf:
+        yield torch.cat(buf)
+
+
+def _first_input(data: Any, batch_size: int) -> torch.Tensor:
+    for x in _iter_inputs(data, batch_size):
+        return x
+    raise ReprobeError("the training data is empty; give the probe at least one batch")
+
+
+def _take(data: Any, n: int, batch_size: int) -> torch.Tensor:
+    xs, rows = [], 0
+    for x in _iter_inputs(data, max(batch_size, n)):
+        xs.append(x)
+        rows += x.shape[0]
+        if rows >= n:
+            break
+    if not xs:
+        raise ReprobeError("the test data is empty; the probe needs held-out inputs to evaluate")
+    return torch.cat(xs)[:n]
+
+
+def _dataset_len(data: Any) -> Optional[int]:
+    try:
+        if isinstance(data, DataLoader):
+            return len(data.dataset)  # type: ignore[arg-type]
+        return len(data)
+    except TypeError:
+        return None
+
+
+def _finite_range(t: torch.Tensor) -> Tuple[float, float]:
+    f = t[torch.isfinite(t)]
+    if f.numel() == 0:
+        return (-math.inf, math.inf)
+    return (float(f.min()), float(f.max()))
+
+
+#: Closed-form statistics need a (D_in+1)² Gram matrix; beyond this a gradient fit is used.
+MAX_CLOSED_FORM_FEATURES = 8192
+
+
+def _closed_form_size_ok(decoder: nn.Module) -> bool:
+    lin = getattr(decoder, "linear", None)
+    return lin is not None and lin.in_features <= MAX_CLOSED_FORM_FEATURES

@@ -1,0 +1,230 @@
+"""ProbeResult: what a probe measured, with ``save``/``load``.
+
+``result.save(dir)`` writes (each file atomically: a crash never leaves a half-written file):
+
+* ``result.json`` — schema ``reprobe.result/1``::
+
+    {
+      "schema": "reprobe.result/1",
+      "depth": L,
+      "input_shape": [1, 28, 28],
+      "stages": [{"index": 1, "name": "2", "type": "Tanh", "shape": [784],
+                  "channels": null, "reduction": null, "decoder": "linear"}, ...],
+      "metrics": {"relative_entropy": [v1, ..., vL], "differential_entropy": [...], "mse": [...]},
+      "cutoffs": {"relative_entropy": l_star, ...},        # by the detector in "cutoff_detector"
+      "cutoff_detector": "threshold",
+      "cutoffs_by_detector": {"threshold": {...}, "plateau": {...}},
+      "decoder_mse": [...],     # per stage: one decoder's MSE on its own target, held-out data
+      "nonfinite": {"stage name": {"activations": n, "reconstructions": n}},
+      "samples": 100, "config": {...}, "timings": {"fit": s, "evaluate": s},
+      "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...}
+    }
+
+  Metric values are in stage order (stage 1 first); ``null`` marks a value that is not finite.
+  Cutoffs are 1-based stage indices (ℓ* = L: no saturation), ``null`` when undecidable.
+* ``reconstructions.npy`` — float32 array (L + 1, k, *input_shape): index 0 the inputs, ℓ the
+  reconstructions from stage ℓ, for the first k held-out inputs.
+* ``entropy.png`` and ``reconstructions.png`` — the pictures.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import ReprobeError
+
+SCHEMA = "reprobe.result/1"
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    def w(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=2, allow_nan=False)
+            f.write("\n")
+
+    atomic_write(path, w)
+
+
+@dataclass
+class ProbeResult:
+    """Per-stage reconstruction measurements of one probed network.
+
+    Attributes:
+        stages: :class:`~reprobe.probes.probe.StageInfo` per stage (or dicts after ``load``).
+        input_shape: shape of one input.
+        metrics: metric name → per-stage values (None = not finite).
+        cutoffs: metric name → ℓ* from ``cutoff_detector``.
+        cutoffs_by_detector: detector → metric → ℓ*.
+        reconstructions: tensor (L + 1, k, *input_shape); index 0 holds the inputs.
+        decoder_mse: per-stage single-decoder MSE on held-out data (decoder quality).
+        nonfinite: stage name → counts of non-finite activations/reconstructions.
+        timings, config, fit, model, data, warnings: run details.
+    """
+
+    stages: List[Any]
+    input_shape: Tuple[int, ...]
+    metrics: Dict[str, List[Optional[float]]]
+    cutoffs: Dict[str, Optional[int]]
+    cutoffs_by_detector: Dict[str, Dict[str, Optional[int]]] = field(default_factory=dict)
+    cutoff_detector: str = "threshold"
+    decoder_mse: List[Optional[float]] = field(default_factory=list)
+    nonfinite: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    reconstructions: Optional[torch.Tensor] = None
+    timings: Dict[str, float] = field(default_factory=dict)
+    config: Dict[str, Any] = field(default_factory=dict)
+    fit: Dict[str, Any] = field(default_factory=dict)
+    model: Dict[str, Any] = field(default_factory=dict)
+    data: Dict[str, Any] = field(default_factory=dict)
+    warnings: List[str] = field(default_factory=list)
+    samples: int = 0
+    extra: Dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def depth(self) -> int:
+        """L, the number of stages."""
+        return len(self.stages)
+
+    def stage_dicts(self) -> List[dict]:
+        return [s if isinstance(s, dict) else s.to_dict() for s in self.stages]
+
+    def cutoff(self, metric: str = "differential_entropy", detector: Optional[str] = None) -> Optional[int]:
+        """ℓ* for ``metric`` (by the probe's detector, or ``detector``)."""
+        table = self.cutoffs if detector is None else self.cutoffs_by_detector.get(detector)
+        if table is None:
+            raise ReprobeError(f"no cutoffs by detector {detector!r}; have: {', '.join(self.cutoffs_by_detector)}")
+        if metric not in table:
+            raise ReprobeError(f"metric {metric!r} was not measured; measured: {', '.join(table)}")
+        return table[metric]
+
+    def values(self, metric: str) -> np.ndarray:
+        """Per-stage values of ``metric`` as a float array (NaN where not finite)."""
+        if metric not in self.metrics:
+            raise ReprobeError(f"metric {metric!r} was not measured; measured: {', '.join(self.metrics)}")
+        return np.array([np.nan if v is None else v for v in self.metrics[metric]], dtype=float)
+
+    def final(self, metric: str) -> Optional[float]:
+        """The value at the last stage."""
+        v = self.metrics[metric][-1] if self.metrics.get(metric) else None
+        return v
+
+    def to_dict(self) -> dict:
+        def clean(v):
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            return v
+
+        return clean({
+            "schema": SCHEMA,
+            "depth": self.depth,
+            "input_shape": list(self.input_shape),
+            "stages": self.stage_dicts(),
+            "metrics": self.metrics,
+            "cutoffs": self.cutoffs,
+            "cutoff_detector": self.cutoff_detector,
+            "cutoffs_by_detector": self.cutoffs_by_detector,
+            "decoder_mse": self.decoder_mse,
+            "nonfinite": self.nonfinite,
+            "samples": self.samples,
+            "config": self.config,
+            "timings": self.timings,
+            "fit": self.fit,
+            "model": self.model,
+            "data": self.data,
+            "warnings": self.warnings,
+            "extra": self.extra,
+        })
+
+    def save(self, directory, plots: bool = True) -> Path:
+        """Write ``result.json``, ``reconstructions.npy``, ``entropy.png``, ``reconstructions.png``.
+
+        Returns:
+            The folder.
+        """
+        d = Path(directory)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ReprobeError(f"cannot create output folder {d}: {e.strerror}") from None
+        write_json(d / "result.json", self.to_dict())
+        if self.reconstructions is not None:
+            arr = self.reconstructions.detach().cpu().float().numpy()
+
+            def w(tmp):
+                with open(tmp, "wb") as f:
+                    np.save(f, arr)
+
+            atomic_write(d / "reconstructions.npy", w)
+        if plots:
+            from ..plotting import plot_entropy, plot_reconstructions
+
+            plot_entropy(self, d / "entropy.png")
+            if self.reconstructions is not None:
+                plot_reconstructions(self, d / "reconstructions.png")
+        return d
+
+    @classmethod
+    def load(cls, directory) -> "ProbeResult":
+        """Read a folder written by :meth:`save` (clear error if missing or corrupt)."""
+        d = Path(directory)
+        path = d / "result.json"
+        if not path.is_file():
+            raise ReprobeError(f"{d} is not a reprobe run folder (no result.json)")
+        try:
+            obj = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ReprobeError(f"{path} is corrupt ({e}); re-run the probe") from None
+        if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or "metrics" not in obj or "stages" not in obj:
+            raise ReprobeError(f"{path} is not a reprobe result (schema {SCHEMA} expected)")
+        recon = None
+        npy = d / "reconstructions.npy"
+        if npy.is_file():
+            try:
+                recon = torch.from_numpy(np.load(npy))
+            except Exception:
+                raise ReprobeError(f"{npy} is corrupt; re-run the probe") from None
+        return cls(
+            stages=obj["stages"],
+            input_shape=tuple(obj.get("input_shape") or ()),
+            metrics=obj["metrics"],
+            cutoffs=obj.get("cutoffs", {}),
+            cutoffs_by_detector=obj.get("cutoffs_by_detector", {}),
+            cutoff_detector=obj.get("cutoff_detector", "threshold"),
+            decoder_mse=obj.get("decoder_mse", []),
+            nonfinite=obj.get("nonfinite", {}),
+            reconstructions=recon,
+            timings=obj.get("timings", {}),
+            config=obj.get("config", {}),
+            fit=obj.get("fit", {}),
+            model=obj.get("model", {}),
+            data=obj.get("data", {}),
+            warnings=obj.get("warnings", []),
+            samples=obj.get("samples", 0),
+            extra=obj.get("extra", {}),
+        )
