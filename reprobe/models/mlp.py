@@ -126,7 +126,7 @@ def mlp(
     Returns:
         An :class:`MLP` (an ``nn.Sequential`` starting with ``nn.Flatten``).
     """
-    return MLP(depth, width or in_features, sigma_w2, sigma_b2, activation, shape, in_features, num_classes, seed)
+    return MLP(depth, in_features if width is None else width, sigma_w2, sigma_b2, activation, shape, in_features, num_classes, seed)
 
 
 @register_model("mlp", help="the paper's random tanh MLP (wide: width…width, 400, classes; or shrinking)")
