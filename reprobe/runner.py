@@ -77,13 +77,50 @@ def run_named(
     if bundle is None:
         bundle = load_dataset(data, **data_options)
     t0 = time.perf_counter()
-    net = build_model(model, bundle.input_shape, bundle.num_classes, **(model_options or {}))
+    net, bundle = build_for_data(model, bundle, model_options)
     build_time = time.perf_counter() - t0
     result, probe = probe_model(net, bundle, **probe_kwargs)
     result.timings["build_model"] = build_time
     result.model["spec"] = model
     result.model["options"] = {k: v for k, v in (model_options or {}).items() if _jsonable(v)}
+    if probe_kwargs.get("adapter_options"):
+        result.model["adapter_options"] = dict(probe_kwargs["adapter_options"])
     return result, net, probe
+
+
+def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Dict[str, Any]] = None
+                   ) -> Tuple[nn.Module, DatasetBundle]:
+    """Build model ``model`` for ``bundle`` and adapt the data to the input the model expects.
+
+    Model options used here (besides the builder's): ``image_size`` (resize images to it),
+    ``weights`` (``none``/``imagenet``/a path), ``adapt_data`` (False: a channel/size mismatch is
+    an error instead of a conversion), ``subset`` (a random subsample of the data). Vision models
+    carry ``reprobe_input`` (channels, size, mean, std): grey data becomes RGB, images are resized
+    and normalised, all in :func:`reprobe.data.images.adapt_bundle`.
+    """
+    from .data.images import adapt_bundle, subsample_bundle
+    from .models import MODELS
+    from .models.vision import _weights_kind, load_weights_file
+
+    opts = dict(model_options or {})
+    allow = bool(opts.pop("adapt_data", True))
+    subset = opts.pop("subset", None)
+    if subset is not None:
+        bundle = subsample_bundle(bundle, int(subset), seed=int(opts.get("seed") or 0))
+    size = opts.get("image_size")
+    if size is not None and model in MODELS and len(bundle.input_shape) == 3:
+        s = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)[-2:]
+        bundle = adapt_bundle(bundle, size=s, allow=allow)
+    net = build_model(model, bundle.input_shape, bundle.num_classes, **opts)
+    kind = _weights_kind(opts.get("weights"))
+    if model in MODELS and kind == "imagenet":
+        raise ReprobeError(f"model {model!r} has no imagenet weights; use --weights none or --weights PATH")
+    if model in MODELS and kind == "path":
+        load_weights_file(net, opts["weights"])
+    req = getattr(net, "reprobe_input", None)
+    if req:
+        bundle = adapt_bundle(bundle, req.get("channels"), req.get("size"), req.get("mean"), req.get("std"), allow=allow)
+    return net, bundle
 
 
 def _jsonable(v: Any) -> bool:

@@ -33,6 +33,24 @@ def model_options(f: Callable) -> Callable:
         click.option("--activation", default="tanh", show_default=True, help="activation of the random net"),
         click.option("--shape", "net_shape", type=click.Choice(["wide", "shrinking"]), default="wide", show_default=True,
                      help="mlp layer widths: wide (width…width, 400, classes) or shrinking (linear taper)"),
+        vision_model_options,
+    )(f)
+
+
+def vision_model_options(f: Callable) -> Callable:
+    """Options of CNNs and vision models (cnn, resnet, torchvision names, timm:NAME, file.py:factory)."""
+    return _stack(
+        click.option("--channels", type=int, default=None, help="conv channels of the cnn/resnet families (default 32)"),
+        click.option("--weights", default="none", show_default=True,
+                     help="none (probe at initialisation), imagenet (pretrained; needs the download/cache) or PATH"),
+        click.option("--preset", default=None,
+                     help="stage preset of the adapter: VGG layers|blocks, ResNet blocks|stages, timm features|blocks; "
+                          "add +head for the classifier layers (e.g. layers+head)"),
+        click.option("--image-size", type=int, default=None,
+                     help="resize images to this size (default: the model's; e.g. 64 keeps CPU runs short)"),
+        click.option("--subset", type=int, default=None, help="a random subsample of this many images (train + test)"),
+        click.option("--no-adapt", "no_adapt", is_flag=True,
+                     help="do not convert data to the model's input (grey→RGB, resize): mismatches are errors"),
     )(f)
 
 
@@ -46,6 +64,11 @@ def model_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
         "activation": params.get("activation"),
         "shape": params.get("net_shape"),
         "seed": params.get("seed"),
+        "channels": params.get("channels"),
+        "weights": params.get("weights") if params.get("weights") not in (None, "none") else None,
+        "image_size": params.get("image_size"),
+        "subset": params.get("subset"),
+        "adapt_data": False if params.get("no_adapt") else None,
     }
     return {k: v for k, v in out.items() if v is not None}
 
@@ -62,7 +85,11 @@ def data_options(f: Callable) -> Callable:
 
 
 def data_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
-    return {"root": params.get("data_root"), "seed": params.get("seed", 0), "test_fraction": params.get("test_fraction", 0.1)}
+    out = {"root": params.get("data_root"), "seed": params.get("seed", 0), "test_fraction": params.get("test_fraction", 0.1)}
+    for key in ("image_size", "subset"):  # image folders load at this size / draw this subsample
+        if params.get(key) is not None:
+            out[key] = params[key]
+    return out
 
 
 def probe_options(f: Callable) -> Callable:
@@ -108,4 +135,6 @@ def probe_kwargs(params: Dict[str, Any], progress: bool = True) -> Dict[str, Any
         out["metrics"] = tuple(params["metrics"])
     if params.get("stage_names"):
         out["stages"] = list(params["stage_names"])
+    if params.get("preset"):
+        out["adapter_options"] = {"preset": params["preset"]}
     return out

@@ -56,6 +56,8 @@ def print_result_table(result, echo=click.echo) -> None:
               help="output folder (default: runs/<model>-<time>)")
 @click.option("--save-decoders", is_flag=True, help="also store the trained decoders (decoders.pt) with the run")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table")
+@click.option("--report/--no-report", "write_html_report", default=True, show_default=True,
+              help="also write OUT/report.html (a self-contained page; `reprobe report` re-renders it)")
 def run_cmd(out, save_decoders, quiet, **params):
     """Probe one network: fit decoders, measure reconstruction entropy per stage, find ℓ*.
 
@@ -72,8 +74,16 @@ def run_cmd(out, save_decoders, quiet, **params):
     )
     out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     result.extra["command"] = "reprobe " + " ".join(click.get_os_args()) if hasattr(click, "get_os_args") else None
+    if not result.extra.get("command"):
+        from ..report import command_line
+
+        result.extra["command"] = command_line()
     result.timings["total"] = time.perf_counter() - t0
     result.save(out_dir)
+    if params.pop("write_html_report", True):
+        from ..report import write_report
+
+        write_report([out_dir], out_dir / "report.html", command=result.extra.get("command"))
     if save_decoders and probe is not None:
         probe.save_decoders(out_dir / "decoders.pt")
     if not quiet:
@@ -97,10 +107,15 @@ def stages_cmd(as_json, **params):
     from ..models import build_model
     from ..probes import CascadeProbe
 
-    bundle = load_dataset(params["data"], root=params.get("data_root"), seed=params["seed"])
-    model = build_model(params["model"], bundle.input_shape, bundle.num_classes, **model_kwargs(params))
+    from ..runner import build_for_data
+
+    extra = {k: params[k] for k in ("image_size", "subset") if params.get(k) is not None}
+    bundle = load_dataset(params["data"], root=params.get("data_root"), seed=params["seed"], **extra)
+    model, bundle = build_for_data(params["model"], bundle, model_kwargs(params))
     x = torch.stack([bundle.test[i][0] for i in range(min(2, len(bundle.test)))])
-    with CascadeProbe(model, list(params["stage_names"]) or None, progress=False) as probe:
+    adapter_options = {"preset": params["preset"]} if params.get("preset") else None
+    with CascadeProbe(model, list(params["stage_names"]) or None, adapter_options=adapter_options,
+                      progress=False) as probe:
         stages = probe.dry_run(x)
         adapter = probe.adapter
     rows = [s.to_dict() for s in stages]

@@ -10,3 +10,4 @@ from .registry import (  # noqa: F401
     split_tensors,
 )
 from . import builtin  # noqa: F401  (registers the built-ins)
+from . import images  # noqa: F401  (image folders, imagenette, adapt_bundle)

@@ -4,3 +4,4 @@ from .decoders import DECODERS, DecoderSpec, LinearDecoder, build_decoder, choos
 from .hooks import StageHooks, select_output  # noqa: F401
 from .probe import CascadeProbe, ProbeConfig, StageInfo, resolve_device  # noqa: F401
 from .result import ProbeResult  # noqa: F401
+from . import conv_decoders  # noqa: F401  (feature-map decoders)

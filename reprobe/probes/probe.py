@@ -579,6 +579,15 @@ class CascadeProbe:
                 out[l] = h[j * n:(j + 1) * n].to(torch.float32)
         return out
 
+    #: Evaluation keeps about this many activation values (floats) in memory at a time.
+    EVAL_BUDGET = 128_000_000
+
+    def _eval_chunk(self, n: int) -> int:
+        """Samples per evaluation chunk, so that one chunk's activations fit :attr:`EVAL_BUDGET`."""
+        per_sample = math.prod(self.input_shape or (1,)) + sum(math.prod(s.shape or (1,)) for s in self.stages)
+        return max(1, min(n, max(self.config.batch_size, 128) if per_sample * 128 <= self.EVAL_BUDGET
+                          else self.EVAL_BUDGET // max(1, 2 * per_sample)))
+
     # -- evaluating --------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self, test: Union[DataLoader, Dataset, torch.Tensor]):
@@ -599,16 +608,36 @@ class CascadeProbe:
         x = _take(test, cfg.samples, cfg.batch_size)
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
+        n = int(x.shape[0])
+        # Stream the samples in chunks: only the input-space reconstructions are kept, never every
+        # stage's activations for all samples at once (VGG16 at 224² would need many GB).
+        chunk = self._eval_chunk(n)
+        recon: Optional[torch.Tensor] = None
+        bad_acts = [0] * self.depth
+        sq_err = [0.0] * self.depth
+        counts = [0] * self.depth
         with self._session():
-            parts = [self._forward(x[i:i + max(cfg.batch_size, 128)]) for i in range(0, x.shape[0], max(cfg.batch_size, 128))]
-            zs = [torch.cat([p[l] for p in parts]) for l in range(self.depth + 1)]
-            recon = self._cascade_all(zs)
-        x = zs[0].float()
+            for i in range(0, n, chunk):
+                zs = self._forward(x[i:i + chunk])
+                part = self._cascade_all(zs)
+                if recon is None:
+                    recon = torch.empty((self.depth + 1, n, *part.shape[2:]), dtype=torch.float32)
+                recon[:, i:i + chunk] = part.cpu()
+                del part
+                for l in range(1, self.depth + 1):
+                    bad_acts[l - 1] += int((~torch.isfinite(zs[l])).sum())
+                    one = self.decoders[l - 1](zs[l])
+                    sq_err[l - 1] += float(((one.double() - zs[l - 1].double()) ** 2).sum())
+                    counts[l - 1] += one.numel()
+                    del one
+                del zs
+        assert recon is not None
+        x = recon[0]
         nonfinite: Dict[str, Dict[str, int]] = {}
         values: Dict[str, List[Optional[float]]] = {m: [] for m in cfg.metrics}
         decoder_mse: List[Optional[float]] = []
         for l, s in enumerate(self.stages, start=1):
-            bad_act = int((~torch.isfinite(zs[l])).sum())
+            bad_act = bad_acts[l - 1]
             bad_rec = int((~torch.isfinite(recon[l])).sum())
             if bad_act or bad_rec:
                 nonfinite[s.name] = {"activations": bad_act, "reconstructions": bad_rec}
@@ -618,8 +647,7 @@ class CascadeProbe:
                 else:
                     v = metric_registry.get(m)(x, recon[l])
                     values[m].append(v if math.isfinite(v) else None)
-            one = self.decoders[l - 1](zs[l])
-            e = torch.mean((one.double() - zs[l - 1].double()) ** 2).item()
+            e = sq_err[l - 1] / max(1, counts[l - 1])
             decoder_mse.append(e if math.isfinite(e) else None)
         cutoffs_by: Dict[str, Dict[str, Optional[int]]] = {}
         for det in metric_registry.CUTOFFS.names():

@@ -1,0 +1,66 @@
+"""``reprobe compare``: probe several models on the same data and rank their trainability."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from .options import data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
+
+
+def compare_model_options(f):
+    """The shared model options, with ``--model`` repeatable (NAME[:key=value,…])."""
+    f = model_options(f)
+    for i, p in enumerate(f.__click_params__):
+        if p.name == "model":
+            f.__click_params__[i] = click.Option(
+                ["--model", "models"], multiple=True, required=True, metavar="NAME[:k=v,…]",
+                help="model to compare (repeatable): a name (`reprobe list models`), optionally with its own "
+                     "options after the last ':', e.g. mlp:depth=50,sigma_w2=1.2 or timm:resnet18. "
+                     "Per-model options override the shared ones below.")
+    return f
+
+
+@click.command("compare")
+@compare_model_options
+@data_options
+@probe_options
+@click.option("--out", type=click.Path(file_okay=False), default=None,
+              help="output folder (default: runs/compare-<time>)")
+@click.option("--report/--no-report", "write_html", default=True, show_default=True,
+              help="write OUT/report.html")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bars, no table")
+def compare_cmd(models, out, write_html, quiet, **params):
+    """Probe several models on the same data and rank them by predicted trainability.
+
+    Example: reprobe compare --model mlp:depth=30,sigma_w2=1.0 --model mlp:depth=30,sigma_w2=1.76
+
+    Writes OUT/runs/<model>/ (one run folder each), OUT/summary.json, OUT/summary.csv and
+    OUT/report.html (entropy curves, ranking, reconstructions, stage tables).
+    """
+    from ..compare import compare_models, parse_model_spec
+    from ..report import command_line
+
+    specs = [parse_model_spec(m) for m in models]
+    out_dir = Path(out) if out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    echo = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    summary = compare_models(
+        specs, out_dir, data=params["data"], data_options=data_kwargs(params), model_options=model_kwargs(params),
+        probe_options=probe_kwargs(params, progress=not quiet), command=command_line(), report=write_html, echo=echo,
+    )
+    metric = summary["rank_metric"]
+    if not quiet:
+        click.echo(f"\nRanking by ℓ*/L of {metric} (then final value):")
+        w = max(len(e["name"]) for e in summary["models"])
+        for e in summary["models"]:
+            c = e["cutoffs"].get(metric)
+            click.echo(f"  {e['rank']:>2}. {e['name']:<{w}}  ℓ* = {'-' if c is None else c:>4} of L = {e['depth']:<4} {e['reason']}")
+    for f in summary["failed"]:
+        click.echo(f"warning: {f['name']} failed: {f['error']}", err=True)
+    files = "summary.json, summary.csv" + (", report.html" if write_html else "")
+    click.echo(f"wrote {out_dir}/runs/ ({len(summary['models'])} runs), {files}")
+
+
+COMMANDS = [compare_cmd]

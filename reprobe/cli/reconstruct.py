@@ -1,0 +1,124 @@
+"""``reprobe reconstruct``: look inside a probed network with its saved decoders.
+
+    reprobe run --model vgg16 --image-size 64 --save-decoders --out runs/vgg
+    reprobe reconstruct runs/vgg --image cat.png --out cat_stages.png            # every stage
+    reprobe reconstruct runs/vgg --image cat.png --stage features.30 --channel 7 --out ch7.png
+    reprobe reconstruct runs/vgg --class 3 --out class3.png   # one-hot output through the cascade
+
+The model is rebuilt from ``result.json`` (model spec, options, seed, weights, image size) and the
+decoders from ``decoders.pt`` (``reprobe run … --save-decoders``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional, Tuple
+
+import click
+import torch
+import torch.nn as nn
+
+from ..errors import ReprobeError
+
+#: Options stored with a run that only concern the data, not the model builder.
+_DATA_ONLY = ("subset", "adapt_data")
+
+
+def rebuild_probe(run_dir) -> Tuple["object", nn.Module, "object"]:
+    """(result, model, probe with loaded decoders) for a run folder written with --save-decoders."""
+    from ..models import MODELS, build_model
+    from ..models.vision import _weights_kind, load_weights_file
+    from ..probes import CascadeProbe, ProbeResult
+
+    run_dir = Path(run_dir)
+    if not (run_dir / "result.json").is_file():
+        raise ReprobeError(f"{run_dir} has no result.json; give a folder written by `reprobe run --out DIR`")
+    result = ProbeResult.load(run_dir)
+    dec = run_dir / "decoders.pt"
+    if not dec.is_file():
+        raise ReprobeError(f"{run_dir} has no decoders.pt; rerun `reprobe run` with --save-decoders")
+    spec = result.model.get("spec")
+    if not spec:
+        raise ReprobeError(f"{run_dir}/result.json does not name its model (model.spec); it was not written by `reprobe run`")
+    opts = {k: v for k, v in dict(result.model.get("options") or {}).items() if k not in _DATA_ONLY}
+    num_classes = int(result.data.get("num_classes") or 10)
+    model = build_model(spec, tuple(result.input_shape), num_classes, **opts)
+    if spec in MODELS and _weights_kind(opts.get("weights")) == "path":
+        load_weights_file(model, opts["weights"])
+    names = [s["name"] if isinstance(s, dict) else s.name for s in result.stages]
+    probe = CascadeProbe(model, names, progress=False, device="cpu",
+                         multi_call=result.config.get("multi_call", "error"))
+    probe.load_decoders(dec)
+    return result, model, probe
+
+
+def _save_grid(images: List[torch.Tensor], transform, out: str) -> None:
+    from torchvision.utils import save_image
+
+    from ..data.images import denormalise
+
+    pics = []
+    for im in images:
+        im = im.detach().float().cpu()
+        if im.dim() != 3:
+            raise ReprobeError(f"reconstructions of shape {tuple(im.shape)} are not images; nothing to draw")
+        pics.append(denormalise(im, transform))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    save_image(torch.stack(pics), out, nrow=min(len(pics), 8), padding=2, pad_value=1.0)
+
+
+@click.command("reconstruct")
+@click.argument("run_dir", type=click.Path(file_okay=False))
+@click.option("--image", "image_path", type=click.Path(dir_okay=False), default=None,
+              help="image file to reconstruct (resized/normalised as in the run)")
+@click.option("--stage", default=None, help="only this stage (module name or index); default: every stage")
+@click.option("--channel", type=int, default=None, help="keep only this channel of the stage's feature map (others zeroed)")
+@click.option("--class", "class_index", type=int, default=None,
+              help="push a one-hot output vector of this class through the whole cascade (needs a classifier stage last)")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write")
+def reconstruct_cmd(run_dir, image_path, stage, channel, class_index, out):
+    """Reconstruct an image from every stage (or one, or one channel) with a run's saved decoders."""
+    if image_path is None and class_index is None:
+        raise ReprobeError("give --image PATH (an image to reconstruct) or --class K (a one-hot output)")
+    result, _, probe = rebuild_probe(run_dir)
+    transform = (result.data or {}).get("transform")
+    with probe:
+        images: List[torch.Tensor] = []
+        if class_index is not None:
+            last = probe.stages[-1]
+            if last.shape is None or len(last.shape) != 1:
+                raise ReprobeError(
+                    f"the last stage {last.name!r} has shape {last.shape}, not a class vector; rerun with the "
+                    "classifier as a stage (e.g. --preset layers+head or blocks+head)")
+            if not 0 <= class_index < last.shape[0]:
+                raise ReprobeError(f"--class must be in 0…{last.shape[0] - 1}, got {class_index}")
+            z = torch.zeros(1, last.shape[0])
+            z[0, class_index] = 1.0
+            images.append(probe.cascade(z, probe.depth)[0])
+        if image_path is not None:
+            from ..data.images import load_image
+
+            x = load_image(image_path, probe.input_shape, transform)[None]
+            zs = probe.activations(x)
+            if stage is not None:
+                key = int(stage) if str(stage).isdigit() else stage
+                levels = [probe.stage_index(key)]
+            else:
+                levels = list(range(1, probe.depth + 1))
+            images.append(x[0])
+            for l in levels:
+                z = zs[l].clone()
+                if channel is not None:
+                    if z.dim() != 4:
+                        raise ReprobeError(f"stage {probe.stages[l - 1].name!r} has no channels (shape {tuple(z.shape[1:])})")
+                    if not 0 <= channel < z.shape[1]:
+                        raise ReprobeError(f"--channel must be in 0…{z.shape[1] - 1} for stage {probe.stages[l - 1].name!r}")
+                    keep = z[:, channel].clone()
+                    z.zero_()
+                    z[:, channel] = keep
+                images.append(probe.cascade(z, l)[0])
+        _save_grid(images, transform, out)
+    click.echo(f"wrote {out} ({len(images)} image(s))")
+
+
+COMMANDS = [reconstruct_cmd]

@@ -1,0 +1,400 @@
+"""``reprobe sweep``, ``reprobe critical``, ``reprobe train-grid``: phase diagrams and trainability.
+
+* ``sweep`` probes one net per grid point (σ_w², σ_b², depth, width), in parallel, resumable,
+  writing ``points.jsonl``, ``sweep.json`` and ``phase.png`` (and with ``--verify`` also trains
+  every probed net: ground truth in the same records, ``trained.png``, agreement numbers).
+* ``train-grid`` trains nets on a grid (typically several depths ≤ the probed L) into
+  ``trained.jsonl`` next to a sweep's ``points.jsonl``; both commands then report how well
+  ``depth ≤ ℓ*`` and ``depth ≤ 6ξ_c`` predict ``accuracy ≥ --acc-threshold``.
+* ``critical`` finds the σ_w² of deepest information propagation by golden-section search.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import click
+
+from ..errors import ReprobeError
+from .options import _stack, data_kwargs, data_options, probe_kwargs, probe_options
+
+GRID_HELP = "START:STOP:STEP (inclusive) or a list a,b,c"
+
+
+def family_options(f):
+    """--model, --activation, --shape (the grid axes are separate options)."""
+    return _stack(
+        click.option("--model", "model", default="mlp", show_default=True,
+                     help="model name; any builder taking sigma_w2/sigma_b2 (`reprobe list models`)"),
+        click.option("--activation", default="tanh", show_default=True, help="activation of the random net"),
+        click.option("--shape", "net_shape", type=click.Choice(["wide", "shrinking"]), default="wide",
+                     show_default=True, help="mlp layer widths"),
+    )(f)
+
+
+def grid_options(f):
+    return _stack(
+        click.option("--sigma-w2", "sigma_w2", default="1.0:4.0:0.25", show_default=True, metavar="GRID",
+                     help=f"weight variances σ_w²: {GRID_HELP}"),
+        click.option("--sigma-b2", "sigma_b2", default="0.05", show_default=True, metavar="GRID",
+                     help=f"bias variances σ_b²: {GRID_HELP}"),
+        click.option("--depth", "depth", default="50", show_default=True, metavar="GRID",
+                     help=f"depths (stages) L: {GRID_HELP}"),
+        click.option("--width", "width", default=None, metavar="GRID",
+                     help=f"hidden widths: {GRID_HELP} (default: the model's, 784 for MNIST MLPs)"),
+    )(f)
+
+
+def run_options(f):
+    return _stack(
+        click.option("--out", type=click.Path(file_okay=False), required=True, help="output folder"),
+        click.option("--resume", is_flag=True, help="continue a sweep in --out: skip the points already finished"),
+        click.option("--jobs", "-j", type=int, default=None,
+                     help="parallel worker processes (default: number of cores; 1 = in this process)"),
+        click.option("--acc-threshold", type=float, default=None,
+                     help="accuracy that counts as trained (default: 2 × chance)"),
+        click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table"),
+    )(f)
+
+
+def train_options(prefix: str):
+    """Training options; ``prefix`` is "" for train-grid and "train-" for sweep --verify."""
+    p = f"--{prefix}"
+    n = prefix.replace("-", "_")
+
+    def deco(f):
+        return _stack(
+            click.option(f"{p}lr", f"{n}lr", type=float, default=1e-3, show_default=True,
+                         help="SGD learning rate (paper: 1e-3; few steps need more, e.g. 0.05)"),
+            click.option(f"{p}epochs", f"{n}epochs", type=int, default=1, show_default=True, help="training epochs"),
+            click.option(f"{p}steps", f"{n}steps", type=int, default=None, help="train for this many steps instead"),
+            click.option(f"{p}batch-size", f"{n}batch_size", type=int, default=64, show_default=True,
+                         help="training batch size"),
+            click.option(f"{p}momentum", f"{n}momentum", type=float, default=0.0, show_default=True,
+                         help="SGD momentum"),
+            click.option(f"{p}optimizer", f"{n}optimizer", type=click.Choice(["sgd", "adam"]), default="sgd",
+                         show_default=True, help="optimizer"),
+        )(f)
+
+    return deco
+
+
+def _train_kwargs(params: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
+    return {
+        "lr": params[f"{prefix}lr"], "epochs": params[f"{prefix}epochs"], "steps": params[f"{prefix}steps"],
+        "batch_size": params[f"{prefix}batch_size"], "momentum": params[f"{prefix}momentum"],
+        "optimizer": params[f"{prefix}optimizer"], "train_samples": params.get("train_samples"),
+        "device": "cpu" if params.get("device") in (None, "auto") else params["device"],
+    }
+
+
+def _grid(params: Dict[str, Any]):
+    from ..sweep import parse_values
+
+    sw = parse_values(params["sigma_w2"], "sigma_w2")
+    sb = parse_values(params["sigma_b2"], "sigma_b2")
+    ds = parse_values(params["depth"], "depth", integer=True)
+    ws = parse_values(params["width"], "width", integer=True) if params.get("width") else [None]
+    if any(v <= 0 for v in sw):
+        raise ReprobeError("--sigma-w2 values must be > 0")
+    if any(v < 0 for v in sb):
+        raise ReprobeError("--sigma-b2 values must be >= 0")
+    if any(d < 1 for d in ds):
+        raise ReprobeError("--depth values must be at least 1")
+    if any(w is not None and w < 1 for w in ws):
+        raise ReprobeError("--width values must be at least 1")
+    return {"sigma_w2": sw, "sigma_b2": sb, "depth": ds, "width": ws}
+
+
+def _command() -> str:
+    return shlex.join(["reprobe"] + sys.argv[1:])
+
+
+def _model_options(params) -> Dict[str, Any]:
+    return {"activation": params["activation"], "shape": params["net_shape"]}
+
+
+def _tasks(grid, params, probe: Optional[dict], train: Optional[dict]) -> List[dict]:
+    from ..sweep import expand_grid
+
+    base = {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
+            "data_options": data_kwargs(params), "probe": probe, "train": train}
+    return [{**p, **base} for p in expand_grid(grid["sigma_w2"], grid["sigma_b2"], grid["depth"], grid["width"],
+                                                params.get("seed", 0))]
+
+
+def _check_model(params, grid):
+    """Load the data and build the model at the first grid point, so that a bad name or option
+    fails here, once, before any worker starts. Returns (num_classes, bundle)."""
+    from ..data import load_dataset
+    from ..models import build_model
+
+    bundle = load_dataset(params["data"], **data_kwargs(params))
+    opts = {**_model_options(params), "sigma_w2": grid["sigma_w2"][0], "sigma_b2": grid["sigma_b2"][0],
+            "depth": min(grid["depth"])}
+    if grid["width"][0] is not None:
+        opts["width"] = min(grid["width"])
+    build_model(params["model"], bundle.input_shape, bundle.num_classes, **opts)
+    return bundle.num_classes, bundle
+
+
+def _open(path: Path, resume: bool, echo_warnings: bool = True):
+    from ..sweep import open_store
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store = open_store(path, resume)
+    if echo_warnings:
+        for w in store.warnings:
+            click.echo(f"warning: {w}", err=True)
+    return store
+
+
+def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activation: str, quiet: bool,
+             metric: str = "relative_entropy") -> Dict[str, Any]:
+    """Read points.jsonl and trained.jsonl in ``out``; write sweep.json, phase.png, trained.png."""
+    from ..plotting_phase import plot_phase, plot_trained
+    from ..sweep import PointStore, agreement, probe_critical_estimate, theory_reference, write_summary
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probes = PointStore(out / "points.jsonl").load().records
+        trained_only = PointStore(out / "trained.jsonl").load().records
+    trained = trained_only + [p for p in probes if p.get("accuracy") is not None]
+    sws = sorted({p["sigma_w2"] for p in probes + trained})
+    sbs = sorted({p["sigma_b2"] for p in probes + trained})
+    theory = theory_reference(activation, sws, sbs)
+    agree = agreement(probes, trained, theory, acc_threshold, metric) if trained and probes else {}
+    old = {}
+    if (out / "sweep.json").is_file():
+        try:
+            old = json.loads((out / "sweep.json").read_text())
+        except (ValueError, OSError):
+            old = {}
+    config = {**(old.get("config") or {}), **meta.get("config", {})}
+    grid = {**(old.get("grid") or {}), **meta.get("grid", {})}
+    command = meta.get("command") or old.get("command")
+    critical = probe_critical_estimate(probes, metric) if probes else None
+    if critical:
+        critical = {"method": "best grid point by (l_star, -mean relative entropy) at the deepest depth",
+                    "by_sigma_b2": critical,
+                    "mean_field": theory.get("critical_sigma_w2") if theory else None}
+    write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical)
+    files = ["sweep.json"]
+    if probes and plot_phase(probes, out / "phase.png", activation=activation):
+        files.append("phase.png")
+    if trained and plot_trained(trained, out / "trained.png", probes=probes, metric=metric,
+                                acc_threshold=acc_threshold, activation=activation):
+        files.append("trained.png")
+    if probes or trained:
+        # Every sweep folder carries its own readable page (re-render with `reprobe report OUT`).
+        from ..report import write_report
+
+        write_report([out], out / "report.html", command=command)
+        files.append("report.html")
+    return {"probes": probes, "trained": trained, "agreement": agree, "theory": theory, "files": files,
+            "critical": critical}
+
+
+def _print_table(probes: List[dict], theory: Dict[str, Any]) -> None:
+    from ..sweep import final_value, six_xi
+
+    if not probes:
+        return
+    click.echo(f"{'σ_w²':>6} {'σ_b²':>6} {'L':>5} {'width':>6} {'ℓ*(RE)':>7} {'ℓ*(S)':>6} {'final S':>9} "
+               f"{'6ξ_c':>7} {'acc':>6}")
+    for p in sorted(probes, key=lambda r: (r["sigma_b2"], r["depth"], r.get("width") or 0, r["sigma_w2"])):
+        c = p.get("cutoffs") or {}
+        s = final_value(p, "differential_entropy")
+        xi = six_xi(theory, p["sigma_w2"], p["sigma_b2"])
+        acc = p.get("accuracy")
+        click.echo(f"{p['sigma_w2']:>6g} {p['sigma_b2']:>6g} {p['depth']:>5} {str(p.get('width') or '-'):>6} "
+                   f"{str(c.get('relative_entropy', '-')):>7} {str(c.get('differential_entropy', '-')):>6} "
+                   f"{('%.3f' % s) if s is not None else '-':>9} "
+                   f"{('inf' if xi == math.inf else ('%.1f' % xi if xi is not None else '-')):>7} "
+                   f"{('%.3f' % acc) if acc is not None else '-':>6}")
+
+
+def _print_agreement(agree: Dict[str, Any]) -> None:
+    if not agree:
+        return
+    p, t = agree["probe"], agree["theory"]
+
+    def f(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    click.echo(f"ground truth: {agree['cells']} trained cells, trainable ⇔ accuracy ≥ {agree['acc_threshold']:.3f}")
+    click.echo(f"  {'rule':<22} {'agreement':>10} {'spearman':>9}")
+    click.echo(f"  {'probe: depth ≤ ℓ*':<22} {f(p['fraction']):>10} {f(p['spearman']):>9}")
+    click.echo(f"  {'mean field: ≤ 6ξ_c':<22} {f(t['fraction']):>10} {f(t['spearman']):>9}")
+
+
+def _threshold(params, num_classes: int) -> float:
+    thr = params.get("acc_threshold")
+    if thr is None:
+        return min(1.0, 2.0 / max(1, num_classes))
+    if not (0 <= thr <= 1):
+        raise ReprobeError(f"--acc-threshold is a fraction in [0, 1], got {thr}")
+    return thr
+
+
+@click.command("sweep")
+@family_options
+@grid_options
+@data_options
+@probe_options
+@run_options
+@click.option("--verify", is_flag=True, help="also train every probed net (ground truth; see --train-*)")
+@train_options("train-")
+def sweep_cmd(out, resume, jobs, quiet, verify, **params):
+    """Probe one net per grid point: entropy per stage and ℓ* across the phase diagram.
+
+    Writes OUT/points.jsonl (one line per finished point; safe to interrupt, --resume continues),
+    OUT/sweep.json (summary, mean-field reference, agreement with ground truth if any) and
+    OUT/phase.png (differential entropy over σ_w² × stage, with ℓ* and 6ξ_c).
+
+    Ground truth: --verify trains each probed net; or run `reprobe train-grid --out OUT` over
+    several depths ≤ L — a cell (σ_w², depth d) is predicted trainable when d ≤ ℓ*.
+    """
+    from ..sweep import run_tasks
+
+    out = Path(out)
+    grid = _grid(params)
+    num_classes, bundle = _check_model(params, grid)
+    thr = _threshold(params, num_classes)
+    kw = probe_kwargs(params, progress=False)
+    train = _train_kwargs(params, "train_") if verify else None
+    tasks = _tasks(grid, params, kw, train)
+    store = _open(out / "points.jsonl", resume)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"config": {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
+                       "data_options": data_kwargs(params), "probe": kw, "train": train, "acc_threshold": thr,
+                       "seed": params["seed"]},
+            "grid": grid, "command": _command()}
+    skipped = sum(t in store for t in tasks)
+    if skipped and not quiet:
+        click.echo(f"resuming: {skipped} of {len(tasks)} points already done", err=True)
+    t0 = time.perf_counter()
+    n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="sweep")
+    meta["config"]["wall_time_last_run"] = time.perf_counter() - t0
+    res = finalize(out, meta=meta, acc_threshold=thr, activation=params["activation"], quiet=quiet)
+    if not quiet:
+        _print_table(res["probes"], res["theory"])
+        _print_agreement(res["agreement"])
+    click.echo(f"{n} points run, {skipped} resumed; wrote {out}/points.jsonl, " + ", ".join(res["files"])
+               + f"  ({time.perf_counter() - t0:.1f}s)")
+
+
+@click.command("train-grid")
+@family_options
+@grid_options
+@data_options
+@run_options
+@train_options("")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed of weights, split and shuffling")
+@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N")
+def train_grid_cmd(out, resume, jobs, quiet, **params):
+    """Ground truth: train a net at each grid point (SGD) and record its test accuracy.
+
+    Writes OUT/trained.jsonl (resumable like a sweep). When OUT also holds a sweep's points.jsonl,
+    updates OUT/sweep.json with the agreement of `depth ≤ ℓ*` (ℓ* of the probed net at the same
+    σ_w², σ_b², width — the same depth if probed, else the deepest) and of `depth ≤ 6ξ_c` with
+    `accuracy ≥ --acc-threshold`, and draws OUT/trained.png.
+    """
+    from ..sweep import run_tasks
+
+    out = Path(out)
+    grid = _grid(params)
+    num_classes, _ = _check_model(params, grid)
+    thr = _threshold(params, num_classes)
+    train = _train_kwargs(params, "")
+    tasks = _tasks(grid, params, None, train)
+    store = _open(out / "trained.jsonl", resume)
+    out.mkdir(parents=True, exist_ok=True)
+    skipped = sum(t in store for t in tasks)
+    t0 = time.perf_counter()
+    n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="train")
+    meta = {"config": {"train_grid": {"model": params["model"], "model_options": _model_options(params),
+                                      "data": params["data"], "train": train, "grid": grid,
+                                      "command": _command()}, "acc_threshold": thr}}
+    res = finalize(out, meta=meta, acc_threshold=thr, activation=params["activation"], quiet=quiet)
+    if not quiet:
+        click.echo(f"{'σ_w²':>6} {'σ_b²':>6} {'L':>5} {'acc':>7} {'loss':>8}")
+        for t in sorted(store.records, key=lambda r: (r["sigma_b2"], r["depth"], r["sigma_w2"])):
+            tl = (t.get("training") or {}).get("train_loss")
+            click.echo(f"{t['sigma_w2']:>6g} {t['sigma_b2']:>6g} {t['depth']:>5} {t['accuracy']:>7.3f} "
+                       f"{('%.3f' % tl) if tl is not None else 'nan':>8}")
+        _print_agreement(res["agreement"])
+    click.echo(f"{n} nets trained, {skipped} resumed; wrote {out}/trained.jsonl, " + ", ".join(res["files"])
+               + f"  ({time.perf_counter() - t0:.1f}s)")
+
+
+@click.command("critical")
+@family_options
+@click.option("--depth", type=int, default=50, show_default=True, help="number of layers (stages)")
+@click.option("--width", type=int, default=None, help="hidden width (default: the model's)")
+@click.option("--sigma-b2", type=float, default=0.05, show_default=True, help="bias variance σ_b²")
+@click.option("--bracket", default="1.0:4.0", show_default=True, metavar="LO:HI", help="σ_w² interval to search")
+@click.option("--tol", type=float, default=0.05, show_default=True, help="stop when the bracket is this narrow")
+@click.option("--score-metric", default="relative_entropy", show_default=True,
+              help="metric whose cutoff ℓ* ranks first")
+@click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
+                                                 "mean-differential-entropy"]),
+              default="mean-relative-entropy", show_default=True, help="ranks points with equal ℓ* (e.g. ℓ* = L)")
+@data_options
+@probe_options
+@click.option("--json", "as_json", is_flag=True, help="print a JSON object (sigma_w2, probes, bracket, evaluated)")
+@click.option("--quiet", "-q", is_flag=True, help="no per-probe lines")
+def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params):
+    """Find the σ_w² with the deepest information propagation (golden-section search on ℓ*).
+
+    ℓ*(σ_w²) rises to L near the edge of chaos and falls on both sides; points with equal ℓ* are
+    ranked by --tie-break. Needs O(log((HI-LO)/TOL)) probes instead of a grid.
+    """
+    from .. import theory as mf
+    from ..critical import find_critical, probe_evaluator
+
+    parts = bracket.split(":")
+    try:
+        lo, hi = (float(parts[0]), float(parts[1])) if len(parts) == 2 else (None, None)
+    except ValueError:
+        lo = hi = None
+    if lo is None:
+        raise ReprobeError(f"cannot read --bracket {bracket!r}; use LO:HI, e.g. 1.0:4.0")
+    if params["depth"] < 1:
+        raise ReprobeError(f"--depth must be at least 1, got {params['depth']}")
+    evaluate = probe_evaluator(
+        params["model"], params["data"], depth=params["depth"], width=params["width"], sigma_b2=params["sigma_b2"],
+        seed=params["seed"], model_options=_model_options(params), data_options=data_kwargs(params),
+        probe_options=probe_kwargs(params, progress=False))
+
+    def on_probe(sw, rec, s):
+        if not quiet and not as_json:
+            click.echo(f"  probe σ_w² = {sw:.4f}: ℓ* = {int(s[0]) if s[0] >= 0 else '-'} of {rec.get('depth')}, "
+                       f"{tie_break} = {s[1]:.4f}", err=True)
+
+    res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, on_probe=on_probe)
+    obj = res.to_dict()
+    obj.update({"model": params["model"], "depth": params["depth"], "width": params["width"],
+                "sigma_b2": params["sigma_b2"]})
+    try:
+        obj["mean_field_sigma_w2"] = mf.critical_sigma_w2(params["activation"], params["sigma_b2"])
+    except ReprobeError:
+        obj["mean_field_sigma_w2"] = None
+    if as_json:
+        click.echo(json.dumps(obj, allow_nan=False, default=str))
+        return
+    mfs = obj["mean_field_sigma_w2"]
+    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} (ℓ* = {int(res.score[0])} of {params['depth']}; bracket "
+               f"[{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
+               + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
+
+
+COMMANDS = [sweep_cmd, critical_cmd, train_grid_cmd]

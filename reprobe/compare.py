@@ -1,0 +1,390 @@
+"""Compare trainability across models: probe each on the same data, rank, summarise.
+
+``compare_models`` loads the dataset once, probes every model spec with :func:`reprobe.runner.run_named`,
+saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema ``reprobe.compare/1``),
+``OUT/summary.csv`` and (unless ``report=False``) ``OUT/report.html``.
+
+``summary.json``::
+
+    {
+      "schema": "reprobe.compare/1",
+      "command": "reprobe compare …",
+      "data": {...},                      # DatasetBundle.describe()
+      "settings": {"probe": {...}, "model": {...}, "data": {...}},
+      "rank_metric": "differential_entropy",
+      "models": [{"name": "mlp(depth=10, sigma_w2=1.76)", "spec": "mlp", "options": {...},
+                  "run": "runs/mlp-depth-10-sigma_w2-1.76", "depth": L,
+                  "cutoffs": {metric: l_star}, "cutoff_fraction": {metric: l_star / L},
+                  "final": {metric: value at L}, "parameters": n, "timings": {...},
+                  "rank": 1, "reason": "…", "warnings": [...]}, ...],   # in rank order
+      "failed": [{"name": ..., "spec": ..., "error": "..."}],
+      "timings": {"data": s, "total": s}
+    }
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+from .errors import ReprobeError
+
+SCHEMA = "reprobe.compare/1"
+
+#: Per-model option keys that go to the probe rather than (only) to the model builder.
+PROBE_KEYS = {"cutoff", "eta", "fit", "ridge", "epochs", "lr", "batch_size", "samples", "device", "train_samples"}
+#: Keys used by both (the seed sets weights and the probe's shuffling).
+SHARED_KEYS = {"seed"}
+
+
+@dataclass
+class ModelSpec:
+    """One ``--model`` argument: NAME[:k=v,k=v]."""
+
+    name: str
+    options: Dict[str, Any] = field(default_factory=dict)
+    display: str = ""
+    slug: str = ""
+
+    def __post_init__(self):
+        if not self.display:
+            self.display = display_name(self.name, self.options)
+
+
+def parse_value(text: str) -> Any:
+    """``"3"`` → 3, ``"1.2"`` → 1.2, ``"true"`` → True, ``"none"`` → None, anything else a string."""
+    t = text.strip()
+    low = t.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    try:
+        return int(t)
+    except ValueError:
+        pass
+    try:
+        v = float(t)
+        if math.isfinite(v):
+            return v
+    except ValueError:
+        pass
+    return t
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """Parse ``NAME[:k=v,k=v]``. NAME may contain ':' (``timm:resnet18``, ``net.py:make``): the
+    options are the last ':'-segment, and only when it contains '='.
+
+    >>> parse_model_spec("mlp:depth=5,sigma_w2=1.2").options
+    {'depth': 5, 'sigma_w2': 1.2}
+    >>> parse_model_spec("timm:resnet18").name
+    'timm:resnet18'
+    """
+    text = (text or "").strip()
+    if not text:
+        raise ReprobeError("empty --model; write NAME or NAME:key=value,key=value (e.g. mlp:depth=50,sigma_w2=1.2)")
+    name, options = text, {}
+    head, sep, tail = text.rpartition(":")
+    if sep and "=" in tail:
+        name = head.strip()
+        for part in tail.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if "=" not in part:
+                raise ReprobeError(f"bad model option {part!r} in {text!r}; write key=value (e.g. depth=50)")
+            k, v = part.split("=", 1)
+            k = k.strip().replace("-", "_")
+            if not k:
+                raise ReprobeError(f"bad model option {part!r} in {text!r}; the key is empty")
+            if k == "net_shape":
+                k = "shape"
+            options[k] = parse_value(v)
+        if not name:
+            raise ReprobeError(f"--model {text!r} has options but no model name; write NAME:key=value")
+    return ModelSpec(name=name, options=options)
+
+
+def _fmt_opt(v: Any) -> str:
+    if isinstance(v, float):
+        return repr(v)
+    return str(v)
+
+
+def display_name(name: str, options: Dict[str, Any]) -> str:
+    if not options:
+        return name
+    return f"{name}(" + ", ".join(f"{k}={_fmt_opt(v)}" for k, v in options.items()) + ")"
+
+
+def slugify(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9._=-]+", "-", text).strip("-.")
+    return s[:80] or "model"
+
+
+def unique_specs(specs: Sequence[ModelSpec]) -> List[ModelSpec]:
+    """Give every spec a unique display name and folder slug (``#2`` … for exact repeats)."""
+    seen: Dict[str, int] = {}
+    slugs: set = set()
+    out = []
+    for s in specs:
+        n = seen.get(s.display, 0) + 1
+        seen[s.display] = n
+        display = s.display if n == 1 else f"{s.display} #{n}"
+        slug = slugify(display.replace("(", "-").replace(")", "").replace(", ", "-"))
+        base, i = slug, 2
+        while slug.lower() in slugs:
+            slug = f"{base}-{i}"
+            i += 1
+        slugs.add(slug.lower())
+        out.append(ModelSpec(name=s.name, options=dict(s.options), display=display, slug=slug))
+    return out
+
+
+def split_options(shared_model: Dict[str, Any], shared_probe: Dict[str, Any], options: Dict[str, Any]):
+    """Merge per-model options over the shared ones: returns (model_kwargs, probe_kwargs)."""
+    model_kw = dict(shared_model)
+    probe_kw = dict(shared_probe)
+    for k, v in options.items():
+        if k == "preset":
+            probe_kw["adapter_options"] = {**(probe_kw.get("adapter_options") or {}), "preset": v}
+        elif k in PROBE_KEYS:
+            probe_kw[k] = v
+        elif k in SHARED_KEYS:
+            probe_kw[k] = v
+            model_kw[k] = v
+        else:
+            model_kw[k] = v
+    return model_kw, probe_kw
+
+
+# ----------------------------------------------------------------------------- ranking
+
+def _finite(v: Any) -> Optional[float]:
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
+def rank_metric_for(metrics: Sequence[str]) -> str:
+    if "differential_entropy" in metrics:
+        return "differential_entropy"
+    return metrics[0] if metrics else "differential_entropy"
+
+
+def _higher_is_more(metric: str) -> bool:
+    try:
+        from .metrics import get
+
+        return get(metric).higher_is_more_information
+    except Exception:
+        return metric == "differential_entropy"
+
+
+def metric_words(metric: str) -> str:
+    return metric.replace("_", " ")
+
+
+def _num(v: float) -> str:
+    return (f"{v:.1f}" if abs(v) >= 1 else f"{v:.3g}").replace("-", "\u2212")
+
+
+def reason_for(entry: Dict[str, Any], metric: str) -> str:
+    """One sentence explaining ``entry``'s rank, from its ℓ* and final value of ``metric``
+    (plus any other metric that saturates before the end)."""
+    L = entry.get("depth")
+    cuts = entry.get("cutoffs") or {}
+    cut = cuts.get(metric)
+    final = _finite((entry.get("final") or {}).get(metric))
+    unit = " nats" if "entropy" in metric else ""
+    tail = f"; final {metric_words(metric)} {_num(final)}{unit}" if final is not None else f"; final {metric_words(metric)} not finite"
+    if cut is None:
+        text = f"cutoff undecidable (non-finite {metric_words(metric)} values) in {L} stages" + tail
+    elif L and cut >= L:
+        text = f"information reaches the last stage (ℓ* = L = {L})" + tail
+    else:
+        text = f"information lost by stage {cut} of {L} (ℓ*/L = {cut / L:.2f})" + tail
+    others = [f"{metric_words(m)} saturates at stage {c}" for m, c in cuts.items()
+              if m != metric and m != "mse" and isinstance(c, int) and L and c < L]
+    if others:
+        text += " (" + "; ".join(others) + ")"
+    return text
+
+
+def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, Any]]:
+    """Sort by ℓ*/L (higher first), then by the final value of ``metric`` (more information first).
+
+    Sets ``rank`` (1 = predicted most trainable) and ``reason`` on each entry; returns them sorted.
+    """
+    higher = _higher_is_more(metric)
+
+    def key(e):
+        frac = _finite((e.get("cutoff_fraction") or {}).get(metric))
+        final = _finite((e.get("final") or {}).get(metric))
+        f = -math.inf if final is None else (final if higher else -final)
+        return (-(frac if frac is not None else -1.0), -f)
+
+    ordered = sorted(entries, key=key)
+    for i, e in enumerate(ordered, 1):
+        e["rank"] = i
+        e["reason"] = reason_for(e, metric)
+    return ordered
+
+
+def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
+    L = result.depth
+    metrics = list(result.metrics)
+    cutoffs = {m: result.cutoffs.get(m) for m in metrics}
+    return {
+        "name": spec.display,
+        "spec": spec.name,
+        "options": {k: v for k, v in spec.options.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        "slug": spec.slug,
+        "run": run_rel,
+        "depth": L,
+        "cutoff_detector": result.cutoff_detector,
+        "cutoffs": cutoffs,
+        "cutoff_fraction": {m: (None if c is None or not L else c / L) for m, c in cutoffs.items()},
+        "final": {m: _finite(result.final(m)) for m in metrics},
+        "parameters": result.model.get("parameters"),
+        "model_class": result.model.get("class"),
+        "adapter": result.model.get("adapter"),
+        "timings": {k: float(v) for k, v in result.timings.items() if _finite(v) is not None},
+        "warnings": list(result.warnings),
+    }
+
+
+def summary_csv(summary: Dict[str, Any]) -> str:
+    models = summary.get("models", [])
+    metrics: List[str] = []
+    for e in models:
+        for m in e.get("cutoffs", {}):
+            if m not in metrics:
+                metrics.append(m)
+    timing_keys: List[str] = []
+    for e in models:
+        for k in e.get("timings", {}):
+            if k not in timing_keys:
+                timing_keys.append(k)
+    header = ["rank", "name", "spec", "depth", "parameters"]
+    header += [f"cutoff_{m}" for m in metrics] + [f"cutoff_fraction_{m}" for m in metrics]
+    header += [f"final_{m}" for m in metrics] + [f"time_{k}_s" for k in timing_keys] + ["reason", "run"]
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(header)
+    for e in models:
+        row = [e.get("rank"), e.get("name"), e.get("spec"), e.get("depth"), e.get("parameters")]
+        row += [e.get("cutoffs", {}).get(m) for m in metrics]
+        row += [e.get("cutoff_fraction", {}).get(m) for m in metrics]
+        row += [e.get("final", {}).get(m) for m in metrics]
+        row += [e.get("timings", {}).get(k) for k in timing_keys]
+        row += [e.get("reason"), e.get("run")]
+        w.writerow(["" if v is None else v for v in row])
+    for f in summary.get("failed", []):
+        w.writerow(["", f.get("name"), f.get("spec")] + [""] * (len(header) - 5) + [f"failed: {f.get('error')}", ""])
+    return buf.getvalue()
+
+
+def compare_models(
+    specs: Sequence[ModelSpec],
+    out_dir,
+    *,
+    data: str = "mnist-5k",
+    data_options: Optional[Dict[str, Any]] = None,
+    model_options: Optional[Dict[str, Any]] = None,
+    probe_options: Optional[Dict[str, Any]] = None,
+    command: Optional[str] = None,
+    report: bool = True,
+    echo: Callable[[str], None] = lambda s: None,
+    bundle=None,
+) -> Dict[str, Any]:
+    """Probe every spec on the same data, save runs, rank them, write summary (+ report).
+
+    A model that fails with a :class:`ReprobeError` (unknown name, wrong input shape …) is listed
+    under ``failed`` and the others go on; if every model fails the first error is raised.
+
+    Returns:
+        The summary dict (also written to ``out_dir/summary.json``).
+    """
+    from .data import load_dataset
+    from .probes.result import write_json
+    from .runner import run_named
+
+    if not specs:
+        raise ReprobeError("no models to compare; pass --model at least once (e.g. --model mlp --model cnn)")
+    specs = unique_specs(specs)
+    out = Path(out_dir)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReprobeError(f"cannot create output folder {out}: {e.strerror}") from None
+    t_start = time.perf_counter()
+    if bundle is None:
+        bundle = load_dataset(data, **(data_options or {}))
+    t_data = time.perf_counter() - t_start
+    entries, failed = [], []
+    metric_names: List[str] = []
+    for i, spec in enumerate(specs, 1):
+        echo(f"[{i}/{len(specs)}] {spec.display}")
+        mkw, pkw = split_options(model_options or {}, probe_options or {}, spec.options)
+        t0 = time.perf_counter()
+        try:
+            result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, **pkw)
+        except (ReprobeError, RuntimeError, ValueError) as e:
+            msg = " ".join(str(e).split()) or type(e).__name__
+            if not isinstance(e, ReprobeError):
+                msg = f"{type(e).__name__}: {msg}"
+            echo(f"  failed: {msg}")
+            failed.append({"name": spec.display, "spec": spec.name, "options": spec.options, "error": msg[:500]})
+            continue
+        result.timings["total"] = time.perf_counter() - t0
+        result.extra["command"] = command
+        result.extra["compare_name"] = spec.display
+        run_dir = out / "runs" / spec.slug
+        result.save(run_dir)
+        entries.append(entry_from_result(result, spec, f"runs/{spec.slug}"))
+        for m in result.metrics:
+            if m not in metric_names:
+                metric_names.append(m)
+    if not entries:
+        first = failed[0]
+        raise ReprobeError(f"every model failed; first: {first['name']}: {first['error']}")
+    rank_metric = rank_metric_for(metric_names)
+    entries = rank_entries(entries, rank_metric)
+    summary = {
+        "schema": SCHEMA,
+        "command": command,
+        "data": bundle.describe(),
+        "settings": {
+            "probe": {k: v for k, v in (probe_options or {}).items() if isinstance(v, (str, int, float, bool, type(None), list, tuple))},
+            "model": dict(model_options or {}),
+            "data": {k: v for k, v in (data_options or {}).items()},
+        },
+        "rank_metric": rank_metric,
+        "metrics": metric_names,
+        "models": entries,
+        "failed": failed,
+        "timings": {"data": t_data, "total": time.perf_counter() - t_start},
+    }
+    write_json(out / "summary.json", summary)
+    text = summary_csv(summary)
+    from .probes.result import atomic_write
+
+    def w(tmp):
+        Path(tmp).write_text(text)
+
+    atomic_write(out / "summary.csv", w)
+    if report:
+        from .report import write_report
+
+        write_report([out], out / "report.html", command=command)
+    return summary

@@ -1,0 +1,171 @@
+"""Find the σ_w² of deepest information propagation with O(log M) probes (golden-section search).
+
+The cutoff curve ℓ*(σ_w²) rises to L near the edge of chaos and falls on both sides. Near the
+critical point ℓ* = L over a whole interval, so the score of a probe is the pair
+
+    (ℓ* of ``metric``,  tie-break)
+
+compared lexicographically. Tie-breaks (all "more information is better"):
+
+* ``mean-relative-entropy`` (default): minus the relative entropy averaged over all stages — the
+  area under the information-loss curve, smooth in σ_w² and lowest where information travels
+  furthest (width 256, depth 40, σ_b² = 0.05: minimum at σ_w² ≈ 1.8; mean field: 1.761);
+* ``final-differential-entropy``: the last stage's differential entropy (higher = reconstructions
+  still differ; flatter near its maximum, which sits a bit on the chaotic side, ≈ 2.0 there);
+* ``mean-differential-entropy``: differential entropy averaged over stages.
+
+A golden-section search over ``[lo, hi]`` shrinks the bracket by 0.618 per probe; it stops when the
+bracket is narrower than ``tol`` and returns the best probed point.
+
+    res = find_critical(lambda sw: probe_record(sw), lo=1.0, hi=4.0, tol=0.05)
+    res.sigma_w2, res.probes
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .errors import ReprobeError
+
+TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
+
+
+def _vals(rec: dict, metric: str) -> np.ndarray:
+    v = (rec.get("metrics") or {}).get(metric) or []
+    return np.array([np.nan if x is None else x for x in v], dtype=float)
+
+
+def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy") -> Tuple[float, float]:
+    """(ℓ*, tie-break value) — higher is deeper propagation. Undecidable ℓ* counts as 0."""
+    if tie_break not in TIE_BREAKS:
+        raise ReprobeError(f"unknown tie-break {tie_break!r}; valid: {', '.join(TIE_BREAKS)}")
+    ell = (rec.get("cutoffs") or {}).get(metric)
+    ell = -1.0 if ell is None else float(ell)
+    if tie_break == "mean-relative-entropy":
+        v = _vals(rec, "relative_entropy")
+        t = -float(np.nanmean(v)) if np.isfinite(v).any() else -math.inf
+    else:
+        v = _vals(rec, "differential_entropy")
+        if not np.isfinite(v).any():
+            t = -math.inf
+        elif tie_break == "final-differential-entropy":
+            t = float(v[-1]) if np.isfinite(v[-1]) else -math.inf
+        else:
+            t = float(np.nanmean(v))
+    return (ell, t)
+
+
+@dataclass
+class CriticalResult:
+    """The outcome of :func:`find_critical`."""
+
+    sigma_w2: float
+    score: Tuple[float, float]
+    probes: int
+    bracket: Tuple[float, float]
+    evaluated: List[Dict[str, Any]] = field(default_factory=list)
+    time: float = 0.0
+    metric: str = "relative_entropy"
+    tie_break: str = "mean-relative-entropy"
+
+    def to_dict(self) -> dict:
+        return {
+            "sigma_w2": self.sigma_w2,
+            "l_star": self.score[0],
+            "tie_break_value": self.score[1] if math.isfinite(self.score[1]) else None,
+            "probes": self.probes,
+            "bracket": list(self.bracket),
+            "metric": self.metric,
+            "tie_break": self.tie_break,
+            "time": self.time,
+            "evaluated": self.evaluated,
+        }
+
+
+def find_critical(
+    evaluate: Callable[[float], dict],
+    lo: float = 1.0,
+    hi: float = 4.0,
+    tol: float = 0.05,
+    *,
+    metric: str = "relative_entropy",
+    tie_break: str = "mean-relative-entropy",
+    max_probes: int = 60,
+    on_probe: Optional[Callable[[float, dict, Tuple[float, float]], None]] = None,
+) -> CriticalResult:
+    """Golden-section search for the σ_w² maximising :func:`score_record` on ``[lo, hi]``.
+
+    Args:
+        evaluate: σ_w² → a probe record (dict with ``metrics`` and ``cutoffs``, e.g. a sweep point).
+        lo, hi: the bracket; tol: stop when the bracket is narrower than this.
+        metric: whose ℓ* ranks first; tie_break: see the module doc.
+        max_probes: hard limit on the number of probes.
+        on_probe: called after each new probe with (σ_w², record, score).
+
+    Returns:
+        :class:`CriticalResult` — the best probed σ_w², the number of probes, the final bracket
+        and every evaluated point (σ_w², ℓ*, tie-break value).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. --bracket 1.0:4.0")
+    if lo <= 0:
+        raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
+    if not (tol > 0):
+        raise ReprobeError(f"--tol must be > 0, got {tol}")
+    score_record({}, metric, tie_break)  # validates the tie-break name
+    t0 = time.perf_counter()
+    cache: Dict[float, Tuple[float, float]] = {}
+    evaluated: List[Dict[str, Any]] = []
+
+    def f(sw: float) -> Tuple[float, float]:
+        sw = round(sw, 4)
+        if sw not in cache:
+            if len(cache) >= max_probes:
+                raise ReprobeError(f"critical search used {max_probes} probes without converging; raise --tol")
+            rec = evaluate(sw)
+            s = score_record(rec, metric, tie_break)
+            cache[sw] = s
+            evaluated.append({"sigma_w2": sw, "l_star": s[0], "tie_break_value": s[1] if math.isfinite(s[1]) else None,
+                              "depth": rec.get("depth")})
+            if on_probe:
+                on_probe(sw, rec, s)
+        return cache[sw]
+
+    a, b = float(lo), float(hi)
+    c = b - GOLDEN * (b - a)
+    d = a + GOLDEN * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > tol:
+        if fc >= fd:  # the maximum is in [a, d]
+            b, d, fd = d, c, fc
+            c = b - GOLDEN * (b - a)
+            fc = f(c)
+        else:  # in [c, b]
+            a, c, fc = c, d, fd
+            d = a + GOLDEN * (b - a)
+            fd = f(d)
+    best = max(cache, key=lambda k: (cache[k], -abs(k - 0.5 * (a + b))))
+    return CriticalResult(sigma_w2=best, score=cache[best], probes=len(cache), bracket=(round(a, 4), round(b, 4)),
+                          evaluated=evaluated, time=time.perf_counter() - t0, metric=metric, tie_break=tie_break)
+
+
+def probe_evaluator(model: str, data: str, *, depth: int, width: Optional[int], sigma_b2: float, seed: int = 0,
+                    model_options: Optional[dict] = None, data_options: Optional[dict] = None,
+                    probe_options: Optional[dict] = None) -> Callable[[float], dict]:
+    """σ_w² → a sweep-style probe record for ``model`` (any builder taking sigma_w2/sigma_b2)."""
+    from .sweep import run_point
+
+    def evaluate(sw: float) -> dict:
+        return run_point({
+            "sigma_w2": float(sw), "sigma_b2": float(sigma_b2), "depth": int(depth), "width": width, "seed": int(seed),
+            "model": model, "model_options": model_options or {}, "data": data, "data_options": data_options or {},
+            "probe": dict(probe_options or {}), "train": None,
+        })
+
+    return evaluate

@@ -1,0 +1,527 @@
+"""Sweeps over the phase diagram: grid parsing, running points in parallel, resumable JSONL.
+
+A sweep probes (and/or trains) one network per grid point ``(σ_w², σ_b², depth, width, seed)``.
+Finished points go to ``points.jsonl`` (probes) or ``trained.jsonl`` (ground-truth training), one
+JSON object per line, appended, flushed and fsynced by the parent process as each point finishes
+(workers only send results back). A sweep can be killed at any time: ``resume=True`` reads the
+file, ignores a half-written last line (with a warning, cutting it off), and skips points already
+there, so no point is lost or duplicated.
+
+Agreement with ground truth (:func:`agreement`): a cell is a trained net at ``(σ_w², σ_b², width,
+depth d)``. The probe predicts it trainable when ``d ≤ ℓ*``, where ℓ* comes from the probed net at
+the same ``(σ_w², σ_b², width)`` and the same depth if there is one, else the deepest probed net
+there (ℓ* of a deep net measures how far information travels at that σ_w²). Mean-field predicts
+trainable when ``d ≤ 6 ξ_c``. Truth: test accuracy ≥ ``acc_threshold``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import json
+import math
+import multiprocessing
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .errors import ReprobeError
+
+SCHEMA = "reprobe.sweep/1"
+GRID_AXES = ("sigma_w2", "sigma_b2", "depth", "width")
+KEY_FIELDS = ("sigma_w2", "sigma_b2", "depth", "width", "seed")
+MAX_GRID = 100_000
+
+
+# --- grid parsing -----------------------------------------------------------------------------
+
+def parse_values(spec: Any, name: str = "value", integer: bool = False) -> List[float]:
+    """Numbers from ``START:STOP:STEP`` (inclusive of STOP within rounding), ``a,b,c`` or one number.
+
+    Raises:
+        ReprobeError: for text that is neither, an empty or descending range, step <= 0, NaN/inf,
+            non-integers where ``integer``.
+    """
+    if isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        values = [float(spec)]
+    else:
+        text = str(spec).strip()
+        hint = f"use START:STOP:STEP (e.g. 1.0:4.0:0.1) or a list such as 1.0,1.5,2.0"
+        try:
+            if ":" in text:
+                parts = [float(p) for p in text.split(":")]
+                if len(parts) != 3:
+                    raise ValueError
+                start, stop, step = parts
+                if not all(math.isfinite(v) for v in parts):
+                    raise ValueError
+                if step <= 0:
+                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: the step must be > 0; {hint}")
+                if stop < start:
+                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: STOP is below START; {hint}")
+                count = int(math.floor((stop - start) / step + 1e-6)) + 1
+                if count > MAX_GRID:
+                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r} has {count} values; at most {MAX_GRID}")
+                values = [round(start + i * step, 10) for i in range(count)]
+            else:
+                values = [float(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            raise ReprobeError(f"cannot read --{name.replace('_', '-')} {spec!r}; {hint}") from None
+    if not values:
+        raise ReprobeError(f"--{name.replace('_', '-')} {spec!r} gives no values")
+    if not all(math.isfinite(v) for v in values):
+        raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: values must be finite numbers")
+    if integer:
+        if any(abs(v - round(v)) > 1e-9 for v in values):
+            raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: needs whole numbers, e.g. 10,20,40 or 10:40:10")
+        values = [int(round(v)) for v in values]
+    out: List[Any] = []
+    for v in values:  # keep order, drop duplicates
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def expand_grid(sigma_w2: Sequence[float], sigma_b2: Sequence[float], depth: Sequence[int],
+                width: Sequence[Optional[int]], seed: int = 0) -> List[Dict[str, Any]]:
+    """All grid points (σ_b² outermost, then depth, width, σ_w²), as dicts with the key fields."""
+    pts = [
+        {"sigma_w2": float(sw), "sigma_b2": float(sb), "depth": int(d), "width": (None if w is None else int(w)),
+         "seed": int(seed)}
+        for sb in sigma_b2 for d in depth for w in width for sw in sigma_w2
+    ]
+    if len(pts) > MAX_GRID:
+        raise ReprobeError(f"the grid has {len(pts)} points; at most {MAX_GRID} — use coarser ranges")
+    return pts
+
+
+def point_key(p: Dict[str, Any]) -> Tuple:
+    """Identity of a grid point: (σ_w², σ_b², depth, width, seed), floats rounded to 6 decimals."""
+    def r(v):
+        return None if v is None else (round(float(v), 6) if isinstance(v, float) else v)
+
+    return tuple(r(p.get(k)) for k in KEY_FIELDS)
+
+
+# --- JSONL store ------------------------------------------------------------------------------
+
+class PointStore:
+    """An append-only JSONL file of finished points, written only by the parent process."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.records: List[dict] = []
+        self.keys: set = set()
+        self.warnings: List[str] = []
+
+    def load(self, repair: bool = False) -> "PointStore":
+        """Read finished points. A half-written last line is ignored with a warning (and cut off
+        when ``repair``, so that the next append starts on a fresh line); duplicates are dropped."""
+        self.records, self.keys = [], set()
+        if not self.path.is_file():
+            return self
+        data = self.path.read_bytes()
+        pos = good_end = 0
+        while pos < len(data):
+            nl = data.find(b"\n", pos)
+            complete = nl != -1
+            end = nl + 1 if complete else len(data)
+            raw = data[pos:end].strip()
+            is_last = end >= len(data)
+            obj = None
+            if raw:
+                try:
+                    obj = json.loads(raw.decode("utf-8"))
+                    if not complete or not isinstance(obj, dict) or "sigma_w2" not in obj:
+                        obj = None
+                except (ValueError, UnicodeDecodeError):
+                    obj = None
+                if obj is None:
+                    line_no = data.count(b"\n", 0, pos) + 1
+                    msg = (f"{self.path}: ignoring a half-written {'last line' if is_last else f'line {line_no}'} "
+                           f"({len(raw)} bytes)")
+                    self.warnings.append(msg)
+                    warnings.warn(msg, stacklevel=2)
+                    if is_last:
+                        break
+                else:
+                    k = point_key(obj)
+                    if k not in self.keys:
+                        self.keys.add(k)
+                        self.records.append(obj)
+            good_end = end
+            pos = end
+        if repair and good_end < len(data):
+            with open(self.path, "r+b") as f:
+                f.truncate(good_end)
+                f.flush()
+                os.fsync(f.fileno())
+        return self
+
+    def __contains__(self, point: Dict[str, Any]) -> bool:
+        return point_key(point) in self.keys
+
+    def append(self, record: dict) -> bool:
+        """Append one finished point (flushed and fsynced); False when its key is already there."""
+        k = point_key(record)
+        if k in self.keys:
+            return False
+        line = json.dumps(_clean(record), allow_nan=False) + "\n"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(line)
+            f.flush()
+            os.fsync(f.fileno())
+        self.keys.add(k)
+        self.records.append(record)
+        return True
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, np.integer)):
+        return _clean(v.item())
+    return v
+
+
+def open_store(path: Path, resume: bool) -> PointStore:
+    """The store at ``path``; an existing non-empty file without ``resume`` is an error."""
+    path = Path(path)
+    if path.is_file() and path.stat().st_size > 0 and not resume:
+        raise ReprobeError(f"{path} already holds finished points; pass --resume to continue it, or a new --out")
+    return PointStore(path).load(repair=True)
+
+
+# --- one grid point (runs in a worker) ----------------------------------------------------------
+
+_BUNDLES: Dict[Tuple, Any] = {}
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def _bundle(data: str, data_options: Dict[str, Any]):
+    from .data import load_dataset
+
+    key = (data, json.dumps(data_options, sort_keys=True, default=str))
+    if key not in _BUNDLES:
+        _BUNDLES[key] = load_dataset(data, **data_options)
+    return _BUNDLES[key]
+
+
+def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
+    """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
+    ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
+    ``train`` (train kwargs or None). Returns the JSON record."""
+    from .models import build_model
+    from .runner import probe_model
+
+    t0 = time.perf_counter()
+    point = {k: task[k] for k in KEY_FIELDS}
+    bundle = _bundle(task["data"], task.get("data_options") or {})
+    mopts = dict(task.get("model_options") or {})
+    mopts.update({"sigma_w2": point["sigma_w2"], "sigma_b2": point["sigma_b2"], "depth": point["depth"],
+                  "seed": point["seed"]})
+    if point["width"] is not None:
+        mopts["width"] = point["width"]
+    record: Dict[str, Any] = dict(point)
+    record["model"] = task["model"]
+    timings: Dict[str, float] = {}
+    if task.get("probe") is not None:
+        net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
+        result, _ = probe_model(net, bundle, **{**task["probe"], "progress": False})
+        d = result.to_dict()
+        record.update({
+            "stages": len(d["stages"]),
+            "metrics": d["metrics"],
+            "cutoffs": d["cutoffs"],
+            "cutoff_detector": d["cutoff_detector"],
+            "cutoffs_by_detector": d["cutoffs_by_detector"],
+            "decoder_mse": d["decoder_mse"],
+            "warnings": d["warnings"],
+        })
+        timings.update({f"probe_{k}": v for k, v in d["timings"].items()})
+    if task.get("train") is not None:
+        net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
+        from .training import train_model
+
+        tr = train_model(net, bundle, seed=point["seed"], **task["train"])
+        timings["train"] = tr.pop("time")
+        record["accuracy"] = tr.pop("accuracy")
+        record["training"] = tr
+    timings["total"] = time.perf_counter() - t0
+    record["timings"] = timings
+    return _clean(record)
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int] = None, progress: bool = True,
+              desc: str = "points", on_record: Optional[Callable[[dict], None]] = None) -> int:
+    """Run the tasks whose points are not in ``store`` yet; append each record as it lands.
+
+    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each;
+    only this process writes the store. Returns the number of points run now.
+    """
+    from tqdm.auto import tqdm
+
+    todo = [t for t in tasks if t not in store]
+    jobs = default_jobs() if not jobs else int(jobs)
+    if jobs < 1:
+        raise ReprobeError(f"--jobs must be at least 1, got {jobs}")
+    jobs = min(jobs, max(1, len(todo)))
+    threads = max(1, (os.cpu_count() or 1) // jobs)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,
+               dynamic_ncols=True)
+    done = 0
+
+    def land(rec):
+        nonlocal done
+        store.append(rec)
+        done += 1
+        bar.update(1)
+        if on_record:
+            on_record(rec)
+
+    try:
+        if not todo:
+            return 0
+        if jobs == 1:
+            import torch
+
+            old = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                for t in todo:
+                    land(run_point(t))
+            finally:
+                torch.set_num_threads(old)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
+                                        initargs=(threads,))
+            try:
+                futures = [ex.submit(run_point, t) for t in todo]
+                for fut in cf.as_completed(futures):
+                    land(fut.result())
+            except BaseException:
+                ex.shutdown(wait=False, cancel_futures=True)
+                raise
+            ex.shutdown(wait=True)
+    finally:
+        bar.close()
+    return done
+
+
+# --- summaries and agreement ------------------------------------------------------------------
+
+def theory_reference(activation: str, sigma_w2: Iterable[float], sigma_b2: Iterable[float]) -> Dict[str, Any]:
+    """Mean-field critical σ_w² per σ_b² and 6ξ_c per (σ_b², σ_w²); {} when the activation is unknown to theory."""
+    from . import theory as mf
+
+    try:
+        act = mf.get_activation(activation)
+    except ReprobeError:
+        return {}
+    out: Dict[str, Any] = {"activation": act.name, "factor": 6.0, "critical_sigma_w2": {}, "six_xi_c": {}}
+    for sb in sigma_b2:
+        try:
+            out["critical_sigma_w2"][f"{sb:g}"] = mf.critical_sigma_w2(act, sb)
+        except ReprobeError:
+            out["critical_sigma_w2"][f"{sb:g}"] = None
+        row = {}
+        for sw in sigma_w2:
+            try:
+                d = mf.trainable_depth(act, sw, sb)
+                row[f"{sw:g}"] = "inf" if math.isinf(d) else d
+            except ReprobeError:
+                row[f"{sw:g}"] = None
+        out["six_xi_c"][f"{sb:g}"] = row
+    return out
+
+
+def six_xi(theory: Dict[str, Any], sw: float, sb: float) -> Optional[float]:
+    v = (theory.get("six_xi_c") or {}).get(f"{sb:g}", {}).get(f"{sw:g}") if theory else None
+    if v == "inf":
+        return math.inf
+    return v
+
+
+def final_value(rec: dict, metric: str) -> Optional[float]:
+    vals = (rec.get("metrics") or {}).get(metric) or []
+    return vals[-1] if vals else None
+
+
+def compact(rec: dict) -> dict:
+    """The summary row of one point for sweep.json."""
+    out = {k: rec.get(k) for k in KEY_FIELDS}
+    if "cutoffs" in rec:
+        out["cutoffs"] = rec["cutoffs"]
+        out["final"] = {m: final_value(rec, m) for m in rec.get("metrics", {})}
+    if "accuracy" in rec:
+        out["accuracy"] = rec["accuracy"]
+    return out
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=float)
+    ranks[order] = np.arange(len(x), dtype=float)
+    for v in np.unique(x):  # average ties
+        m = x == v
+        ranks[m] = ranks[m].mean()
+    return ranks
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
+    """Spearman rank correlation (ties averaged); None with < 3 pairs or a constant side."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
+        return None
+    ra, rb = _ranks(a), _ranks(b)
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], acc_threshold: float,
+              metric: str = "relative_entropy") -> Dict[str, Any]:
+    """How well ``depth ≤ ℓ*`` (and ``depth ≤ 6ξ_c``) predicts ``accuracy ≥ acc_threshold``.
+
+    Returns cell counts and accuracies of both rules, and the Spearman correlation across σ_w²
+    (per σ_b², width; pooled) between the rule's depth (ℓ*, or 6ξ_c capped at the deepest trained
+    depth) and the deepest trainable depth (0 when none trains).
+    """
+    by_sw: Dict[Tuple, List[dict]] = {}
+    for p in probes:
+        if (p.get("cutoffs") or {}).get(metric) is not None:
+            by_sw.setdefault((round(p["sigma_w2"], 6), round(p["sigma_b2"], 6), p.get("width")), []).append(p)
+    cells = []
+    for t in trained:
+        if t.get("accuracy") is None:
+            continue
+        key = (round(t["sigma_w2"], 6), round(t["sigma_b2"], 6), t.get("width"))
+        cands = by_sw.get(key)
+        if not cands:
+            continue
+        same = [p for p in cands if p["depth"] == t["depth"]]
+        ref = same[0] if same else max(cands, key=lambda p: p["depth"])
+        ell = ref["cutoffs"][metric]
+        xi = six_xi(theory, t["sigma_w2"], t["sigma_b2"])
+        cells.append({
+            "sigma_w2": t["sigma_w2"], "sigma_b2": t["sigma_b2"], "width": t.get("width"), "depth": t["depth"],
+            "accuracy": t["accuracy"], "trainable": t["accuracy"] >= acc_threshold,
+            "l_star": ell, "probe_depth": ref["depth"], "six_xi_c": xi,
+            "probe_predicts": t["depth"] <= ell, "theory_predicts": (None if xi is None else t["depth"] <= xi),
+        })
+    if not cells:
+        return {}
+    n = len(cells)
+    probe_ok = sum(c["probe_predicts"] == c["trainable"] for c in cells)
+    th_cells = [c for c in cells if c["theory_predicts"] is not None]
+    th_ok = sum(c["theory_predicts"] == c["trainable"] for c in th_cells)
+    # per σ_w² line: deepest trainable depth vs ℓ* and 6ξ_c
+    lines: Dict[Tuple, Dict[float, dict]] = {}
+    for c in cells:
+        g = lines.setdefault((c["sigma_b2"], c["width"]), {})
+        row = g.setdefault(c["sigma_w2"], {"l_star": None, "six_xi_c": c["six_xi_c"], "deepest_trainable": 0,
+                                           "depths": []})
+        row["l_star"] = c["l_star"] if row["l_star"] is None else row["l_star"]
+        row["depths"].append(c["depth"])
+        if c["trainable"]:
+            row["deepest_trainable"] = max(row["deepest_trainable"], c["depth"])
+    xs_p, xs_t, ys, ys_t = [], [], [], []
+    per_line = []
+    for (sb, w), rows in sorted(lines.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        cap = max(max(r["depths"]) for r in rows.values())
+        sws = sorted(rows)
+        lp = [rows[s]["l_star"] for s in sws]
+        dt = [rows[s]["deepest_trainable"] for s in sws]
+        th = [None if rows[s]["six_xi_c"] is None else min(rows[s]["six_xi_c"], cap) for s in sws]
+        per_line.append({"sigma_b2": sb, "width": w, "sigma_w2": sws, "l_star": lp, "deepest_trainable": dt,
+                         "six_xi_c_capped": th, "spearman_probe": spearman(lp, dt),
+                         "spearman_theory": (spearman(th, dt) if all(v is not None for v in th) else None)})
+        xs_p += lp
+        ys += dt
+        if all(v is not None for v in th):
+            xs_t += th
+            ys_t += dt
+    return {
+        "metric": metric,
+        "acc_threshold": acc_threshold,
+        "rule": "trainable predicted iff depth <= l_star (probe) or depth <= 6 xi_c (mean field); "
+                "l_star from the probed net of the same sigma_w2, sigma_b2, width and depth, else the deepest one",
+        "cells": n,
+        "probe": {"agree": probe_ok, "fraction": probe_ok / n, "spearman": spearman(xs_p, ys)},
+        "theory": {"agree": th_ok, "cells": len(th_cells), "fraction": (th_ok / len(th_cells)) if th_cells else None,
+                   "spearman": spearman(xs_t, ys_t) if xs_t else None},
+        "lines": per_line,
+        "table": cells,
+    }
+
+
+def write_summary(out: Path, config: Dict[str, Any], command: str, grid: Dict[str, Any], probes: List[dict],
+                  trained: List[dict], theory: Dict[str, Any], agree: Dict[str, Any],
+                  critical: Optional[dict] = None) -> Path:
+    from .probes.result import write_json
+
+    obj = {
+        "schema": SCHEMA,
+        "config": config,
+        "command": command,
+        "grid": grid,
+        "points": [compact(_merge_accuracy(p, trained)) for p in probes],
+        "trained": [compact(t) for t in trained],
+        "theory": theory,
+    }
+    if critical:
+        obj["critical"] = critical
+    if agree:
+        obj["agreement"] = {k: v for k, v in agree.items() if k != "table"}
+    path = Path(out) / "sweep.json"
+    write_json(path, _clean(obj))
+    return path
+
+
+def _merge_accuracy(p: dict, trained: List[dict]) -> dict:
+    if "accuracy" in p:
+        return p
+    k = point_key(p)
+    for t in trained:
+        if point_key(t) == k and "accuracy" in t:
+            return {**p, "accuracy": t["accuracy"]}
+    return p
+
+
+def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy") -> Dict[str, Any]:
+    """Per σ_b² (deepest depth, first width): the grid σ_w² with the best score (ℓ*, then lowest mean
+    relative entropy); a grid estimate of the critical point."""
+    from .critical import score_record
+
+    out = {}
+    groups: Dict[float, List[dict]] = {}
+    for p in probes:
+        if "cutoffs" in p:
+            groups.setdefault(p["sigma_b2"], []).append(p)
+    for sb, ps in sorted(groups.items()):
+        dmax = max(p["depth"] for p in ps)
+        ps = [p for p in ps if p["depth"] == dmax]
+        best = max(ps, key=lambda p: score_record(p, metric))
+        out[f"{sb:g}"] = {"sigma_w2": best["sigma_w2"], "depth": dmax, "l_star": best["cutoffs"].get(metric)}
+    return out

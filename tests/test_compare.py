@@ -1,0 +1,129 @@
+"""reprobe compare: spec parsing, ranking, summary files, CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from reprobe.compare import compare_models, parse_model_spec, rank_entries, reason_for, unique_specs
+from reprobe.errors import ReprobeError
+
+TINY = {"train_samples": 500, "samples": 50, "progress": False}
+
+
+@pytest.mark.parametrize("text,name,options", [
+    ("mlp", "mlp", {}),
+    ("timm:resnet18", "timm:resnet18", {}),
+    ("mlp:depth=5,sigma_w2=1.2", "mlp", {"depth": 5, "sigma_w2": 1.2}),
+    ("a/b.py:make:depth=3", "a/b.py:make", {"depth": 3}),
+    ("timm:resnet18:weights=imagenet", "timm:resnet18", {"weights": "imagenet"}),
+    ("path/to/file.py:factory", "path/to/file.py:factory", {}),
+    ("mlp:activation=relu,flag=true,off=False,x=none", "mlp", {"activation": "relu", "flag": True, "off": False, "x": None}),
+    ("mlp:sigma-w2=2", "mlp", {"sigma_w2": 2}),
+])
+def test_parse_model_spec(text, name, options):
+    s = parse_model_spec(text)
+    assert s.name == name
+    assert s.options == options
+    assert all(type(s.options[k]) is type(v) for k, v in options.items())
+
+
+def test_parse_model_spec_errors():
+    for bad in ("", "mlp:depth=3,oops", ":depth=3", "mlp:=3"):
+        with pytest.raises(ReprobeError):
+            parse_model_spec(bad)
+
+
+def test_display_names_unique():
+    specs = unique_specs([parse_model_spec("mlp:depth=50,sigma_w2=1.2"), parse_model_spec("mlp"), parse_model_spec("mlp"),
+                          parse_model_spec("mlp:sigma_w2=1.0")])
+    names = [s.display for s in specs]
+    assert names == ["mlp(depth=50, sigma_w2=1.2)", "mlp", "mlp #2", "mlp(sigma_w2=1.0)"]
+    assert len({s.slug.lower() for s in specs}) == 4
+    assert all("/" not in s.slug and " " not in s.slug for s in specs)
+
+
+def test_rank_entries_order_and_reason():
+    def e(name, L, cut, final):
+        return {"name": name, "depth": L, "cutoffs": {"differential_entropy": cut},
+                "cutoff_fraction": {"differential_entropy": None if cut is None else cut / L},
+                "final": {"differential_entropy": final}}
+
+    ranked = rank_entries([e("lost", 100, 22, -9.0), e("undecided", 10, None, None), e("deep", 50, 50, -10.2),
+                           e("shallow", 10, 10, -9.5)], "differential_entropy")
+    assert [x["name"] for x in ranked] == ["shallow", "deep", "lost", "undecided"]
+    assert [x["rank"] for x in ranked] == [1, 2, 3, 4]
+    assert ranked[1]["reason"] == "information reaches the last stage (ℓ* = L = 50); final differential entropy \u221210.2 nats"
+    assert ranked[2]["reason"].startswith("information lost by stage 22 of 100 (ℓ*/L = 0.22)")
+    # relative entropy: lower final value = more information
+    r = rank_entries([{"name": "a", "depth": 5, "cutoffs": {"relative_entropy": 5}, "cutoff_fraction": {"relative_entropy": 1.0},
+                       "final": {"relative_entropy": 0.9}},
+                      {"name": "b", "depth": 5, "cutoffs": {"relative_entropy": 5}, "cutoff_fraction": {"relative_entropy": 1.0},
+                       "final": {"relative_entropy": 0.1}}], "relative_entropy")
+    assert [x["name"] for x in r] == ["b", "a"]
+    assert "undecidable" in reason_for({"depth": 3, "cutoffs": {"m": None}, "final": {}}, "m")
+
+
+def test_ordered_phase_ranks_below_critical(mnist, tmp_path):
+    """σ_w² = 1.0 (ordered phase, ξ_c ≈ 3.6) loses information in a 30-layer net; 1.76 is near critical."""
+    specs = [parse_model_spec("mlp:sigma_w2=1.0"), parse_model_spec("mlp:sigma_w2=1.76")]
+    summary = compare_models(specs, tmp_path, data="mnist-5k", bundle=mnist,
+                             model_options={"depth": 30, "width": 128, "sigma_b2": 0.05, "seed": 0},
+                             probe_options=TINY, command="reprobe compare (test)", report=False)
+    names = [m["name"] for m in summary["models"]]
+    assert names == ["mlp(sigma_w2=1.76)", "mlp(sigma_w2=1.0)"], [m["reason"] for m in summary["models"]]
+    crit, ordered = summary["models"]
+    assert crit["final"]["differential_entropy"] > ordered["final"]["differential_entropy"] + 3
+    # files
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["schema"] == "reprobe.compare/1"
+    for m in on_disk["models"]:
+        assert {"name", "depth", "cutoffs", "cutoff_fraction", "parameters", "timings", "rank", "reason"} <= set(m)
+        assert m["depth"] == 30 and m["parameters"] > 0
+        assert (tmp_path / m["run"] / "result.json").is_file()
+        assert (tmp_path / m["run"] / "reconstructions.npy").is_file()
+        res = json.loads((tmp_path / m["run"] / "result.json").read_text())
+        assert res["extra"]["command"] == "reprobe compare (test)"
+        assert res["model"]["options"]["sigma_w2"] == m["options"]["sigma_w2"]
+    assert on_disk["settings"]["model"]["depth"] == 30
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert [r["name"] for r in rows] == names
+    assert rows[0]["rank"] == "1" and rows[0]["depth"] == "30"
+    assert not (tmp_path / "report.html").exists()
+
+
+def test_compare_cli(tmp_path):
+    from reprobe.cli.main import cli
+    from reprobe.models import MODELS
+
+    out = tmp_path / "cmp"
+    args = ["compare", "--model", "mlp:depth=4,sigma_w2=1.0", "--model", "mlp:depth=6", "--model", "nosuchmodel",
+            "--width", "32", "--train-samples", "300", "--samples", "20", "--out", str(out), "-q"]
+    if "cnn" in MODELS:
+        args += ["--model", "cnn:depth=3,channels=4"]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    names = {m["name"] for m in s["models"]}
+    assert {"mlp(depth=4, sigma_w2=1.0)", "mlp(depth=6)"} <= names
+    assert [f["name"] for f in s["failed"]] == ["nosuchmodel"]
+    assert "nosuchmodel" in r.output  # the warning
+    if "cnn" in MODELS:
+        cnn = next(m for m in s["models"] if m["spec"] == "cnn")
+        assert cnn["depth"] >= 3
+    depths = {m["name"]: m["depth"] for m in s["models"]}
+    assert depths["mlp(depth=4, sigma_w2=1.0)"] == 4 and depths["mlp(depth=6)"] == 6
+    assert s["command"].startswith("reprobe compare") and "nosuchmodel" in s["command"]
+    assert (out / "report.html").is_file() and (out / "summary.csv").is_file()
+
+
+def test_compare_all_fail(tmp_path):
+    from reprobe.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["compare", "--model", "nosuchmodel", "--out", str(tmp_path / "x"), "-q",
+                                 "--train-samples", "50", "--samples", "10"])
+    assert r.exit_code == 2
+    assert "nosuchmodel" in r.output

@@ -1,0 +1,82 @@
+"""Critical-point search: golden-section logic on synthetic curves, and the probe science."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from click.testing import CliRunner
+
+from reprobe.cli.main import cli
+from reprobe.critical import find_critical, score_record
+from reprobe.errors import ReprobeError
+
+
+def _fake(peak: float, L: int = 40, width: float = 0.4):
+    """ℓ* = L on |σ − peak| < width, falling linearly outside; mean RE lowest at ``peak``."""
+    calls = []
+
+    def evaluate(sw):
+        calls.append(sw)
+        ell = L if abs(sw - peak) < width else max(1, int(L - 30 * (abs(sw - peak) - width)))
+        re = 0.7 + 0.05 * (sw - peak) ** 2
+        return {"depth": L, "cutoffs": {"relative_entropy": ell}, "metrics": {"relative_entropy": [re] * L,
+                                                                              "differential_entropy": [-10.0] * L}}
+
+    return evaluate, calls
+
+
+@pytest.mark.parametrize("peak", [1.2, 1.76, 2.9])
+def test_golden_section_finds_peak_with_few_probes(peak):
+    evaluate, calls = _fake(peak)
+    res = find_critical(evaluate, 1.0, 4.0, tol=0.05)
+    assert abs(res.sigma_w2 - peak) < 0.05
+    assert res.probes == len(set(calls)) <= 12  # vs 31 on a 0.1 grid
+    assert res.bracket[1] - res.bracket[0] <= 0.05
+    assert res.bracket[0] - 0.05 <= res.sigma_w2 <= res.bracket[1] + 0.05
+    assert len(res.evaluated) == res.probes
+
+
+def test_score_orders_cutoff_first_then_tie_break():
+    deep_bad = {"cutoffs": {"relative_entropy": 40}, "metrics": {"relative_entropy": [0.9]}}
+    deep_good = {"cutoffs": {"relative_entropy": 40}, "metrics": {"relative_entropy": [0.7]}}
+    shallow = {"cutoffs": {"relative_entropy": 20}, "metrics": {"relative_entropy": [0.1]}}
+    assert score_record(deep_good) > score_record(deep_bad) > score_record(shallow)
+    undecidable = {"cutoffs": {"relative_entropy": None}, "metrics": {"relative_entropy": [None]}}
+    assert score_record(undecidable) < score_record(shallow)
+    with pytest.raises(ReprobeError):
+        score_record(deep_bad, tie_break="nope")
+
+
+def test_bad_bracket():
+    evaluate, _ = _fake(1.7)
+    with pytest.raises(ReprobeError):
+        find_critical(evaluate, 3.0, 1.0)
+    r = CliRunner().invoke(cli, ["critical", "--bracket", "1-4", "--depth", "3"])
+    assert r.exit_code == 2 and "LO:HI" in r.output
+
+
+@pytest.mark.slow
+def test_probe_finds_edge_of_chaos_width256_depth40():
+    """tanh MLP, width 256, depth 40, σ_b² = 0.05 on mnist-5k: the search lands near the mean-field
+    critical point 1.761, and ℓ* at σ_w² = 1.0 is far below ℓ* at 1.76."""
+    r = CliRunner().invoke(cli, ["critical", "--model", "mlp", "--depth", "40", "--width", "256", "--sigma-b2", "0.05",
+                                 "--data", "mnist-5k", "--train-samples", "1024", "--tol", "0.1", "--json"])
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output.strip().splitlines()[-1])
+    assert 1.5 <= obj["sigma_w2"] <= 2.1, obj
+    assert obj["probes"] <= 10
+    assert obj["mean_field_sigma_w2"] == pytest.approx(1.761, abs=1e-3)
+    ell = {round(e["sigma_w2"], 2): e["l_star"] for e in obj["evaluated"]}
+    assert max(ell.values()) == 40
+
+    from reprobe.runner import run_named
+
+    cut = {}
+    for sw in (1.0, 1.76):
+        res, _, _ = run_named("mlp", "mnist-5k", model_options={"depth": 40, "width": 256, "sigma_w2": sw,
+                                                                "sigma_b2": 0.05}, train_samples=1024, progress=False)
+        cut[sw] = res.cutoffs["relative_entropy"]
+    assert cut[1.76] == 40
+    assert cut[1.0] <= 26  # 6ξ_c = 21.8; measured 19

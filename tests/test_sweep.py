@@ -1,0 +1,230 @@
+"""Sweeps: grid parsing, the resumable JSONL store, the CLI outputs, ground-truth agreement."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reprobe.cli.main import cli
+from reprobe.errors import ReprobeError
+from reprobe.sweep import PointStore, agreement, expand_grid, open_store, parse_values, point_key, spearman
+
+TINY = ["--model", "mlp", "--depth", "6", "--width", "32", "--sigma-b2", "0.05", "--data", "mnist-5k",
+        "--train-samples", "256", "--samples", "40", "--jobs", "1", "--quiet"]
+
+
+# --- grid parsing -----------------------------------------------------------------------------
+
+def test_parse_ranges_and_lists():
+    v = parse_values("1.0:4.0:0.1", "sigma_w2")
+    assert len(v) == 31 and v[0] == 1.0 and v[-1] == pytest.approx(4.0) and v[7] == 1.7
+    assert parse_values("1.0,1.5, 2", "sigma_w2") == [1.0, 1.5, 2.0]
+    assert parse_values("0.05", "sigma_b2") == [0.05]
+    assert parse_values("10:40:10", "depth", integer=True) == [10, 20, 30, 40]
+    assert parse_values("0:1:0.3") == [0.0, 0.3, 0.6, 0.9]  # stop not on the grid: not included
+    assert parse_values("1,1,2") == [1.0, 2.0]  # duplicates dropped
+
+
+@pytest.mark.parametrize("bad", ["abc", "1:2", "1:2:0", "2:1:0.1", "1:2:-1", "", "1,,x", "nan", "1:inf:1"])
+def test_parse_bad_strings(bad):
+    with pytest.raises(ReprobeError):
+        parse_values(bad, "sigma_w2")
+
+
+def test_parse_integer_axis_rejects_fractions():
+    with pytest.raises(ReprobeError, match="whole numbers"):
+        parse_values("10.5,20", "depth", integer=True)
+
+
+def test_expand_grid_and_keys():
+    pts = expand_grid([1.0, 1.1], [0.05], [10, 20], [None])
+    assert len(pts) == 4
+    assert len({point_key(p) for p in pts}) == 4
+    assert point_key({"sigma_w2": 1.1000000001, "sigma_b2": 0.05, "depth": 10, "width": None, "seed": 0}) == \
+        point_key({"sigma_w2": 1.1, "sigma_b2": 0.05, "depth": 10, "width": None, "seed": 0})
+
+
+# --- JSONL store --------------------------------------------------------------------------------
+
+def _rec(sw, depth=10, **kw):
+    return {"sigma_w2": sw, "sigma_b2": 0.05, "depth": depth, "width": 32, "seed": 0, **kw}
+
+
+def test_store_half_written_line_is_ignored_and_cut(tmp_path):
+    path = tmp_path / "points.jsonl"
+    s = PointStore(path).load()
+    assert s.append(_rec(1.0)) and s.append(_rec(1.5))
+    assert not s.append(_rec(1.5))  # duplicate refused
+    with open(path, "a") as f:
+        f.write(json.dumps(_rec(2.0))[:25])  # a crash mid-write
+    with pytest.warns(UserWarning, match="half-written last line"):
+        s2 = open_store(path, resume=True)
+    assert [r["sigma_w2"] for r in s2.records] == [1.0, 1.5]
+    assert path.read_text().endswith("\n")  # the torn tail was cut off
+    s2.append(_rec(2.0))
+    s3 = PointStore(path).load()
+    assert [r["sigma_w2"] for r in s3.records] == [1.0, 1.5, 2.0] and not s3.warnings
+
+
+def test_store_complete_json_without_newline_counts_as_torn(tmp_path):
+    path = tmp_path / "points.jsonl"
+    path.write_text(json.dumps(_rec(1.0)) + "\n" + json.dumps(_rec(1.5)))
+    with pytest.warns(UserWarning):
+        s = PointStore(path).load()
+    assert [r["sigma_w2"] for r in s.records] == [1.0]
+
+
+def test_existing_points_need_resume(tmp_path):
+    path = tmp_path / "points.jsonl"
+    PointStore(path).load().append(_rec(1.0))
+    with pytest.raises(ReprobeError, match="--resume"):
+        open_store(path, resume=False)
+    (tmp_path / "empty.jsonl").write_text("")
+    open_store(tmp_path / "empty.jsonl", resume=False)  # an empty file is fine
+
+
+# --- agreement ------------------------------------------------------------------------------
+
+def test_spearman_matches_scipy():
+    from scipy.stats import spearmanr
+
+    a, b = [1, 2, 2, 5, 7, 3], [2, 1, 4, 6, 9, 3]
+    assert spearman(a, b) == pytest.approx(spearmanr(a, b).statistic)
+    assert spearman([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_agreement_counts_cells():
+    probes = [_rec(sw, depth=40, cutoffs={"relative_entropy": c}) for sw, c in [(1.0, 12), (1.5, 30), (2.0, 40)]]
+    trained = []
+    for sw, deepest in [(1.0, 10), (1.5, 20), (2.0, 40)]:
+        for d in (10, 20, 40):
+            trained.append(_rec(sw, depth=d, accuracy=0.9 if d <= deepest else 0.1))
+    theory = {"six_xi_c": {"0.05": {"1": 21.8, "1.5": 94.7, "2": 151.0}}}
+    a = agreement(probes, trained, theory, acc_threshold=0.2)
+    assert a["cells"] == 9
+    # probe: ℓ* = 12 / 30 / 40 → predicts trainable for d ≤ 12 / 30 / 40; wrong only at (1.5, 20→ok) …
+    wrong = [c for c in a["table"] if c["probe_predicts"] != c["trainable"]]
+    assert [(c["sigma_w2"], c["depth"]) for c in wrong] == []
+    assert a["probe"]["fraction"] == 1.0 and a["probe"]["spearman"] == pytest.approx(1.0)
+    # mean field: 6ξ_c = 21.8 at σ_w² = 1 predicts d = 20 trainable (wrong); 94.7 at 1.5 predicts 40 (wrong)
+    assert a["theory"]["agree"] == 7 and a["theory"]["cells"] == 9
+    assert a["theory"]["fraction"] == pytest.approx(7 / 9)
+
+
+# --- the CLI --------------------------------------------------------------------------------
+
+def test_sweep_cli_outputs_resume_and_ground_truth(tmp_path):
+    out = tmp_path / "sw"
+    runner = CliRunner()
+    args = ["sweep", *TINY, "--sigma-w2", "1.0,1.8,3.0", "--out", str(out), "--verify", "--train-steps", "3",
+            "--train-lr", "0.05", "--train-batch-size", "32"]
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    lines = (out / "points.jsonl").read_text().splitlines()
+    assert len(lines) == 3
+    recs = [json.loads(x) for x in lines]
+    for rec in recs:
+        for k in ("sigma_w2", "sigma_b2", "depth", "width", "metrics", "cutoffs", "cutoffs_by_detector", "timings",
+                  "accuracy"):
+            assert k in rec, k
+        assert len(rec["metrics"]["differential_entropy"]) == 6
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["schema"] == "reprobe.sweep/1"
+    assert {"config", "command", "grid", "points", "theory", "critical", "agreement"} <= set(summary)
+    assert summary["theory"]["critical_sigma_w2"]["0.05"] == pytest.approx(1.761, abs=1e-3)
+    assert summary["agreement"]["cells"] == 3
+    assert 0.0 <= summary["agreement"]["probe"]["fraction"] <= 1.0
+    assert summary["agreement"]["theory"]["fraction"] is not None
+    assert (out / "phase.png").stat().st_size > 10_000 and (out / "trained.png").is_file()
+
+    # no silent overwrite
+    r = runner.invoke(cli, args)
+    assert r.exit_code == 2 and "--resume" in r.output
+
+    # interrupted: last point lost mid-line; a resumed run redoes exactly that one
+    torn = lines[0] + "\n" + lines[1] + "\n" + lines[2][: len(lines[2]) // 2]
+    (out / "points.jsonl").write_text(torn)
+    r = runner.invoke(cli, args + ["--resume"])
+    assert r.exit_code == 0, r.output
+    assert "half-written" in r.output
+    again = [json.loads(x) for x in (out / "points.jsonl").read_text().splitlines()]
+    assert sorted(x["sigma_w2"] for x in again) == [1.0, 1.8, 3.0]
+    assert again[:2] == recs[:2]  # finished points untouched
+
+
+def test_train_grid_agreement_with_sweep(tmp_path):
+    out = tmp_path / "g"
+    runner = CliRunner()
+    r = runner.invoke(cli, ["sweep", *TINY, "--sigma-w2", "1.0,2.0", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli, ["train-grid", "--depth", "2,6", "--width", "32", "--sigma-w2", "1.0,2.0",
+                            "--train-samples", "256", "--steps", "3", "--lr", "0.05", "--jobs", "1", "--quiet",
+                            "--out", str(out), "--acc-threshold", "0.15"])
+    assert r.exit_code == 0, r.output
+    trained = [json.loads(x) for x in (out / "trained.jsonl").read_text().splitlines()]
+    assert len(trained) == 4 and all(0 <= t["accuracy"] <= 1 for t in trained)
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["agreement"]["cells"] == 4 and summary["agreement"]["acc_threshold"] == 0.15
+    assert len(summary["points"]) == 2 and len(summary["trained"]) == 4
+    assert (out / "trained.png").is_file()
+
+
+def test_sweep_bad_grid_is_one_line_error(tmp_path):
+    r = CliRunner().invoke(cli, ["sweep", "--sigma-w2", "1:x:2", "--out", str(tmp_path / "x")])
+    assert r.exit_code == 2 and "Error:" in r.output and "START:STOP:STEP" in r.output
+    r = CliRunner().invoke(cli, ["sweep", "--model", "nope", "--depth", "3", "--out", str(tmp_path / "y")])
+    assert r.exit_code == 2 and "unknown model" in r.output
+
+
+@pytest.mark.slow
+def test_kill_mid_sweep_then_resume(tmp_path):
+    """A real interruption: SIGKILL the CLI once the first point lands, then --resume."""
+    out = tmp_path / "k"
+    exe = Path(sys.executable).with_name("reprobe")
+    args = [str(exe), "sweep", *TINY, "--sigma-w2", "1.0:2.4:0.2", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    path = out / "points.jsonl"
+    deadline = time.time() + 120
+    try:
+        while time.time() < deadline and proc.poll() is None:
+            if path.is_file() and path.read_bytes().count(b"\n") >= 1:
+                break
+            time.sleep(0.05)
+        proc.kill()
+    finally:
+        proc.wait()
+    n_before = path.read_bytes().count(b"\n")
+    assert n_before >= 1
+    r = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    sws = sorted(round(x["sigma_w2"], 6) for x in recs)
+    assert sws == [1.0, 1.2, 1.4, 1.6, 1.8, 2.0, 2.2, 2.4]  # every point exactly once
+
+
+@pytest.mark.slow
+def test_parallel_workers_match_sequential(tmp_path):
+    """jobs=2 (spawned workers, parent writes) gives the same records as jobs=1."""
+    from reprobe.sweep import run_tasks
+
+    base = {"model": "mlp", "model_options": {"activation": "tanh"}, "data": "mnist-5k", "data_options": {},
+            "probe": {"train_samples": 256, "samples": 40, "seed": 0}, "train": None}
+    tasks = [{**p, **base} for p in expand_grid([1.0, 2.0], [0.05], [5], [32])]
+    s1 = PointStore(tmp_path / "a.jsonl").load()
+    s2 = PointStore(tmp_path / "b.jsonl").load()
+    assert run_tasks(tasks, s1, jobs=1, progress=False) == 2
+    assert run_tasks(tasks, s2, jobs=2, progress=False) == 2
+    a = {point_key(r): r["metrics"] for r in PointStore(tmp_path / "a.jsonl").load().records}
+    b = {point_key(r): r["metrics"] for r in PointStore(tmp_path / "b.jsonl").load().records}
+    assert a.keys() == b.keys()
+    for k in a:
+        for m in a[k]:
+            assert a[k][m] == pytest.approx(b[k][m], rel=1e-4, abs=1e-6)
