@@ -64,30 +64,48 @@ def _norm(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((img - lo) / (hi - lo), 0.0, 1.0)
 
 
-def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10, title: Optional[str] = None) -> Path:
-    """Grid: a row per input, the input first, then its reconstruction from selected stages."""
-    recon = result.reconstructions.detach().cpu().float().numpy()
+def reconstruction_grid(recon: np.ndarray, cutoff: Optional[int] = None, examples: int = 6, max_columns: int = 10,
+                        cell: tuple = (1.25, 1.3), margin: tuple = (0.4, 0.35)):
+    """A figure with a row per input: the input, then its reconstructions from selected stages.
+
+    Args:
+        recon: array (L + 1, N, *input_shape); index 0 holds the inputs.
+        cutoff: ℓ*, always shown and marked in red.
+        examples: rows (inputs) to draw.
+        max_columns: stages to show at most (evenly spaced, ℓ* added).
+        cell, margin: inches per image and around the grid.
+
+    All images share the inputs' value range, so a reconstruction that fades looks faded.
+    """
+    recon = np.asarray(recon, dtype=np.float32)
     L = recon.shape[0] - 1
-    n = min(examples, recon.shape[1])
-    marks = [v for v in result.cutoffs.values() if v]
-    cols = [0] + pick_columns(L, max_columns, always=marks[:1])
+    n = max(1, min(examples, recon.shape[1]))
+    cols = [0] + pick_columns(L, max_columns, always=[cutoff] if cutoff else [])
     originals = recon[0, :n]
     finite = originals[np.isfinite(originals)]
     lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    fig, axes = plt.subplots(n, len(cols), figsize=(1.25 * len(cols) + 0.4, 1.3 * n + 0.7), squeeze=False)
+    fig, axes = plt.subplots(n, len(cols), figsize=(cell[0] * len(cols) + margin[0], cell[1] * n + margin[1]),
+                             squeeze=False)
     for r in range(n):
         for c, l in enumerate(cols):
             ax = axes[r][c]
-            img = as_image(np.nan_to_num(recon[l, r], nan=lo))
+            img = as_image(np.nan_to_num(recon[l, r], nan=lo, posinf=hi, neginf=lo))
             ax.imshow(_norm(img, lo, hi), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1,
                       interpolation="nearest", aspect="auto" if img.shape[0] == 1 else "equal")
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:
-                label = "input" if l == 0 else f"ℓ={l}"
-                if l and l in marks:
-                    label += " (ℓ*)"
-                ax.set_title(label, fontsize=8)
+                marked = bool(l and cutoff and l == cutoff)
+                label = ("input" if l == 0 else f"ℓ={l}") + (" (ℓ*)" if marked else "")
+                ax.set_title(label, fontsize=8, color="#b23b2e" if marked else "black")
+    return fig
+
+
+def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10, title: Optional[str] = None) -> Path:
+    """Grid: a row per input, the input first, then its reconstruction from selected stages."""
+    marks = [v for v in result.cutoffs.values() if v]
+    fig = reconstruction_grid(result.reconstructions.detach().cpu().float().numpy(), marks[0] if marks else None,
+                              examples, max_columns, margin=(0.4, 0.7))
     fig.suptitle(title or "Reconstructions of held-out inputs from each stage", fontsize=10)
     fig.tight_layout()
     path = Path(path)

@@ -86,7 +86,7 @@ def test_big_vector_to_map_and_map_to_vector_decoders():
     assert d(torch.randn(2, 512, 28, 28)).shape == (2, 4096)
     d = build_decoder(DecoderSpec((64, 7, 7), (32, 13, 13), out_activation="sigmoid", index=2))
     y = d(torch.randn(2, 64, 7, 7))
-    assert y.shape == (2, 32, 13, 13) and float(y.min()) >= 0 and float(y.max()) <= 1
+    assert y.shape == (2, 32, 13, 13) and float(y.detach().min()) >= 0 and float(y.detach().max()) <= 1
     d = build_decoder(DecoderSpec((3136,), (64, 7, 7), stage_type="Flatten", index=2))
     assert d.decoder_kind == "reshape"
 

@@ -73,11 +73,9 @@ def run_cmd(out, save_decoders, quiet, **params):
         keep_probe=save_decoders, **kw,
     )
     out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    result.extra["command"] = "reprobe " + " ".join(click.get_os_args()) if hasattr(click, "get_os_args") else None
-    if not result.extra.get("command"):
-        from ..report import command_line
+    from ..report import command_line
 
-        result.extra["command"] = command_line()
+    result.extra["command"] = command_line()
     result.timings["total"] = time.perf_counter() - t0
     result.save(out_dir)
     if params.pop("write_html_report", True):

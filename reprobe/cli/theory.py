@@ -19,25 +19,10 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 
 def _parse_values(spec: str) -> List[float]:
-    """``a:b:step`` (inclusive range) or a comma-separated list of numbers."""
-    text = spec.strip()
-    try:
-        if ":" in text:
-            parts = [float(p) for p in text.split(":")]
-            if len(parts) != 3:
-                raise ValueError
-            start, stop, step = parts
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = int(math.floor((stop - start) / step + 1e-9)) + 1
-            if count > 10_000:
-                raise ReprobeError(f"range {spec!r} has {count} values; at most 10000 are allowed")
-            return [round(start + i * step, 12) for i in range(count)]
-        return [float(p) for p in text.split(",") if p.strip()]
-    except ValueError:
-        raise ReprobeError(
-            f"cannot read values {spec!r}; use START:STOP:STEP (e.g. 0:0.5:0.05) or a list such as 0,0.05,0.1"
-        ) from None
+    """``a:b:step`` (inclusive range) or a comma-separated list of numbers (same rules as sweeps)."""
+    from ..sweep import parse_values
+
+    return parse_values(spec, name="sigma_b2")
 
 
 activation_option = click.option(

