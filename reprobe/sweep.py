@@ -442,7 +442,11 @@ def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], a
         g = lines.setdefault((c["sigma_b2"], c["width"]), {})
         row = g.setdefault(c["sigma_w2"], {"l_star": None, "six_xi_c": c["six_xi_c"], "deepest_trainable": 0,
                                            "depths": []})
-        row["l_star"] = c["l_star"] if row["l_star"] is None else row["l_star"]
+        if row["l_star"] is None:
+            # How deep information travels at this σ_w²: ℓ* of the deepest probed net (a shallow
+            # net's ℓ* is capped by its own depth and says nothing about longer propagation).
+            deepest = max(by_sw[(round(c["sigma_w2"], 6), round(c["sigma_b2"], 6), c["width"])], key=lambda p: p["depth"])
+            row["l_star"] = deepest["cutoffs"][metric]
         row["depths"].append(c["depth"])
         if c["trainable"]:
             row["deepest_trainable"] = max(row["deepest_trainable"], c["depth"])

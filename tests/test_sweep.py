@@ -119,6 +119,24 @@ def test_agreement_counts_cells():
     assert a["theory"]["fraction"] == pytest.approx(7 / 9)
 
 
+def test_agreement_lines_use_the_deepest_probe():
+    # A depth sweep: shallow nets' ℓ* is capped by their own depth (10), so the per-σ_w² ℓ* that is
+    # compared with the deepest trainable depth must come from the deepest probed net.
+    probes = []
+    for sw, deep_cut in [(1.0, 14), (1.5, 30), (2.0, 40)]:
+        probes.append(_rec(sw, depth=10, cutoffs={"relative_entropy": 10}))
+        probes.append(_rec(sw, depth=40, cutoffs={"relative_entropy": deep_cut}))
+    trained = []
+    for sw, deepest in [(1.0, 10), (1.5, 30), (2.0, 40)]:
+        for d in (10, 20, 30, 40):
+            trained.append(_rec(sw, depth=d, accuracy=0.9 if d <= deepest else 0.1))
+    a = agreement(probes, trained, {}, acc_threshold=0.2)
+    line = a["lines"][0]
+    assert line["l_star"] == [14, 30, 40]
+    assert line["spearman_probe"] == pytest.approx(1.0)
+    assert a["probe"]["spearman"] == pytest.approx(1.0)
+
+
 # --- the CLI --------------------------------------------------------------------------------
 
 def test_sweep_cli_outputs_resume_and_ground_truth(tmp_path):
