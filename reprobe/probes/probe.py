@@ -555,8 +555,11 @@ class CascadeProbe:
         zs = self.activations(x)
         return self._cascade_all(zs)
 
-    def _cascade_all(self, zs: List[torch.Tensor], budget: int = 32_000_000) -> torch.Tensor:
-        """All L cascades at once: at each level, the sources already down there share one decoder call."""
+    def _cascade_all(self, zs: List[torch.Tensor], budget: int = 32_000_000, bar: Optional[Any] = None) -> torch.Tensor:
+        """All L cascades at once: at each level, the sources already down there share one decoder call.
+
+        ``bar`` (a tqdm bar) advances by one per source stage reconstructed.
+        """
         L, n = self.depth, zs[0].shape[0]
         out = torch.empty((L + 1, *zs[0].shape), dtype=torch.float32, device=self.device)
         out[0] = zs[0]
@@ -577,6 +580,8 @@ class CascadeProbe:
                 h = self.decoders[k - 1](h)
             for j, l in enumerate(sources):
                 out[l] = h[j * n:(j + 1) * n].to(torch.float32)
+            if bar is not None:
+                bar.update(len(sources))
         return out
 
     #: Evaluation keeps about this many activation values (floats) in memory at a time.
@@ -616,10 +621,13 @@ class CascadeProbe:
         bad_acts = [0] * self.depth
         sq_err = [0.0] * self.depth
         counts = [0] * self.depth
-        with self._session():
+        # The cascades cost O(L²) decoder calls: for deep conv nets this is the long part.
+        bar = tqdm(total=self.depth * math.ceil(n / chunk), unit="stage", disable=not cfg.progress, leave=False,
+                   desc=f"reconstructing {n} inputs from {self.depth} stages")
+        with self._session(), bar:
             for i in range(0, n, chunk):
                 zs = self._forward(x[i:i + chunk])
-                part = self._cascade_all(zs)
+                part = self._cascade_all(zs, bar=bar)
                 if recon is None:
                     recon = torch.empty((self.depth + 1, n, *part.shape[2:]), dtype=torch.float32)
                 recon[:, i:i + chunk] = part.cpu()
