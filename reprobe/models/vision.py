@@ -117,6 +117,38 @@ def _seed(seed: Optional[int]) -> None:
         torch.manual_seed(int(seed))
 
 
+#: Smallest side used for random-weight vision models (five stride-2 stages leave 1 pixel).
+MIN_RANDOM_SIZE = 32
+
+
+def _input_size(model: nn.Module, kind: str, input_shape: Sequence[int], image_size: Any, native: int) -> Tuple[int, int]:
+    """The image size a model is probed at.
+
+    ``--image-size`` wins. Pretrained weights (imagenet/PATH) use the weights' size. Random weights
+    (``none``: trainability at initialisation) keep the data's own size (at least 32): upscaling
+    28² digits to 224² would cost ~60× the compute for the same information. Models that only take
+    their native size (e.g. ViTs) are detected with a one-sample forward and keep it.
+    """
+    given = _size2(image_size)
+    if given:
+        return given
+    if kind != "none" or len(input_shape) != 3:
+        return (native, native)
+    small = (max(MIN_RANDOM_SIZE, int(input_shape[1])), max(MIN_RANDOM_SIZE, int(input_shape[2])))
+    if small == (native, native):
+        return small
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, *small))
+        return small
+    except Exception:
+        return (native, native)
+    finally:
+        model.train(was_training)
+
+
 @register_resolver("any torchvision classification model by name (vgg16, resnet18, resnet50, …; --weights none|imagenet|PATH)")
 def torchvision_resolver(spec: str, input_shape: Sequence[int], num_classes: int, weights: Any = "none",
                          image_size: Any = None, seed: Optional[int] = 0, **_) -> Optional[nn.Module]:
@@ -164,7 +196,7 @@ def torchvision_resolver(spec: str, input_shape: Sequence[int], num_classes: int
         mean, std = tuple(getattr(t, "mean", mean)), tuple(getattr(t, "std", std))
         c = getattr(t, "crop_size", None)
         crop = int(c[0]) if isinstance(c, (list, tuple)) else int(c or crop)
-    model.reprobe_input = {"channels": 3, "size": list(_size2(image_size) or (crop, crop)),
+    model.reprobe_input = {"channels": 3, "size": list(_input_size(model, kind, input_shape, image_size, crop)),
                            "mean": list(mean), "std": list(std)}
     model.reprobe_family = "torchvision"
     return model
@@ -206,7 +238,7 @@ def timm_resolver(spec: str, input_shape: Sequence[int], num_classes: int, weigh
         cfg = timm.data.resolve_data_config({}, model=model)
     except Exception:
         cfg = {"input_size": (3, 224, 224), "mean": IMAGENET_MEAN, "std": IMAGENET_STD}
-    size = _size2(image_size) or _size2(cfg["input_size"])
+    size = _input_size(model, kind, input_shape, image_size, int(cfg["input_size"][-1]))
     model.reprobe_input = {"channels": int(cfg["input_size"][0]), "size": list(size),
                            "mean": list(cfg["mean"]), "std": list(cfg["std"])}
     model.reprobe_family = "timm"
