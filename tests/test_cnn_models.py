@@ -182,3 +182,15 @@ def test_weights_from_a_path(tmp_path):
         build_model("resnet50", (3, 32, 32), 10, weights=str(tmp_path / "w.pt"))
     with pytest.raises(ReprobeError, match="not found"):
         build_model("resnet18", (3, 32, 32), 10, weights=str(tmp_path / "none.pt"))
+
+
+def test_random_weight_models_keep_the_data_size():
+    from reprobe.models import build_model
+
+    # random weights: no reason to upscale 28x28 digits to 224x224 (at least 32 for 5 stride-2 stages)
+    assert build_model("resnet18", (1, 28, 28), 10).reprobe_input["size"] == [32, 32]
+    assert build_model("timm:resnet18", (3, 48, 40), 10).reprobe_input["size"] == [48, 40]
+    # a model that only takes its native size keeps it
+    assert build_model("vit_b_16", (1, 28, 28), 10).reprobe_input["size"] == [224, 224]
+    # --image-size wins
+    assert build_model("vgg11", (1, 28, 28), 10, image_size=64).reprobe_input["size"] == [64, 64]
