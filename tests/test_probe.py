@@ -296,3 +296,19 @@ def test_probe_is_deterministic():
         with CascadeProbe(net, fit="adam", progress=False, samples=30, seed=3) as p:
             runs.append(p.fit(x).evaluate(x).metrics["relative_entropy"])
     assert runs[0] == runs[1]
+
+
+def test_closed_form_memory_budget_switches_biggest_decoders_to_gradient(monkeypatch):
+    import reprobe.probes.probe as pp
+
+    net = mlp(depth=4, width=64, in_features=16, num_classes=3)
+    x, _ = data(200)
+    # stats of a 64-wide decoder: 4·65·129 bytes; allow about two of the four decoders
+    monkeypatch.setattr(pp, "MAX_CLOSED_FORM_BYTES", 2 * 4 * 65 * 129 + 10)
+    with CascadeProbe(net, progress=False, samples=20) as p:
+        r = p.fit(x).evaluate(x)
+        info = p.fit_info
+    assert info["gradient_stages"] >= 1 and info["closed_form_stages"] + info["gradient_stages"] == 4
+    assert info["closed_form_over_memory_budget"]
+    assert any("memory budget" in w for w in r.warnings)
+    assert all(v is not None for v in r.metrics["mse"])

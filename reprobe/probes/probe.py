@@ -406,6 +406,7 @@ class CascadeProbe:
             cfg.fit == "ridge" and getattr(d, "supports_closed_form", False) and _closed_form_size_ok(d)
             for d in self.decoders
         ]
+        over_budget = _limit_closed_form_memory(self.decoders, closed)
         grad_idx = [i for i, c in enumerate(closed) if not c]
         optimizer = None
         if grad_idx:
@@ -443,11 +444,13 @@ class CascadeProbe:
                             break
                         x = x[: limit - seen]
                     zs = self._forward(x)
+                    # Rows with NaN/inf are left out of a decoder's fit; each z is checked once.
+                    finite = [torch.isfinite(z.flatten(1)).all(1) for z in zs]
                     loss_total = None
                     for l in range(1, self.depth + 1):
                         inp = zs[l].flatten(1)
                         tgt = zs[l - 1]
-                        ok = torch.isfinite(inp).all(1) & torch.isfinite(tgt.flatten(1)).all(1)
+                        ok = finite[l] & finite[l - 1]
                         if epoch == 0:
                             skipped[l - 1] += int((~ok).sum())
                         if not bool(ok.all()):
@@ -494,6 +497,7 @@ class CascadeProbe:
         self.fit_info = {
             "fit_samples": seen_total,
             "closed_form_samples": max(stat_rows) if stats else 0,
+            "closed_form_over_memory_budget": [self.stages[i].name for i in over_budget],
             "closed_form_stages": int(sum(closed)),
             "gradient_stages": len(grad_idx),
             "skipped_nonfinite": {self.stages[i].name: n for i, n in enumerate(skipped) if n},
@@ -666,6 +670,11 @@ class CascadeProbe:
                 f"non-finite activations or reconstructions at {len(nonfinite)} stage(s) "
                 f"(first: {next(iter(nonfinite))}); their metrics are null"
             )
+        if self.fit_info.get("closed_form_over_memory_budget"):
+            warnings.append(
+                f"{len(self.fit_info['closed_form_over_memory_budget'])} decoder(s) were trained with Adam instead of the "
+                "closed form: their statistics would not fit the memory budget"
+            )
         if self.fit_info.get("skipped_nonfinite"):
             warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
         self.timings["evaluate"] = time.perf_counter() - t0
@@ -822,6 +831,31 @@ def _finite_range(t: torch.Tensor) -> Tuple[float, float]:
 MAX_CLOSED_FORM_FEATURES = 8192
 
 
+#: Memory all closed-form statistics may take together (Gram and cross matrices, float32).
+MAX_CLOSED_FORM_BYTES = 4 * 2**30
+
+
 def _closed_form_size_ok(decoder: nn.Module) -> bool:
     lin = getattr(decoder, "linear", None)
     return lin is not None and lin.in_features <= MAX_CLOSED_FORM_FEATURES
+
+
+def _closed_form_bytes(decoder: nn.Module) -> int:
+    lin = decoder.linear
+    return 4 * (lin.in_features + 1) * (lin.in_features + 1 + lin.out_features)
+
+
+def _limit_closed_form_memory(decoders: Sequence[nn.Module], closed: List[bool]) -> List[int]:
+    """Switch the biggest closed-form decoders to gradient fits until their statistics fit
+    :data:`MAX_CLOSED_FORM_BYTES` (a wide, deep MLP would otherwise need tens of GB). Changes
+    ``closed`` in place; returns the indices that were switched."""
+    idx = [i for i, c in enumerate(closed) if c]
+    total = sum(_closed_form_bytes(decoders[i]) for i in idx)
+    switched = []
+    for i in sorted(idx, key=lambda i: -_closed_form_bytes(decoders[i])):
+        if total <= MAX_CLOSED_FORM_BYTES:
+            break
+        closed[i] = False
+        total -= _closed_form_bytes(decoders[i])
+        switched.append(i)
+    return sorted(switched)
