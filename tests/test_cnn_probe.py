@@ -107,3 +107,28 @@ def test_evaluate_streams_in_chunks_with_the_same_result():
     for m in a.metrics:
         assert np.allclose(a.metrics[m], b.metrics[m], rtol=1e-4, atol=1e-6)
     assert np.allclose(a.decoder_mse, b.decoder_mse, rtol=1e-5)
+
+
+def test_file_factory_gets_only_the_options_typed(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from reprobe.cli.main import cli
+
+    f = tmp_path / "mymodel.py"
+    f.write_text(
+        "import torch.nn as nn\n"
+        "def make(num_classes=10, depth=2):\n"
+        "    layers = [nn.Flatten()]\n"
+        "    for _ in range(depth):\n"
+        "        layers += [nn.Linear(784 if len(layers) == 1 else 32, 32), nn.Tanh()]\n"
+        "    return nn.Sequential(*layers, nn.Linear(32, num_classes))\n"
+    )
+    run = lambda *extra: CliRunner().invoke(cli, ["stages", "--model", f"{f}:make", "--json", *extra])
+    default = run()
+    assert default.exit_code == 0, default.output
+    assert len(json.loads(default.output)) == 3  # the factory's own depth=2, not the CLI's default 50
+    typed = run("--depth", "4")
+    assert typed.exit_code == 0, typed.output
+    assert len(json.loads(typed.output)) == 5

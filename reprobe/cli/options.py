@@ -70,7 +70,34 @@ def model_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
         "subset": params.get("subset"),
         "adapt_data": False if params.get("no_adapt") else None,
     }
+    spec = params.get("model")
+    if isinstance(spec, str) and spec not in _registered_models():
+        # Our defaults (--depth 50, --sigma-w2 1.76 …) describe reprobe's own families; a user's
+        # factory or a library model only gets the architecture options the user actually typed.
+        for key, param in _ARCH_PARAMS.items():
+            if not _given_on_command_line(param):
+                out.pop(key, None)
     return {k: v for k, v in out.items() if v is not None}
+
+
+#: model-builder option → click parameter name, for options with reprobe-family defaults.
+_ARCH_PARAMS = {"depth": "depth", "width": "width", "sigma_w2": "sigma_w2", "sigma_b2": "sigma_b2",
+                "activation": "activation", "shape": "net_shape", "channels": "channels"}
+
+
+def _registered_models() -> list:
+    from ..models import MODELS
+
+    return MODELS.names()
+
+
+def _given_on_command_line(param: str) -> bool:
+    """True when ``param`` was typed (or set from the environment), not left at its default."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return True
+    source = ctx.get_parameter_source(param)
+    return source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT", "PROMPT")
 
 
 def data_options(f: Callable) -> Callable:
