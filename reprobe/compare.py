@@ -25,6 +25,7 @@ saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema
 from __future__ import annotations
 
 import csv
+import inspect
 import io
 import math
 import re
@@ -41,6 +42,8 @@ SCHEMA = "reprobe.compare/1"
 PROBE_KEYS = {"cutoff", "eta", "fit", "ridge", "epochs", "lr", "batch_size", "samples", "device", "train_samples"}
 #: Keys used by both (the seed sets weights and the probe's shuffling).
 SHARED_KEYS = {"seed"}
+#: Per-model keys that :func:`reprobe.runner.build_for_data` uses itself (not only the builder).
+DATA_MODEL_KEYS = {"image_size", "weights", "adapt_data", "subset"}
 
 
 @dataclass
@@ -106,8 +109,12 @@ def parse_model_spec(text: str) -> ModelSpec:
             k = k.strip().replace("-", "_")
             if not k:
                 raise ReprobeError(f"bad model option {part!r} in {text!r}; the key is empty")
+            if not v.strip():
+                raise ReprobeError(f"bad model option {part!r} in {text!r}; the value is empty (write {k}=VALUE)")
             if k == "net_shape":
                 k = "shape"
+            if k in options:
+                raise ReprobeError(f"model option {k!r} is given twice in {text!r}")
             options[k] = parse_value(v)
         if not name:
             raise ReprobeError(f"--model {text!r} has options but no model name; write NAME:key=value")
@@ -148,6 +155,28 @@ def unique_specs(specs: Sequence[ModelSpec]) -> List[ModelSpec]:
         slugs.add(slug.lower())
         out.append(ModelSpec(name=s.name, options=dict(s.options), display=display, slug=slug))
     return out
+
+
+def check_model_options(spec: ModelSpec) -> None:
+    """Raise when a registered model's builder does not take one of ``spec``'s own options.
+
+    Shared CLI options go to every model and builders ignore what they do not use; per-model
+    options were typed for that model, so an unknown one (``widht=64``) is a mistake, not noise.
+    Models from resolvers (``timm:…``, ``file.py:…``) and builders taking ``**kwargs`` are not checked.
+    """
+    from .models.registry import MODELS
+
+    if spec.name not in MODELS:
+        return
+    params = inspect.signature(MODELS.get(spec.name)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    valid = {k for k in params if k not in ("input_shape", "num_classes")} | DATA_MODEL_KEYS
+    unknown = [k for k in spec.options if k not in valid and k not in PROBE_KEYS | SHARED_KEYS | {"preset"}]
+    if unknown:
+        raise ReprobeError(
+            f"--model {spec.display!r}: model {spec.name!r} does not take option(s) {', '.join(unknown)}; "
+            f"its options: {', '.join(sorted(valid))}; probe options: {', '.join(sorted(PROBE_KEYS | {'preset'}))}")
 
 
 def split_options(shared_model: Dict[str, Any], shared_probe: Dict[str, Any], options: Dict[str, Any]):
@@ -322,6 +351,8 @@ def compare_models(
     if not specs:
         raise ReprobeError("no models to compare; pass --model at least once (e.g. --model mlp --model cnn)")
     specs = unique_specs(specs)
+    for spec in specs:
+        check_model_options(spec)
     out = Path(out_dir)
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -339,7 +370,7 @@ def compare_models(
         t0 = time.perf_counter()
         try:
             result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, **pkw)
-        except (ReprobeError, RuntimeError, ValueError) as e:
+        except (ReprobeError, RuntimeError, ValueError, TypeError) as e:
             msg = " ".join(str(e).split()) or type(e).__name__
             if not isinstance(e, ReprobeError):
                 msg = f"{type(e).__name__}: {msg}"

@@ -32,7 +32,7 @@ def test_parse_model_spec(text, name, options):
 
 
 def test_parse_model_spec_errors():
-    for bad in ("", "mlp:depth=3,oops", ":depth=3", "mlp:=3"):
+    for bad in ("", "mlp:depth=3,oops", ":depth=3", "mlp:=3", "mlp:depth=", "mlp:depth=5,depth=6", "mlp:sigma-w2=1,sigma_w2=2"):
         with pytest.raises(ReprobeError):
             parse_model_spec(bad)
 
@@ -127,3 +127,31 @@ def test_compare_all_fail(tmp_path):
                                  "--train-samples", "50", "--samples", "10"])
     assert r.exit_code == 2
     assert "nosuchmodel" in r.output
+
+
+def test_unknown_per_model_option_is_an_error(tmp_path):
+    """A typo in a model's own options (widht=64) must not be silently dropped by the builder."""
+    specs = [parse_model_spec("mlp:depth=3"), parse_model_spec("mlp:depth=3,widht=64")]
+    # checked before any data is loaded (the bogus dataset name is never reached)
+    with pytest.raises(ReprobeError, match=r"'mlp' does not take option\(s\) widht; its options: .*\bwidth\b") as e:
+        compare_models(specs, tmp_path / "x", data="nosuchdata", report=False)
+    assert "\n" not in str(e.value)
+    # probe options, the shared seed, preset and the data-side keys stay valid per model
+    from reprobe.compare import check_model_options
+
+    check_model_options(parse_model_spec("mlp:depth=3,fit=ridge,samples=10,seed=1,preset=none,image_size=28,subset=100"))
+    check_model_options(parse_model_spec("timm:resnet18:whatever=1"))  # resolvers are not checked
+    r = CliRunner().invoke(__import__("reprobe.cli.main", fromlist=["cli"]).cli,
+                           ["compare", "--model", "mlp:sigma_w=1.2", "--out", str(tmp_path / "y"), "-q", "--data", "nosuchdata"])
+    assert r.exit_code == 2 and "sigma_w" in r.output and "sigma_w2" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+def test_bad_option_type_fails_that_model_only(mnist, tmp_path):
+    """depth=abc reaches the builder as a string (TypeError): that model fails, the others are probed."""
+    specs = [parse_model_spec("mlp:depth=abc"), parse_model_spec("mlp:depth=2")]
+    summary = compare_models(specs, tmp_path, bundle=mnist, model_options={"width": 16},
+                             probe_options={"train_samples": 100, "samples": 20, "progress": False}, report=False)
+    assert [m["name"] for m in summary["models"]] == ["mlp(depth=2)"]
+    assert [f["name"] for f in summary["failed"]] == ["mlp(depth=abc)"]
+    assert summary["failed"][0]["error"].startswith("TypeError")

@@ -226,3 +226,34 @@ def test_sweep_report(tmp_path):
     (d3 / "sweep.json").write_text("{")
     with pytest.raises(ReprobeError, match="sw3"):
         render_report([d3])
+
+
+def test_run_folder_with_stray_files(folders, tmp_path):
+    """A run folder holding someone else's summary.json / sweep.json is still reported as a run."""
+    d = tmp_path / "run"
+    shutil.copytree(folders["run"], d)
+    (d / "notes.txt").write_text("mine")
+    (d / "summary.json").write_text(json.dumps({"foo": 1}))
+    (d / "sweep.json").write_text(json.dumps({"x": [1, 2]}))
+    assert detect_kind(d) == ("run", d)
+    out = tmp_path / "r.html"
+    r = CliRunner().invoke(cli, ["report", str(d), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert [a["data-kind"] for a in parse(out.read_text()).find("section")] == ["run"]
+    # reprobe's own summary.json / sweep.json still win over result.json
+    (d / "sweep.json").write_text(json.dumps({"schema": "reprobe.sweep/1"}))
+    assert detect_kind(d)[0] == "sweep"
+
+
+def test_sweep_report_from_points_jsonl_only(tmp_path):
+    """A sweep stopped before writing sweep.json (only points.jsonl) still renders its points."""
+    d = make_sweep(tmp_path / "sw", with_points_in_json=False)
+    (d / "sweep.json").unlink()
+    assert detect_kind(d) == ("sweep", d)
+    r = CliRunner().invoke(cli, ["report", str(d), "--out", str(tmp_path / "s.html")])
+    assert r.exit_code == 0, r.output
+    text = (tmp_path / "s.html").read_text()
+    assert_self_contained(text)
+    p = parse(text)
+    assert len(p.find("tr", **{"data-point": None})) == 3
+    assert "no sweep.json" in "".join(p.text)

@@ -81,6 +81,14 @@ def _read_json(path: Path, what: str) -> Any:
         raise ReprobeError(f"cannot read {path}: {e.strerror}") from None
 
 
+def _has_schema(path: Path, prefix: str) -> bool:
+    try:
+        obj = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(obj, dict) and str(obj.get("schema", "")).startswith(prefix)
+
+
 def detect_kind(path: PathLike) -> Tuple[str, Path]:
     """``("run" | "compare" | "sweep", folder)`` for a saved folder (or a file inside it)."""
     p = Path(path)
@@ -90,12 +98,16 @@ def detect_kind(path: PathLike) -> Tuple[str, Path]:
         raise ReprobeError(f"{p} does not exist; pass a folder written by reprobe run, compare or sweep")
     if not p.is_dir():
         raise ReprobeError(f"{p} is not a folder; pass a folder written by reprobe run, compare or sweep")
-    if (p / "summary.json").is_file():
+    has_run = (p / "result.json").is_file()
+    # a run folder may hold other files too: a stray summary.json / sweep.json only wins when it is ours
+    if (p / "summary.json").is_file() and (not has_run or _has_schema(p / "summary.json", "reprobe.compare/")):
         return "compare", p
-    if (p / "sweep.json").is_file():
+    if (p / "sweep.json").is_file() and (not has_run or _has_schema(p / "sweep.json", "reprobe.sweep/")):
         return "sweep", p
-    if (p / "result.json").is_file():
+    if has_run:
         return "run", p
+    if (p / "points.jsonl").is_file():  # a sweep stopped before it wrote sweep.json
+        return "sweep", p
     raise ReprobeError(f"{p} is not a reprobe run, comparison or sweep folder (no result.json, summary.json or sweep.json)")
 
 
@@ -382,10 +394,14 @@ def _flatten(d: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
 
 def load_sweep(folder: Path) -> Tuple[dict, List[dict], List[str]]:
     """sweep.json, its points (from sweep.json or points.jsonl) and notes about skipped lines."""
-    sweep = _read_json(folder / "sweep.json", "sweep")
+    notes = []
+    if (folder / "sweep.json").is_file() or not (folder / "points.jsonl").is_file():
+        sweep = _read_json(folder / "sweep.json", "sweep")
+    else:
+        sweep = {}
+        notes.append("no sweep.json in this folder (an interrupted sweep?): showing the points in points.jsonl")
     if not isinstance(sweep, dict):
         raise ReprobeError(f"{folder / 'sweep.json'} is not a reprobe sweep (expected a JSON object); re-run reprobe sweep")
-    notes = []
     points = sweep.get("points")
     if not isinstance(points, list):
         points = []
