@@ -80,3 +80,53 @@ def test_grey_data_is_adapted_to_rgb_models():
     assert b3.input_shape == (1, 8, 8)
     with pytest.raises(ReprobeError, match="images"):
         adapt_bundle(load_dataset("noise", shape=(5,), size=8), channels=3)
+
+
+def test_load_image_preprocesses_exactly_like_the_runs_data(tmp_path):
+    from reprobe.data.images import load_image
+
+    rng = np.random.default_rng(1)
+    for c in ("a", "b"):
+        (tmp_path / "imgs" / c).mkdir(parents=True)
+        for i in range(3):  # not square: the run resizes the short side and centre-crops, never squashes
+            a = (rng.random((30 + 7 * i, 52, 3)) * 255).astype("uint8")
+            Image.fromarray(a).save(tmp_path / "imgs" / c / f"{i}.png")
+    b = folder_bundle(tmp_path / "imgs", image_size=20)
+    b = adapt_bundle(b, 3, (24, 24), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    t = b.info["transform"]
+    for ds in (b.train, b.test):
+        for i in range(len(ds)):
+            x = load_image(ds.base.samples[i][0], b.input_shape, t)
+            assert x.shape == (3, 24, 24) and torch.allclose(x, ds[i][0], atol=1e-5)
+    # grey data fed to an RGB model: the image is read grey, then copied to 3 channels as in the run
+    grey = {"from_shape": [1, 16, 16], "channels": 3, "size": [16, 16], "mean": [0.5] * 3, "std": [0.25] * 3}
+    x = load_image(tmp_path / "imgs" / "a" / "0.png", (3, 16, 16), grey)
+    assert x.shape == (3, 16, 16) and torch.equal(x[0], x[1]) and torch.equal(x[1], x[2])
+
+
+def test_odd_files_in_image_folders(tmp_path):
+    make_folder(tmp_path / "imgs", per_class=3)
+    (tmp_path / "imgs" / "class0" / "._0.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")  # macOS junk: skipped
+    (tmp_path / "imgs" / "class0" / "notes.txt").write_text("not an image")
+    Image.fromarray(np.full((20, 24), 40000, dtype=np.uint16)).save(tmp_path / "imgs" / "class1" / "deep.png")
+    Image.fromarray(np.zeros((20, 24, 4), dtype=np.uint8), "RGBA").save(tmp_path / "imgs" / "class1" / "rgba.png")
+    b = folder_bundle(tmp_path / "imgs", image_size=8, test_fraction=0.3)
+    files = {"/".join(p.split("/")[-2:]): (ds, i) for ds in (b.train, b.test) for i, (p, _) in enumerate(ds.samples)}
+    assert "class0/._0.png" not in files and "class0/notes.txt" not in files and len(files) == 8
+    ds, i = files["class1/deep.png"]  # 16-bit grey is scaled, not clipped to white
+    assert torch.allclose(ds[i][0], torch.full((3, 8, 8), round(40000 / 257) / 255), atol=1e-6)
+    ds, i = files["class1/rgba.png"]
+    assert ds[i][0].shape == (3, 8, 8)
+    (tmp_path / "imgs" / "class0" / "0.png").write_bytes(b"broken")  # a corrupt file: a clear error, no traceback
+    ds, i = files["class0/0.png"]
+    with pytest.raises(ReprobeError, match="cannot read image .*class0/0.png"):
+        ds[i]
+
+
+def test_folder_with_only_train_split_and_small_subset(tmp_path):
+    make_folder(tmp_path / "imgs" / "train", classes=3, per_class=3)
+    b = folder_bundle(tmp_path / "imgs", image_size=8)
+    assert b.classes == ["class0", "class1", "class2"] and len(b.train) + len(b.test) == 9
+    with pytest.raises(ReprobeError, match="--subset needs at least 4"):
+        folder_bundle(tmp_path / "imgs", image_size=8, subset=3)
+    assert len(folder_bundle(tmp_path / "imgs", image_size=8, subset=100).train) == 7  # larger than the data: all

@@ -106,25 +106,17 @@ def adapt_bundle(bundle: DatasetBundle, channels: Optional[int] = None, size: Op
 
 
 def load_image(path, shape: Sequence[int], transform: Optional[Dict[str, Any]] = None) -> torch.Tensor:
-    """One image file as the model saw its data: (C, H, W) resized, normalised as in ``transform``."""
-    from PIL import Image
+    """One image file as the model saw its data: (C, H, W) resized, normalised as in ``transform``.
 
-    try:
-        img = Image.open(path)
-        img.load()
-    except Exception as e:
-        raise ReprobeError(f"cannot read image {path}: {type(e).__name__}: {e}") from None
-    c, h, w = (int(v) for v in shape)
-    img = img.convert("L" if c == 1 else "RGB").resize((w, h), Image.BILINEAR)
-    import numpy as np
-
-    x = torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0)
-    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)
+    The file is read as the run's data was (:class:`ImageFiles`: short side resized, centre crop to
+    the data's own shape ``transform["from_shape"]``), then adapted by the run's
+    :func:`image_transform` (channels, size, mean/std).
+    """
     t = transform or {}
-    if t.get("mean") is not None:
-        m = torch.tensor(t["mean"]).view(-1, 1, 1)
-        s = torch.tensor(t["std"]).view(-1, 1, 1)
-        x = (x - m) / s
+    from_shape = tuple(int(v) for v in (t.get("from_shape") or shape))
+    x = read_image(path, (from_shape[1], from_shape[2]), from_shape[0])
+    if t:
+        x = image_transform(from_shape, t.get("channels"), t.get("size"), t.get("mean"), t.get("std"))(x)
     return x.contiguous()
 
 
@@ -151,17 +143,28 @@ class ImageFiles(Dataset):
         return len(self.samples)
 
     def __getitem__(self, i):
-        from torchvision.transforms import functional as TF
-        from PIL import Image
-
         path, label = self.samples[i]
+        return read_image(path, self.size, self.channels), label
+
+
+def read_image(path, size: Tuple[int, int], channels: int = 3) -> torch.Tensor:
+    """One image file as a [0, 1] tensor (channels, *size): short side resized, centre crop."""
+    import numpy as np
+    from PIL import Image
+    from torchvision.transforms import functional as TF
+
+    try:
         with Image.open(path) as img:
-            img = img.convert("RGB" if self.channels == 3 else "L")
-            short = int(round(min(self.size) * 256 / 224)) if min(self.size) >= 64 else min(self.size)
-            img = TF.resize(img, short, antialias=True)
-            img = TF.center_crop(img, list(self.size))
-            x = TF.to_tensor(img)
-        return x, label
+            img.load()
+            if img.mode.startswith("I;16"):  # 16-bit grey: PIL's convert would clip it to white
+                img = Image.fromarray((np.asarray(img, dtype=np.float32) / 257.0).round().astype(np.uint8))
+            img = img.convert("RGB" if channels == 3 else "L")
+    except Exception as e:
+        raise ReprobeError(f"cannot read image {path}: {type(e).__name__}: {e}".replace("\n", " ")) from None
+    short = int(round(min(size) * 256 / 224)) if min(size) >= 64 else min(size)
+    img = TF.resize(img, short, antialias=True)
+    img = TF.center_crop(img, list(size))
+    return TF.to_tensor(img)
 
 
 def _scan(folder: Path) -> Tuple[list, list]:
@@ -169,7 +172,7 @@ def _scan(folder: Path) -> Tuple[list, list]:
     samples = []
     for k, c in enumerate(classes):
         for p in sorted((folder / c).rglob("*")):
-            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file():
+            if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file() and not p.name.startswith("."):
                 samples.append((str(p), k))
     return classes, samples
 
@@ -182,14 +185,16 @@ def folder_bundle(path, name: Optional[str] = None, seed: int = 0, test_fraction
         raise ReprobeError(f"image folder {str(folder)!r} not found; {BUNDLED_HINT}")
     size = image_size if image_size is not None else DEFAULT_FOLDER_SIZE
     size_t = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(s) for s in size)[-2:]
+    if subset is not None and int(subset) < 4:
+        raise ReprobeError(f"--subset needs at least 4 images (2 held out), got {subset}")
     splits = [d for d in ("train", "val") if (folder / d).is_dir()]
     if splits == ["train", "val"]:
         classes, train_s = _scan(folder / "train")
         val_classes, test_s = _scan(folder / "val")
         if val_classes != classes:
             raise ReprobeError(f"{folder}/train and {folder}/val have different class folders")
-    else:
-        classes, samples = _scan(folder)
+    else:  # a lone train/ holds the classes (split at random), as does a folder without splits
+        classes, samples = _scan(folder / "train" if splits == ["train"] else folder)
         if len(samples) >= 4:
             g = torch.Generator().manual_seed(seed)
             perm = torch.randperm(len(samples), generator=g).tolist()
