@@ -42,7 +42,7 @@ def _vals(rec: dict, metric: str) -> np.ndarray:
 
 
 def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy") -> Tuple[float, float]:
-    """(ℓ*, tie-break value) — higher is deeper propagation. Undecidable ℓ* counts as 0."""
+    """(ℓ*, tie-break value) — higher is deeper propagation. Undecidable ℓ* counts as -1."""
     if tie_break not in TIE_BREAKS:
         raise ReprobeError(f"unknown tie-break {tie_break!r}; valid: {', '.join(TIE_BREAKS)}")
     ell = (rec.get("cutoffs") or {}).get(metric)
@@ -129,6 +129,10 @@ def find_critical(
             if len(cache) >= max_probes:
                 raise ReprobeError(f"critical search used {max_probes} probes without converging; raise --tol")
             rec = evaluate(sw)
+            cuts = rec.get("cutoffs") or {}
+            if metric not in cuts:
+                raise ReprobeError(f"--score-metric {metric!r} is not a probed metric; probed: "
+                                   f"{', '.join(sorted(cuts)) or 'none'}")
             s = score_record(rec, metric, tie_break)
             cache[sw] = s
             evaluated.append({"sigma_w2": sw, "l_star": s[0], "tie_break_value": s[1] if math.isfinite(s[1]) else None,

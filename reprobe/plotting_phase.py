@@ -73,6 +73,8 @@ def plot_phase(points: List[dict], path, *, metric: str = "differential_entropy"
     if not groups:
         return None
     sbs = list(groups)[:max_panels]
+    if not any(p["metrics"].get(metric) for sb in sbs for p in groups[sb]):  # e.g. --metric relative_entropy
+        metric = next((m for sb in sbs for p in groups[sb] for m, v in p["metrics"].items() if v), metric)
     allv = np.concatenate([
         np.array([np.nan if v is None else v for v in p["metrics"].get(metric, [])], dtype=float)
         for sb in sbs for p in groups[sb]

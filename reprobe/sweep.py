@@ -78,11 +78,7 @@ def parse_values(spec: Any, name: str = "value", integer: bool = False) -> List[
         if any(abs(v - round(v)) > 1e-9 for v in values):
             raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: needs whole numbers, e.g. 10,20,40 or 10:40:10")
         values = [int(round(v)) for v in values]
-    out: List[Any] = []
-    for v in values:  # keep order, drop duplicates
-        if v not in out:
-            out.append(v)
-    return out
+    return list(dict.fromkeys(values))  # keep order, drop duplicates (linear time)
 
 
 def expand_grid(sigma_w2: Sequence[float], sigma_b2: Sequence[float], depth: Sequence[int],
@@ -135,7 +131,7 @@ class PointStore:
             if raw:
                 try:
                     obj = json.loads(raw.decode("utf-8"))
-                    if not complete or not isinstance(obj, dict) or "sigma_w2" not in obj:
+                    if not complete or not _valid_record(obj):
                         obj = None
                 except (ValueError, UnicodeDecodeError):
                     obj = None
@@ -178,6 +174,19 @@ class PointStore:
         self.keys.add(k)
         self.records.append(record)
         return True
+
+
+def _valid_record(obj: Any) -> bool:
+    """A JSON object whose key fields have the types a grid point has (else it is a corrupt line)."""
+    def num(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def whole(v):
+        return isinstance(v, int) and not isinstance(v, bool)
+
+    return (isinstance(obj, dict) and num(obj.get("sigma_w2")) and num(obj.get("sigma_b2"))
+            and whole(obj.get("depth")) and whole(obj.get("seed"))
+            and (obj.get("width") is None or whole(obj.get("width"))))
 
 
 def _clean(v: Any) -> Any:
@@ -284,7 +293,7 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     from tqdm.auto import tqdm
 
     todo = [t for t in tasks if t not in store]
-    jobs = default_jobs() if not jobs else int(jobs)
+    jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
         raise ReprobeError(f"--jobs must be at least 1, got {jobs}")
     jobs = min(jobs, max(1, len(todo)))

@@ -45,6 +45,23 @@ def evaluate_accuracy(model: nn.Module, dataset, batch_size: int = 256, device: 
     return {"accuracy": correct / total, "test_loss": loss_sum / total}
 
 
+def check_train_options(*, lr: float = 1e-3, epochs: int = 1, steps: Optional[int] = None, batch_size: int = 64,
+                        momentum: float = 0.0, optimizer: str = "sgd", **_: Any) -> None:
+    """Raise :class:`ReprobeError` for training options that cannot work (before any net is built)."""
+    if not (lr > 0) or not math.isfinite(lr):
+        raise ReprobeError(f"--lr must be > 0, got {lr}")
+    if steps is None and epochs < 1:
+        raise ReprobeError(f"--epochs must be at least 1, got {epochs}")
+    if steps is not None and steps < 1:
+        raise ReprobeError(f"--steps must be at least 1, got {steps}")
+    if batch_size < 1:
+        raise ReprobeError(f"--batch-size must be at least 1, got {batch_size}")
+    if not (momentum >= 0) or not math.isfinite(momentum):
+        raise ReprobeError(f"--momentum must be >= 0, got {momentum}")
+    if optimizer not in OPTIMIZERS:
+        raise ReprobeError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+
+
 def train_model(
     model: nn.Module,
     bundle: DatasetBundle,
@@ -71,14 +88,8 @@ def train_model(
         dict with ``accuracy``, ``test_loss``, ``train_loss`` (mean over the last 20 steps),
         ``chance`` (1 / classes), ``steps``, ``diverged`` and ``time`` in seconds.
     """
-    if lr <= 0 or not math.isfinite(lr):
-        raise ReprobeError(f"--lr must be > 0, got {lr}")
-    if steps is None and epochs < 1:
-        raise ReprobeError(f"--epochs must be at least 1, got {epochs}")
-    if steps is not None and steps < 1:
-        raise ReprobeError(f"--steps must be at least 1, got {steps}")
-    if optimizer not in OPTIMIZERS:
-        raise ReprobeError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
+    check_train_options(lr=lr, epochs=epochs, steps=steps, batch_size=batch_size, momentum=momentum,
+                        optimizer=optimizer)
     dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     torch.manual_seed(seed)
     model.to(dev).train()

@@ -80,3 +80,10 @@ def test_probe_finds_edge_of_chaos_width256_depth40():
         cut[sw] = res.cutoffs["relative_entropy"]
     assert cut[1.76] == 40
     assert cut[1.0] <= 26  # 6ξ_c = 21.8; measured 19
+
+
+def test_unknown_score_metric_is_an_error():
+    evaluate, calls = _fake(1.7)
+    with pytest.raises(ReprobeError, match="score-metric"):
+        find_critical(evaluate, 1.0, 4.0, metric="nope")
+    assert len(calls) == 1  # stops at the first probe

@@ -246,3 +246,95 @@ def test_parallel_workers_match_sequential(tmp_path):
     for k in a:
         for m in a[k]:
             assert a[k][m] == pytest.approx(b[k][m], rel=1e-4, abs=1e-6)
+
+
+# --- review fixes ---------------------------------------------------------------------------
+
+def test_parse_long_range_is_fast():
+    t0 = time.perf_counter()
+    v = parse_values("0:99999:1", "depth", integer=True)
+    assert len(v) == 100_000 and v[-1] == 99_999
+    assert time.perf_counter() - t0 < 2.0  # duplicate removal must not be quadratic
+
+
+def test_run_tasks_rejects_zero_jobs(tmp_path):
+    from reprobe.sweep import run_tasks
+
+    tasks = [{**p, "model": "mlp", "data": "mnist-5k", "probe": None, "train": None}
+             for p in expand_grid([1.0], [0.05], [2], [8])]
+    with pytest.raises(ReprobeError, match="--jobs"):
+        run_tasks(tasks, PointStore(tmp_path / "p.jsonl").load(), jobs=0, progress=False)
+    assert not (tmp_path / "p.jsonl").exists()
+
+
+@pytest.mark.parametrize("opt", [["--jobs", "0"], ["--lr", "0.05", "--batch-size", "0"],
+                                 ["--lr", "0.05", "--momentum", "-1"], ["--lr", "nan"]])
+def test_train_grid_bad_options_are_one_line_errors(tmp_path, opt):
+    r = CliRunner().invoke(cli, ["train-grid", "--depth", "2", "--width", "8", "--sigma-w2", "1", "--steps", "1",
+                                 "--train-samples", "64", "--quiet", "--out", str(tmp_path / "t"), *opt])
+    assert r.exit_code == 2 and "Error:" in r.output, r.output
+    assert not (tmp_path / "t" / "trained.jsonl").exists()
+
+
+def test_sweep_verify_bad_train_option_fails_before_probing(tmp_path):
+    r = CliRunner().invoke(cli, ["sweep", *TINY, "--sigma-w2", "1.0", "--out", str(tmp_path / "v"), "--verify",
+                                 "--train-batch-size", "0"])
+    assert r.exit_code == 2 and "--batch-size" in r.output, r.output
+    assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.parametrize("bad", ['{"sigma_w2": "x"}', '{"sigma_w2": null}', '{"sigma_w2": 1.5}',
+                                 '{"sigma_w2": 1.5, "sigma_b2": 0.05, "depth": "2", "width": 8, "seed": 0}'])
+def test_store_skips_records_with_bad_key_fields(tmp_path, bad):
+    path = tmp_path / "points.jsonl"
+    path.write_text(json.dumps(_rec(1.0)) + "\n" + bad + "\n" + json.dumps(_rec(2.0)) + "\n")
+    with pytest.warns(UserWarning, match="line 2"):
+        s = PointStore(path).load()
+    assert [r["sigma_w2"] for r in s.records] == [1.0, 2.0]
+
+
+def test_check_model_bundle_is_reused_in_process(tmp_path, monkeypatch):
+    import reprobe.data as data
+    import reprobe.sweep as sweep_mod
+
+    calls = []
+    orig = data.load_dataset
+    monkeypatch.setattr(data, "load_dataset", lambda *a, **k: calls.append(a) or orig(*a, **k))
+    monkeypatch.setattr(sweep_mod, "_BUNDLES", {})
+    r = CliRunner().invoke(cli, ["sweep", *TINY, "--depth", "2", "--width", "8", "--sigma-w2", "1.0",
+                                 "--out", str(tmp_path / "b")])
+    assert r.exit_code == 0, r.output
+    assert len(calls) == 1  # _check_model's load serves the in-process points too
+
+
+def _probe_rec(sw, **kw):
+    return _rec(sw, depth=4, metrics={"relative_entropy": [0.1, 0.2, 0.3, 0.3],
+                                      "differential_entropy": [-5.0, -6.0, -7.0, -7.0]},
+                cutoffs={"relative_entropy": 3, "differential_entropy": 3}, **kw)
+
+
+def test_finalize_counts_a_net_trained_twice_once(tmp_path):
+    from reprobe.cli.sweep import finalize
+
+    ps = PointStore(tmp_path / "points.jsonl").load()
+    ts = PointStore(tmp_path / "trained.jsonl").load()
+    for sw in (1.0, 2.0):
+        ps.append(_probe_rec(sw, accuracy=0.9))  # sweep --verify
+        ts.append(_rec(sw, depth=4, accuracy=0.9))  # train-grid over the same nets
+    res = finalize(tmp_path, meta={}, acc_threshold=0.2, activation="tanh", quiet=True)
+    assert res["agreement"]["cells"] == 2
+
+
+def test_plot_phase_falls_back_to_a_probed_metric(tmp_path):
+    import matplotlib.image as mpimg
+    import numpy as np
+
+    from reprobe.plotting_phase import plot_phase
+
+    pts = [_rec(sw, depth=4, metrics={"relative_entropy": [0.1 * sw, 0.2 * sw, 0.3, 0.4]},
+                cutoffs={"relative_entropy": 3}) for sw in (1.0, 2.0, 3.0)]
+    path = plot_phase(pts, tmp_path / "phase.png")  # no differential_entropy (--metric relative_entropy)
+    img = mpimg.imread(path)[..., :3]
+    # the viridis mesh is drawn: plenty of pixels that are neither white nor grey
+    colourful = (img.max(axis=-1) - img.min(axis=-1)) > 0.2
+    assert colourful.mean() > 0.1

@@ -87,12 +87,21 @@ def train_options(prefix: str):
 
 
 def _train_kwargs(params: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    return {
+    from ..training import check_train_options
+
+    kw = {
         "lr": params[f"{prefix}lr"], "epochs": params[f"{prefix}epochs"], "steps": params[f"{prefix}steps"],
         "batch_size": params[f"{prefix}batch_size"], "momentum": params[f"{prefix}momentum"],
         "optimizer": params[f"{prefix}optimizer"], "train_samples": params.get("train_samples"),
         "device": "cpu" if params.get("device") in (None, "auto") else params["device"],
     }
+    check_train_options(**kw)  # fail now, not after the first point was probed
+    return kw
+
+
+def _check_jobs(jobs: Optional[int]) -> None:
+    if jobs is not None and jobs < 1:
+        raise ReprobeError(f"--jobs must be at least 1, got {jobs}")
 
 
 def _grid(params: Dict[str, Any]):
@@ -133,10 +142,10 @@ def _tasks(grid, params, probe: Optional[dict], train: Optional[dict]) -> List[d
 def _check_model(params, grid):
     """Load the data and build the model at the first grid point, so that a bad name or option
     fails here, once, before any worker starts. Returns (num_classes, bundle)."""
-    from ..data import load_dataset
     from ..models import build_model
+    from ..sweep import _bundle
 
-    bundle = load_dataset(params["data"], **data_kwargs(params))
+    bundle = _bundle(params["data"], data_kwargs(params))  # cached: in-process points reuse it
     opts = {**_model_options(params), "sigma_w2": grid["sigma_w2"][0], "sigma_b2": grid["sigma_b2"][0],
             "depth": min(grid["depth"])}
     if grid["width"][0] is not None:
@@ -161,13 +170,14 @@ def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activatio
              metric: str = "relative_entropy") -> Dict[str, Any]:
     """Read points.jsonl and trained.jsonl in ``out``; write sweep.json, phase.png, trained.png."""
     from ..plotting_phase import plot_phase, plot_trained
-    from ..sweep import PointStore, agreement, probe_critical_estimate, theory_reference, write_summary
+    from ..sweep import PointStore, agreement, point_key, probe_critical_estimate, theory_reference, write_summary
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         probes = PointStore(out / "points.jsonl").load().records
         trained_only = PointStore(out / "trained.jsonl").load().records
-    trained = trained_only + [p for p in probes if p.get("accuracy") is not None]
+    seen = {point_key(t) for t in trained_only}  # a net both --verify'd and in train-grid counts once
+    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
     sws = sorted({p["sigma_w2"] for p in probes + trained})
     sbs = sorted({p["sigma_b2"] for p in probes + trained})
     theory = theory_reference(activation, sws, sbs)
@@ -266,11 +276,12 @@ def sweep_cmd(out, resume, jobs, quiet, verify, **params):
     from ..sweep import run_tasks
 
     out = Path(out)
+    _check_jobs(jobs)
     grid = _grid(params)
+    train = _train_kwargs(params, "train_") if verify else None
     num_classes, bundle = _check_model(params, grid)
     thr = _threshold(params, num_classes)
     kw = probe_kwargs(params, progress=False)
-    train = _train_kwargs(params, "train_") if verify else None
     tasks = _tasks(grid, params, kw, train)
     store = _open(out / "points.jsonl", resume)
     out.mkdir(parents=True, exist_ok=True)
@@ -311,10 +322,11 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
     from ..sweep import run_tasks
 
     out = Path(out)
+    _check_jobs(jobs)
     grid = _grid(params)
+    train = _train_kwargs(params, "")
     num_classes, _ = _check_model(params, grid)
     thr = _threshold(params, num_classes)
-    train = _train_kwargs(params, "")
     tasks = _tasks(grid, params, None, train)
     store = _open(out / "trained.jsonl", resume)
     out.mkdir(parents=True, exist_ok=True)
@@ -392,7 +404,7 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
         click.echo(json.dumps(obj, allow_nan=False, default=str))
         return
     mfs = obj["mean_field_sigma_w2"]
-    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} (ℓ* = {int(res.score[0])} of {params['depth']}; bracket "
+    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} (ℓ* = {int(res.score[0]) if res.score[0] >= 0 else '-'} of {params['depth']}; bracket "
                f"[{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
                + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
 
