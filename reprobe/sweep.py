@@ -234,6 +234,42 @@ def _bundle(data: str, data_options: Dict[str, Any]):
     return _BUNDLES[key]
 
 
+#: The parts of a task that must be equal for points to belong to one sweep (the grid varies).
+SETTINGS_FIELDS = ("model", "model_options", "data", "data_options", "probe", "train")
+
+
+def settings_of(task: Dict[str, Any]) -> Dict[str, Any]:
+    """The settings a point was made with, as stored in its record (JSON round-trip safe)."""
+    return json.loads(json.dumps({k: task.get(k) for k in SETTINGS_FIELDS}, default=str))
+
+
+def check_resume_settings(records: List[dict], task: Dict[str, Any], path: Path) -> None:
+    """Refuse to resume into ``path`` when its points were made with other settings.
+
+    Mixing them would draw one phase diagram from two different probes or nets without a word.
+    Records without stored settings (older files) are not checked.
+    """
+    current = settings_of(task)
+    for rec in records:
+        old = rec.get("settings")
+        if old is None or old == current:
+            continue
+        diffs = []
+        for key in SETTINGS_FIELDS:
+            a, b = old.get(key), current.get(key)
+            if a == b:
+                continue
+            if isinstance(a, dict) and isinstance(b, dict):
+                diffs += [f"{key}.{k}: {a.get(k)!r} there, {b.get(k)!r} now" for k in sorted(set(a) | set(b))
+                          if a.get(k) != b.get(k)]
+            else:
+                diffs.append(f"{key}: {a!r} there, {b!r} now")
+        raise ReprobeError(
+            f"{path} holds points made with other settings ({'; '.join(diffs[:3])}); resume with the same "
+            "options, or start a new sweep with another --out"
+        )
+
+
 def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
     ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
@@ -251,6 +287,7 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
         mopts["width"] = point["width"]
     record: Dict[str, Any] = dict(point)
     record["model"] = task["model"]
+    record["settings"] = settings_of(task)
     timings: Dict[str, float] = {}
     if task.get("probe") is not None:
         net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)

@@ -177,6 +177,12 @@ def test_sweep_cli_outputs_resume_and_ground_truth(tmp_path):
     assert sorted(x["sigma_w2"] for x in again) == [1.0, 1.8, 3.0]
     assert again[:2] == recs[:2]  # finished points untouched
 
+    # resuming with other settings would mix two probes in one diagram: refused, naming the difference
+    r = runner.invoke(cli, args + ["--resume", "--ridge", "0.05"])
+    assert r.exit_code == 2, r.output
+    assert "other settings" in r.output and "ridge" in r.output and "0.05" in r.output
+    assert len((out / "points.jsonl").read_text().splitlines()) == 3
+
 
 def test_train_grid_agreement_with_sweep(tmp_path):
     out = tmp_path / "g"

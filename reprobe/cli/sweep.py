@@ -273,7 +273,7 @@ def sweep_cmd(out, resume, jobs, quiet, verify, **params):
     Ground truth: --verify trains each probed net; or run `reprobe train-grid --out OUT` over
     several depths ≤ L — a cell (σ_w², depth d) is predicted trainable when d ≤ ℓ*.
     """
-    from ..sweep import run_tasks
+    from ..sweep import check_resume_settings, run_tasks
 
     out = Path(out)
     _check_jobs(jobs)
@@ -284,6 +284,7 @@ def sweep_cmd(out, resume, jobs, quiet, verify, **params):
     kw = probe_kwargs(params, progress=False)
     tasks = _tasks(grid, params, kw, train)
     store = _open(out / "points.jsonl", resume)
+    check_resume_settings(store.records, tasks[0], out / "points.jsonl")
     out.mkdir(parents=True, exist_ok=True)
     meta = {"config": {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
                        "data_options": data_kwargs(params), "probe": kw, "train": train, "acc_threshold": thr,
@@ -319,7 +320,7 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
     σ_w², σ_b², width — the same depth if probed, else the deepest) and of `depth ≤ 6ξ_c` with
     `accuracy ≥ --acc-threshold`, and draws OUT/trained.png.
     """
-    from ..sweep import run_tasks
+    from ..sweep import check_resume_settings, run_tasks
 
     out = Path(out)
     _check_jobs(jobs)
@@ -329,6 +330,7 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
     thr = _threshold(params, num_classes)
     tasks = _tasks(grid, params, None, train)
     store = _open(out / "trained.jsonl", resume)
+    check_resume_settings(store.records, tasks[0], out / "trained.jsonl")
     out.mkdir(parents=True, exist_ok=True)
     skipped = sum(t in store for t in tasks)
     t0 = time.perf_counter()
