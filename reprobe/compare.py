@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .errors import ReprobeError
+from .probes.result import finite_or_none
 
 SCHEMA = "reprobe.compare/1"
 
@@ -198,12 +199,6 @@ def split_options(shared_model: Dict[str, Any], shared_probe: Dict[str, Any], op
 
 # ----------------------------------------------------------------------------- ranking
 
-def _finite(v: Any) -> Optional[float]:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
-
-
 def rank_metric_for(metrics: Sequence[str]) -> str:
     if "differential_entropy" in metrics:
         return "differential_entropy"
@@ -233,7 +228,7 @@ def reason_for(entry: Dict[str, Any], metric: str) -> str:
     L = entry.get("depth")
     cuts = entry.get("cutoffs") or {}
     cut = cuts.get(metric)
-    final = _finite((entry.get("final") or {}).get(metric))
+    final = finite_or_none((entry.get("final") or {}).get(metric))
     unit = " nats" if "entropy" in metric else ""
     tail = f"; final {metric_words(metric)} {_num(final)}{unit}" if final is not None else f"; final {metric_words(metric)} not finite"
     if cut is None:
@@ -257,8 +252,8 @@ def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, A
     higher = _higher_is_more(metric)
 
     def key(e):
-        frac = _finite((e.get("cutoff_fraction") or {}).get(metric))
-        final = _finite((e.get("final") or {}).get(metric))
+        frac = finite_or_none((e.get("cutoff_fraction") or {}).get(metric))
+        final = finite_or_none((e.get("final") or {}).get(metric))
         f = -math.inf if final is None else (final if higher else -final)
         return (-(frac if frac is not None else -1.0), -f)
 
@@ -283,11 +278,11 @@ def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
         "cutoff_detector": result.cutoff_detector,
         "cutoffs": cutoffs,
         "cutoff_fraction": {m: (None if c is None or not L else c / L) for m, c in cutoffs.items()},
-        "final": {m: _finite(result.final(m)) for m in metrics},
+        "final": {m: finite_or_none(result.final(m)) for m in metrics},
         "parameters": result.model.get("parameters"),
         "model_class": result.model.get("class"),
         "adapter": result.model.get("adapter"),
-        "timings": {k: float(v) for k, v in result.timings.items() if _finite(v) is not None},
+        "timings": {k: float(v) for k, v in result.timings.items() if finite_or_none(v) is not None},
         "warnings": list(result.warnings),
     }
 

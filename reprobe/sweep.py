@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from .errors import ReprobeError
+from .probes.result import json_safe
 
 SCHEMA = "reprobe.sweep/1"
 GRID_AXES = ("sigma_w2", "sigma_b2", "depth", "width")
@@ -165,7 +166,7 @@ class PointStore:
         k = point_key(record)
         if k in self.keys:
             return False
-        line = json.dumps(_clean(record), allow_nan=False) + "\n"
+        line = json.dumps(json_safe(record), allow_nan=False) + "\n"
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(line)
@@ -187,18 +188,6 @@ def _valid_record(obj: Any) -> bool:
     return (isinstance(obj, dict) and num(obj.get("sigma_w2")) and num(obj.get("sigma_b2"))
             and whole(obj.get("depth")) and whole(obj.get("seed"))
             and (obj.get("width") is None or whole(obj.get("width"))))
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    if isinstance(v, dict):
-        return {str(k): _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (np.floating, np.integer)):
-        return _clean(v.item())
-    return v
 
 
 def open_store(path: Path, resume: bool) -> PointStore:
@@ -313,7 +302,7 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
         record["training"] = tr
     timings["total"] = time.perf_counter() - t0
     record["timings"] = timings
-    return _clean(record)
+    return json_safe(record)
 
 
 def default_jobs() -> int:
@@ -545,7 +534,7 @@ def write_summary(out: Path, config: Dict[str, Any], command: str, grid: Dict[st
     if agree:
         obj["agreement"] = {k: v for k, v in agree.items() if k != "table"}
     path = Path(out) / "sweep.json"
-    write_json(path, _clean(obj))
+    write_json(path, json_safe(obj))
     return path
 
 

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -123,7 +121,9 @@ def _grid(params: Dict[str, Any]):
 
 
 def _command() -> str:
-    return shlex.join(["reprobe"] + sys.argv[1:])
+    from ..report import command_line
+
+    return command_line()
 
 
 def _model_options(params) -> Dict[str, Any]:

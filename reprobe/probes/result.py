@@ -72,6 +72,27 @@ def write_json(path: Path, obj: Any) -> None:
     atomic_write(path, w)
 
 
+def json_safe(v: Any) -> Any:
+    """``v`` with NaN/inf floats as None, numpy scalars as Python numbers, tuples as lists and dict
+    keys as strings: what strict JSON (``allow_nan=False``) accepts."""
+    if isinstance(v, (np.floating, np.integer)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {str(k): json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [json_safe(x) for x in v]
+    return v
+
+
+def finite_or_none(v: Any) -> Optional[float]:
+    """A finite number as float, anything else (None, NaN, inf, text, bool) as None."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return float(v)
+    return None
+
+
 @dataclass
 class ProbeResult:
     """Per-stage reconstruction measurements of one probed network.
@@ -135,16 +156,7 @@ class ProbeResult:
         return v
 
     def to_dict(self) -> dict:
-        def clean(v):
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            if isinstance(v, (list, tuple)):
-                return [clean(x) for x in v]
-            return v
-
-        return clean({
+        return json_safe({
             "schema": SCHEMA,
             "depth": self.depth,
             "input_shape": list(self.input_shape),

@@ -13,7 +13,6 @@ Use :func:`write_report` (``paths`` → one HTML file) or the ``render_*`` funct
 from __future__ import annotations
 
 import json
-import math
 import shlex
 import sys
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from ..errors import ReprobeError
+from ..probes.result import finite_or_none
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, page, table
 
 __all__ = ["write_report", "render_report", "render_run", "render_compare", "render_sweep", "detect_kind", "command_line"]
@@ -111,12 +111,6 @@ def detect_kind(path: PathLike) -> Tuple[str, Path]:
     raise ReprobeError(f"{p} is not a reprobe run, comparison or sweep folder (no result.json, summary.json or sweep.json)")
 
 
-def _finite(v: Any) -> Optional[float]:
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
-
-
 def _verdict(cut: Optional[int], L: Optional[int]) -> Raw:
     if cut is None or not L:
         return Raw('<span class="verdict unknown">undecided</span>')
@@ -143,12 +137,12 @@ def _stage_table(result, limit_open: int = 16) -> str:
         for m in metrics:
             vals = result.metrics.get(m) or []
             v = vals[i] if i < len(vals) else None
-            txt = fmt(_finite(v))
+            txt = fmt(finite_or_none(v))
             if cut.get(m) == i + 1:
                 txt += " ◀ ℓ*"
             row.append(txt)
         dm = result.decoder_mse[i] if i < len(result.decoder_mse) else None
-        row.append(fmt(_finite(dm)))
+        row.append(fmt(finite_or_none(dm)))
         rows.append(row)
         attrs.append(f'data-stage="{i + 1}"')
     nums = list(range(4, 4 + len(metrics) + 1)) + [0]
@@ -192,7 +186,7 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     cut = result.cutoffs.get(metric)
     name = result.extra.get("compare_name") or result.model.get("spec") or result.model.get("class") or folder.name
     opts = result.model.get("options") or {}
-    entry = {"depth": L, "cutoffs": result.cutoffs, "final": {m: _finite(result.final(m)) for m in result.metrics}}
+    entry = {"depth": L, "cutoffs": result.cutoffs, "final": {m: finite_or_none(result.final(m)) for m in result.metrics}}
     reason = reason_for(entry, metric)
     data_name = (result.data or {}).get("name", "?")
     title = f"Probe run: {name} on {data_name}"
@@ -296,7 +290,7 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
         probe_t = (t.get("fit") or 0) + (t.get("evaluate") or 0) if ("fit" in t or "evaluate" in t) else None
         pred = Raw(f'{_verdict(c, L).html}<br><span class="reason" data-reason>{esc(e.get("reason", ""))}</span>')
         rows.append([e.get("rank"), Raw(f'<a href="#{esc(anchor)}-m-{esc(e.get("slug") or e.get("rank"))}">{esc(e["name"])}</a>'),
-                     L, "–" if c is None else c, "–" if frac is None else f"{frac:.2f}", fmt(_finite(fin))]
+                     L, "–" if c is None else c, "–" if frac is None else f"{frac:.2f}", fmt(finite_or_none(fin))]
                     + ["–" if (e.get("cutoffs") or {}).get(m) is None else e["cutoffs"][m] for m in other]
                     + [fmt_params(e.get("parameters")), fmt_seconds(probe_t), pred])
         attrs.append(f'data-model="{attr(e["name"])}" data-rank="{attr(e.get("rank"))}" data-depth="{attr(L)}" '
