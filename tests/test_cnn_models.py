@@ -70,7 +70,7 @@ def test_every_stage_gets_a_decoder_of_the_right_shape(spec, size, n_stages, pre
     assert len(stages) == n_stages
     if spec == "vgg16" and preset is None:
         assert sum(s.type == "MaxPool2d" for s in stages) == 5
-        assert {s.decoder for s in stages} == {"conv-transpose", "upsample-conv"}
+        assert {s.decoder for s in stages} == {"subpixel-conv"}
     if spec.endswith("resnet18") and preset is None:
         assert stages[0].name == "maxpool" and stages[1].name == "layer1.0"
         assert not any("relu" in s.name for s in stages)  # the block is the unit

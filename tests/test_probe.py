@@ -299,16 +299,18 @@ def test_probe_is_deterministic():
 
 
 def test_closed_form_memory_budget_switches_biggest_decoders_to_gradient(monkeypatch):
-    import reprobe.probes.probe as pp
+    import reprobe.probes.fitting as fitting
 
     net = mlp(depth=4, width=64, in_features=16, num_classes=3)
     x, _ = data(200)
     # stats of a 64-wide decoder: 4·65·129 bytes; allow about two of the four decoders
-    monkeypatch.setattr(pp, "MAX_CLOSED_FORM_BYTES", 2 * 4 * 65 * 129 + 10)
-    with CascadeProbe(net, progress=False, samples=20) as p:
+    monkeypatch.setattr(fitting, "MAX_CLOSED_FORM_BYTES", 2 * 4 * 65 * 129 + 10)
+    with CascadeProbe(net, progress=False, samples=20) as p, pytest.warns(UserWarning, match="would not fit in memory"):
         r = p.fit(x).evaluate(x)
         info = p.fit_info
     assert info["gradient_stages"] >= 1 and info["closed_form_stages"] + info["gradient_stages"] == 4
     assert info["closed_form_over_memory_budget"]
-    assert any("memory budget" in w for w in r.warnings)
+    stage = info["closed_form_over_memory_budget"][0]
+    # the warning names the stage and the fallback, at fit time and in the result
+    assert any(stage in w and "Adam" in w and "memory" in w for w in r.warnings)
     assert all(v is not None for v in r.metrics["mse"])

@@ -52,6 +52,33 @@ def noise(root: Path, seed: int = 0, test_fraction: float = 0.1, shape: Sequence
     return DatasetBundle("noise", train, test, tuple(int(s) for s in shape), int(classes), (0.0, 1.0))
 
 
+@register_dataset("photos", help="crops of scikit-learn's two sample photographs, RGB (offline; options: size=64, count=1200)")
+def photos(root: Path, seed: int = 0, test_fraction: float = 0.1, size: int = 64, count: int = 1200, **_) -> DatasetBundle:
+    """Random square crops (side ``size``…3·``size``, resized to ``size``) of the two photographs
+    that scikit-learn ships (a temple in China and a flower), (N, 3, size, size) in [0, 1]. The
+    label is the photograph. Real-image statistics for vision models, with no download."""
+    from sklearn.datasets import load_sample_images
+
+    size, count = int(size), int(count)
+    if size < 8 or count < 4:
+        raise ReprobeError(f"photos needs size >= 8 and count >= 4, got size={size}, count={count}")
+    images = [torch.from_numpy(im.astype(np.float32) / 255.0).permute(2, 0, 1) for im in load_sample_images().images]
+    gen = torch.Generator().manual_seed(seed)
+    crops, labels = [], []
+    for i in range(count):
+        label = i % len(images)
+        im = images[label]
+        side = int(torch.randint(size, min(3 * size, *im.shape[1:]) + 1, (1,), generator=gen))
+        top = int(torch.randint(0, im.shape[1] - side + 1, (1,), generator=gen))
+        left = int(torch.randint(0, im.shape[2] - side + 1, (1,), generator=gen))
+        crop = im[None, :, top:top + side, left:left + side]
+        crops.append(torch.nn.functional.interpolate(crop, size=(size, size), mode="area")[0])
+        labels.append(label)
+    x, y = torch.stack(crops).clamp(0, 1), torch.tensor(labels)
+    train, test = split_tensors(x, y, seed, test_fraction)
+    return DatasetBundle("photos", train, test, (3, size, size), len(images), (0.0, 1.0), ["china", "flower"])
+
+
 _TORCHVISION = {
     # name: (torchvision class name, folder that must hold the files, grey?)
     "mnist": ("MNIST", "MNIST/raw", True),

@@ -1,17 +1,21 @@
 """Decoders for feature maps (registered with :func:`register_decoder`, above ``linear``).
 
-* ``conv-transpose``: (C, H, W) → (C', H', W') with H' ≥ H: a transposed convolution with
-  stride s = round(H'/H), kernel s + 2, padding 1 (so the output is s·H; a final crop or
-  interpolation makes it match the target exactly).
-* ``upsample-conv``: pooling stages (and maps that shrink back): learned upsampling — resize to the
-  target size, then a 3×3 convolution.
-* ``reshape``: flatten stages (a vector holding exactly the target's numbers): reshape, with a
-  learned scale and shift.
-* ``vector-to-map``: a vector stage whose target is a feature map too big for one Linear:
-  Linear to a small map, then a transposed convolution / upsampling to the target.
+Every decoder here is linear in its weights, so ``fit="ridge"`` solves it exactly from one pass of
+statistics (:mod:`.ridge`); ``fit="adam"`` trains the same modules by gradient.
 
-All of them respect ``spec.out_activation`` and train by gradient (Adam) in the probe's single
-forward pass per batch. The first decoder targets the (normalised) input image.
+* ``subpixel-conv``: (C, h, w) → (C', H, W). A k×k convolution to C'·r² channels followed by a
+  pixel shuffle by r = H/h — the sub-pixel form of a transposed convolution. Stride-1 stages have
+  r = 1; pooling and strided stages r = 2, 4, …; a stage that grows the map gets its input folded
+  by space-to-depth first. Odd and non-integer sizes are handled by cropping (or edge-replicating)
+  the r·h × r·w output to H × W, aligned at the top left like strided convolutions and pooling.
+* ``reshape``: flatten stages (a vector holding exactly the target's numbers): reshape, with a
+  fitted scale and shift.
+* ``map-to-vector``: a big feature map back to a vector: average-pool to at most 4×4, Linear.
+* ``vector-to-map``: a vector stage whose target map is too big for one Linear: Linear to the map
+  at 1/f resolution, nearest-neighbour upsampling by f (exact least squares: the fit's target is
+  the f×f block mean).
+
+All of them respect ``spec.out_activation``. The first decoder targets the (normalised) input.
 """
 
 from __future__ import annotations
@@ -22,77 +26,113 @@ from typing import Optional, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from einops import rearrange
 
-from .decoders import MAX_LINEAR_PARAMS, DecoderSpec, register_decoder
+from .decoders import MAX_LINEAR_PARAMS, ClosedFormMixin, DecoderSpec, register_decoder, squash
 
 POOL_STAGE_TYPES = ("MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "AdaptiveMaxPool2d", "MaxPool1d", "AvgPool1d")
-#: vector → map decoders use one Linear below this many weights (closed-form fit when small).
-DIRECT_LINEAR_PARAMS = 16_000_000
+#: vector → map decoders use one Linear up to this many weights, and a lower-resolution map beyond.
+DIRECT_LINEAR_PARAMS = MAX_LINEAR_PARAMS
+#: Sub-pixel decoders use their k×k kernel up to this many patch features (3×3 × 512 channels,
+#: VGG's widest stage) and a 1×1 kernel beyond, so that the Gram matrix of ResNet-50's 1024- and
+#: 2048-channel stages stays within the closed-form limit instead of falling back to gradient fits.
+MAX_KERNEL_FEATURES = 4608
 
 
-def _activate(y: torch.Tensor, kind: str) -> torch.Tensor:
-    if kind == "sigmoid":
-        return torch.sigmoid(y)
-    if kind == "tanh":
-        return torch.tanh(y)
+def fit_size(y: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
+    """Crop (bottom/right) or edge-replicate ``y`` (N, C, h, w) to exactly ``size``.
+
+    Top-left alignment matches strided convolutions and floor-mode pooling, whose output pixel i
+    covers input pixels from s·i on.
+    """
+    H, W = size
+    y = y[..., :H, :W]
+    h, w = y.shape[-2:]
+    if (h, w) != (H, W):
+        y = F.pad(y, (0, W - w, 0, H - h), mode="replicate")
     return y
 
 
-def match_size(y: torch.Tensor, size: Tuple[int, int]) -> torch.Tensor:
-    """Crop (centred) or interpolate ``y`` (N, C, h, w) to exactly ``size``."""
-    h, w = y.shape[-2:]
-    H, W = size
-    if (h, w) == (H, W):
-        return y
-    if h >= H and w >= W:
-        top, left = (h - H) // 2, (w - W) // 2
-        return y[..., top:top + H, left:left + W]
-    return F.interpolate(y, size=(H, W), mode="bilinear", align_corners=False)
+def _space_to_depth(z: torch.Tensor, s: Tuple[int, int]) -> torch.Tensor:
+    """Fold s_h×s_w blocks into channels (zero-padding the map to a multiple of s first)."""
+    if s == (1, 1):
+        return z
+    h, w = z.shape[-2:]
+    z = F.pad(z, (0, -w % s[1], 0, -h % s[0]))
+    return rearrange(z, "b c (h sh) (w sw) -> b (c sh sw) h w", sh=s[0], sw=s[1])
 
 
-class ConvTransposeDecoder(nn.Module):
-    """ConvTranspose2d(C → C', kernel s+2, stride s, padding 1), exact size by crop/interpolate."""
+def _gather_patches(z: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, k: int) -> torch.Tensor:
+    """The k×k zero-padded patches of ``z`` (N, C, h, w) centred at (ys, xs) (N, P each):
+    (N, P, C·k²) in conv-weight order (channel, then row, then column of the kernel)."""
+    n, c, h, w = z.shape
+    offsets = torch.arange(k, device=z.device) - k // 2
+    py = ys[:, :, None, None] + offsets[:, None]  # (N, P, k, 1)
+    px = xs[:, :, None, None] + offsets[None, :]  # (N, P, 1, k)
+    inside = ((py >= 0) & (py < h) & (px >= 0) & (px < w)).reshape(n, 1, -1)
+    flat = (py.clamp(0, h - 1) * w + px.clamp(0, w - 1)).reshape(n, 1, -1)
+    vals = z.reshape(n, c, h * w).gather(2, flat.expand(n, c, flat.shape[2])) * inside  # (N, C, P·k²)
+    return vals.reshape(n, c, ys.shape[1], k * k).permute(0, 2, 1, 3).reshape(n, ys.shape[1], c * k * k)
 
-    supports_closed_form = False
 
-    def __init__(self, spec: DecoderSpec):
+class SubPixelConvDecoder(ClosedFormMixin, nn.Module):
+    """k×k Conv2d (C·s² → C'·r²) + pixel shuffle by r, cropped/replicated to the target size.
+
+    Args:
+        spec: the stage's shapes (C, h, w) → (C', H, W) and output activation.
+        kernel: k (odd). 1×1 maps, and inputs wider than :data:`MAX_KERNEL_FEATURES` / k²
+            channels, use k = 1.
+    """
+
+    def __init__(self, spec: DecoderSpec, kernel: int = 3):
         super().__init__()
-        c_in, h_in, w_in = spec.in_shape
-        c_out, h_out, w_out = spec.out_shape
-        s = max(1, int(round(h_out / h_in)))
-        self.stride = s
-        self.out_size = (h_out, w_out)
-        self.conv = nn.ConvTranspose2d(c_in, c_out, kernel_size=s + 2, stride=s, padding=1)
+        c, h, w = spec.in_shape
+        c_out, H, W = spec.out_shape
+        self.fold = (max(1, round(h / H)) if h > H else 1, max(1, round(w / W)) if w > W else 1)
+        self.grid = (math.ceil(h / self.fold[0]), math.ceil(w / self.fold[1]))
+        self.r = (max(1, round(H / self.grid[0])), max(1, round(W / self.grid[1])))
+        c_in = c * self.fold[0] * self.fold[1]
+        k = kernel if self.grid != (1, 1) and c_in * kernel * kernel <= MAX_KERNEL_FEATURES else 1
+        self.kernel = k
+        self.conv = nn.Conv2d(c_in, c_out * self.r[0] * self.r[1], k, padding=k // 2)
+        self.out_size = (H, W)
         self.out_activation = spec.out_activation
+        self.bounds = spec.bounds
+        self.n_features, self.n_targets = c_in * k * k, self.conv.out_channels
+        # Only positions whose r×r output block lies inside the target are fitted: a cropped
+        # (odd-sized) target has no values for the rest, and padding them would bias the fit.
+        self.fitted_grid = (min(self.grid[0], H // self.r[0]), min(self.grid[1], W // self.r[1]))
+        self.rows_per_input = self.fitted_grid[0] * self.fitted_grid[1]
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return _activate(match_size(self.conv(z), self.out_size), self.out_activation)
+        y = self.conv(_space_to_depth(z, self.fold))
+        y = rearrange(y, "b (c rh rw) h w -> b c (h rh) (w rw)", rh=self.r[0], rw=self.r[1])
+        return squash(fit_size(y, self.out_size), self.out_activation, self.bounds, self.closed_form)
+
+    def design(self, z, y, positions=None, generator=None):
+        z = _space_to_depth(z, self.fold)
+        (gh, gw), (vh, vw) = self.grid, self.fitted_grid
+        t = rearrange(y[..., :vh * self.r[0], :vw * self.r[1]], "b c (h rh) (w rw) -> b (c rh rw) h w",
+                      rh=self.r[0], rw=self.r[1])
+        n, k = z.shape[0], self.kernel
+        if positions is None or positions >= vh * vw:
+            a = F.unfold(z, k, padding=k // 2).reshape(n, self.n_features, gh, gw)[..., :vh, :vw]
+            return (rearrange(a, "b d h w -> (b h w) d"), rearrange(t, "b k h w -> (b h w) k"))
+        ys = torch.randint(vh, (n, positions), generator=generator).to(z.device)
+        xs = torch.randint(vw, (n, positions), generator=generator).to(z.device)
+        patches = _gather_patches(z, ys, xs, k)
+        rows = torch.arange(n, device=z.device)[:, None]
+        return patches.reshape(-1, self.n_features), t[rows, :, ys, xs].reshape(-1, self.n_targets)
+
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.conv.weight.copy_(weight.reshape(self.conv.weight.shape).to(self.conv.weight.dtype))
+        self.conv.bias.copy_(bias.to(self.conv.bias.dtype))
 
 
-class UpsampleConvDecoder(nn.Module):
-    """Learned upsampling: resize to the target size (nearest), then Conv2d 3×3 (C → C')."""
+class ReshapeDecoder(ClosedFormMixin, nn.Module):
+    """Undo a flatten: reshape to the target, times a fitted scale plus a fitted shift."""
 
-    supports_closed_form = False
-
-    def __init__(self, spec: DecoderSpec):
-        super().__init__()
-        c_in = spec.in_shape[0]
-        c_out, h_out, w_out = spec.out_shape
-        self.out_size = (h_out, w_out)
-        self.conv = nn.Conv2d(c_in, c_out, 3, padding=1)
-        self.out_activation = spec.out_activation
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        if tuple(z.shape[-2:]) != self.out_size:
-            mode = "nearest" if z.shape[-2] <= self.out_size[0] else "area"
-            z = F.interpolate(z, size=self.out_size, mode=mode)
-        return _activate(self.conv(z), self.out_activation)
-
-
-class ReshapeDecoder(nn.Module):
-    """Undo a flatten: reshape to the target, times a learned scale plus a learned shift."""
-
-    supports_closed_form = False
+    n_features, n_targets = 1, 1
 
     def __init__(self, spec: DecoderSpec):
         super().__init__()
@@ -100,40 +140,91 @@ class ReshapeDecoder(nn.Module):
         self.scale = nn.Parameter(torch.ones(()))
         self.shift = nn.Parameter(torch.zeros(()))
         self.out_activation = spec.out_activation
-        # an exact inverse must not be squashed unless the target really is bounded
-        self.squash = spec.out_activation != "identity"
+        self.bounds = spec.bounds
+        self.rows_per_input = math.prod(self.out_shape)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         y = z.reshape(z.shape[0], *self.out_shape) * self.scale + self.shift
-        return y.clamp(*{"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}[self.out_activation]) if self.squash else y
+        # an exact inverse must not be squashed: clamp to the target's range instead
+        return y.clamp(*self.bounds) if self.bounds is not None else y
+
+    def design(self, z, y, positions=None, generator=None):
+        a, t = z.reshape(z.shape[0], -1), y.reshape(y.shape[0], -1)
+        if positions is not None and positions < a.shape[1]:
+            idx = torch.randint(a.shape[1], (positions,), generator=generator).to(a.device)
+            a, t = a[:, idx], t[:, idx]
+        return a.reshape(-1, 1), t.reshape(-1, 1)
+
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.scale.copy_(weight.reshape(()))
+        self.shift.copy_(bias.reshape(()))
 
 
-class VectorToMapDecoder(nn.Module):
-    """Linear (D → c·h·w, a small map), then transposed convolution / upsampling to (C', H', W')."""
-
-    supports_closed_form = False
+class MapToVectorDecoder(ClosedFormMixin, nn.Module):
+    """Average-pool a big map to at most 4×4, flatten, Linear to the vector."""
 
     def __init__(self, spec: DecoderSpec):
         super().__init__()
-        d = int(math.prod(spec.in_shape))
-        c_out, h_out, w_out = spec.out_shape
-        self.c = min(c_out, 64)
-        self.h, self.w = min(h_out, 7), min(w_out, 7)
-        self.linear = nn.Linear(d, self.c * self.h * self.w)
-        up = DecoderSpec((self.c, self.h, self.w), tuple(spec.out_shape), spec.target_range, spec.out_activation,
-                         spec.stage_type, spec.index)
-        self.up = ConvTransposeDecoder(up)
+        c, h, w = spec.in_shape
+        self.pool_size = (min(h, 4), min(w, 4))
+        self.n_features, self.n_targets = c * self.pool_size[0] * self.pool_size[1], spec.out_shape[0]
+        self.linear = nn.Linear(self.n_features, self.n_targets)
+        self.out_activation = spec.out_activation
+        self.bounds = spec.bounds
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = self.linear(z.reshape(z.shape[0], -1)).reshape(z.shape[0], self.c, self.h, self.w)
-        return self.up(y)
+        return squash(self.linear(self._pooled(z)), self.out_activation, self.bounds, self.closed_form)
+
+    def _pooled(self, z: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(z, self.pool_size).flatten(1)
+
+    def design(self, z, y, positions=None, generator=None):
+        return self._pooled(z), y.reshape(y.shape[0], -1)
+
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.linear.weight.copy_(weight.to(self.linear.weight.dtype))
+        self.linear.bias.copy_(bias.to(self.linear.bias.dtype))
+
+
+class VectorToMapDecoder(ClosedFormMixin, nn.Module):
+    """Linear (D → C'·⌈H/f⌉·⌈W/f⌉), nearest upsampling by f, crop/replicate to (C', H, W).
+
+    Nearest upsampling repeats each value f² times, so least squares on the full-resolution target
+    is least squares on its f×f block means: the closed form stays exact.
+    """
+
+    def __init__(self, spec: DecoderSpec, factor: int):
+        super().__init__()
+        d = int(math.prod(spec.in_shape))
+        c_out, H, W = spec.out_shape
+        self.factor = factor
+        self.low = (math.ceil(H / factor), math.ceil(W / factor))
+        self.c_out, self.out_size = c_out, (H, W)
+        self.n_features, self.n_targets = d, c_out * self.low[0] * self.low[1]
+        self.linear = nn.Linear(d, self.n_targets)
+        self.out_activation = spec.out_activation
+        self.bounds = spec.bounds
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.linear(z.reshape(z.shape[0], -1)).reshape(z.shape[0], self.c_out, *self.low)
+        y = fit_size(F.interpolate(y, scale_factor=self.factor, mode="nearest"), self.out_size)
+        return squash(y, self.out_activation, self.bounds, self.closed_form)
+
+    def design(self, z, y, positions=None, generator=None):
+        f = self.factor
+        y = fit_size(y, (self.low[0] * f, self.low[1] * f))
+        return z.reshape(z.shape[0], -1), F.avg_pool2d(y, f).flatten(1)
+
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.linear.weight.copy_(weight.to(self.linear.weight.dtype))
+        self.linear.bias.copy_(bias.to(self.linear.bias.dtype))
 
 
 def _is_map(shape) -> bool:
     return len(shape) == 3
 
 
-@register_decoder("reshape", priority=60, help="flatten stages: reshape back to the feature map (learned scale/shift)")
+@register_decoder("reshape", priority=60, help="flatten stages: reshape back to the feature map (fitted scale/shift)")
 def _reshape_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if len(spec.in_shape) == 1 and len(spec.out_shape) > 1 and math.prod(spec.in_shape) == math.prod(spec.out_shape) \
             and spec.stage_type == "Flatten":
@@ -141,20 +232,11 @@ def _reshape_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     return None
 
 
-@register_decoder("upsample-conv", priority=55, help="pooling stages (or maps that shrink back): resize to the target, then conv 3x3")
-def _upsample_builder(spec: DecoderSpec) -> Optional[nn.Module]:
-    if not (_is_map(spec.in_shape) and _is_map(spec.out_shape)):
-        return None
-    smaller = spec.out_shape[1] < spec.in_shape[1] or spec.out_shape[2] < spec.in_shape[2]
-    if spec.stage_type in POOL_STAGE_TYPES or smaller:
-        return UpsampleConvDecoder(spec)
-    return None
-
-
-@register_decoder("conv-transpose", priority=50, help="feature maps: transposed convolution back to the previous map")
-def _conv_transpose_builder(spec: DecoderSpec) -> Optional[nn.Module]:
+@register_decoder("subpixel-conv", priority=50,
+                  help="feature maps: k x k conv to C*r^2 channels + pixel shuffle (any stride; closed form)")
+def _subpixel_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if _is_map(spec.in_shape) and _is_map(spec.out_shape):
-        return ConvTransposeDecoder(spec)
+        return SubPixelConvDecoder(spec)
     return None
 
 
@@ -163,31 +245,16 @@ def _map_to_vector_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if not (_is_map(spec.in_shape) and len(spec.out_shape) == 1):
         return None
     if math.prod(spec.in_shape) * spec.out_shape[0] <= MAX_LINEAR_PARAMS:
-        return None  # flatten-linear handles it (closed form when small)
+        return None  # flatten-linear handles it
     return MapToVectorDecoder(spec)
 
 
-class MapToVectorDecoder(nn.Module):
-    """Average-pool a big map to at most 4×4, flatten, Linear to the vector."""
-
-    supports_closed_form = False
-
-    def __init__(self, spec: DecoderSpec):
-        super().__init__()
-        c, h, w = spec.in_shape
-        self.pool_size = (min(h, 4), min(w, 4))
-        self.linear = nn.Linear(c * self.pool_size[0] * self.pool_size[1], spec.out_shape[0])
-        self.out_activation = spec.out_activation
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = self.linear(F.adaptive_avg_pool2d(z, self.pool_size).flatten(1))
-        return _activate(y, self.out_activation)
-
-
-@register_decoder("vector-to-map", priority=40, help="a vector stage whose target is a big feature map: Linear to a small map + upsampling")
+@register_decoder("vector-to-map", priority=40, help="a vector stage whose target is a big feature map: Linear to a coarser map + upsampling")
 def _vector_to_map_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if len(spec.in_shape) != 1 or not _is_map(spec.out_shape):
         return None
-    if spec.in_shape[0] * math.prod(spec.out_shape) <= DIRECT_LINEAR_PARAMS:
-        return None  # one Linear + reshape (the ``linear`` builder, closed form)
-    return VectorToMapDecoder(spec)
+    d, size = spec.in_shape[0], math.prod(spec.out_shape)
+    if d * size <= DIRECT_LINEAR_PARAMS:
+        return None  # one Linear + reshape (the ``linear`` builder)
+    factor = math.ceil(math.sqrt(d * size / DIRECT_LINEAR_PARAMS))
+    return VectorToMapDecoder(spec, factor)

@@ -6,8 +6,9 @@ decoder for vector stages (the paper's single Linear layer with an output activa
 ``flatten-linear`` fallback for any small shapes. Feature-map decoders (transposed convolutions,
 learned upsampling) register here too.
 
-A decoder may offer a closed-form least-squares fit (``supports_closed_form``); the probe then
-fits it exactly in one pass (``fit="ridge"``) instead of by gradient steps.
+Every built-in decoder is linear in its weights and offers a closed-form least-squares fit
+(:class:`ClosedFormMixin`); the probe then fits it exactly in one pass (``fit="ridge"``) instead
+of by gradient steps (``fit="adam"``, the paper's procedure).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import torch.nn as nn
 
 from .._registry import Registry
 from ..errors import ReprobeError
+from .ridge import ridge_solution
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "tanh", "identity")
 
@@ -96,60 +98,74 @@ def build_decoder(spec: DecoderSpec, kind: Optional[str] = None) -> nn.Module:
     )
 
 
-class LinearDecoder(nn.Module):
-    """Flatten → Linear → reshape → output activation (the paper's decoder).
+class ClosedFormMixin:
+    """What a decoder that is linear in its weights offers the probe's closed-form fit.
 
-    With a closed-form fit the Linear is the exact ridge solution of ``target ≈ W·z + b`` and the
-    output is clamped to the activation's range instead of squashed (a squashing function would
-    need an iterative fit).
+    Subclasses set ``n_features`` (D), ``n_targets`` (K), ``rows_per_input`` and implement
+    :meth:`design` and :meth:`set_solution`. After the fit, ``closed_form`` is True: outputs are
+    then clamped to the activation's range instead of squashed (a squashing function would need
+    an iterative fit).
     """
 
     supports_closed_form = True
+    closed_form = False
+    n_features: int
+    n_targets: int
+    rows_per_input: int = 1
+
+    def design(self, z: torch.Tensor, y: torch.Tensor, positions: Optional[int] = None,
+               generator: Optional[torch.Generator] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Matched rows (features A: rows × D, targets Y: rows × K) for stage outputs ``z`` and
+        targets ``y``; ``positions`` samples that many rows per input where an input has several."""
+        raise NotImplementedError
+
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        """Load the solved ``weight`` (K × D) and ``bias`` (K,) into the module's parameters."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def fit_closed_form(self, gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> None:
+        """Set the weights to the ridge solution from accumulated statistics (see :mod:`.ridge`)."""
+        weight, bias = ridge_solution(gram, cross, ridge)
+        self.set_solution(weight, bias)
+        self.closed_form = True
+
+
+def squash(y: torch.Tensor, activation: str, bounds: Optional[Tuple[float, float]], closed_form: bool) -> torch.Tensor:
+    """The output activation: clamp to ``bounds`` after a closed-form fit, else sigmoid/tanh/identity."""
+    if closed_form:
+        return y.clamp(*bounds) if bounds is not None else y
+    if activation == "sigmoid":
+        return torch.sigmoid(y)
+    if activation == "tanh":
+        return torch.tanh(y)
+    return y
+
+
+class LinearDecoder(ClosedFormMixin, nn.Module):
+    """Flatten → Linear → reshape → output activation (the paper's decoder).
+
+    With a closed-form fit the Linear is the exact ridge solution of ``target ≈ W·z + b``.
+    """
 
     def __init__(self, spec: DecoderSpec):
         super().__init__()
         self.in_shape, self.out_shape = tuple(spec.in_shape), tuple(spec.out_shape)
-        self.linear = nn.Linear(math.prod(self.in_shape), math.prod(self.out_shape))
+        self.n_features, self.n_targets = math.prod(self.in_shape), math.prod(self.out_shape)
+        self.linear = nn.Linear(self.n_features, self.n_targets)
         self.out_activation = spec.out_activation
         self.bounds = spec.bounds
-        self.closed_form = False  # set by fit_closed_form: then clamp instead of squash
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = self.linear(z.reshape(z.shape[0], -1))
-        if self.closed_form:
-            if self.bounds is not None:
-                y = y.clamp(*self.bounds)
-        elif self.out_activation == "sigmoid":
-            y = torch.sigmoid(y)
-        elif self.out_activation == "tanh":
-            y = torch.tanh(y)
+        y = squash(self.linear(z.reshape(z.shape[0], -1)), self.out_activation, self.bounds, self.closed_form)
         return y.reshape(z.shape[0], *self.out_shape)
 
-    @torch.no_grad()
-    def fit_closed_form(self, gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> None:
-        """Set W, b to the ridge solution from accumulated statistics.
+    def design(self, z, y, positions=None, generator=None):
+        return z.reshape(z.shape[0], -1), y.reshape(y.shape[0], -1)
 
-        Args:
-            gram: ``AᵀA`` with A = [z, 1] (n × (D_in+1)), shape (D_in+1, D_in+1).
-            cross: ``AᵀY`` with Y the targets, shape (D_in+1, D_out).
-            ridge: regularisation relative to the mean diagonal of the Gram matrix (bias not
-                penalised), so it means the same for activations of any scale.
-        """
-        g = gram.to(torch.float64)
-        c = cross.to(torch.float64)
-        d = g.shape[0]
-        scale = float(torch.diagonal(g)[:-1].mean().clamp_min(1e-12))
-        reg = torch.full((d,), ridge * scale, dtype=torch.float64, device=g.device)
-        reg[-1] = 1e-9 * max(scale, 1.0)
-        g = g + torch.diag(reg)
-        L, info = torch.linalg.cholesky_ex(g)
-        if int(info) == 0:
-            sol = torch.cholesky_solve(c, L)
-        else:  # numerically singular even with the ridge: least squares is still well defined
-            sol = torch.linalg.lstsq(g, c).solution
-        self.linear.weight.copy_(sol[:-1].T.to(self.linear.weight.dtype))
-        self.linear.bias.copy_(sol[-1].to(self.linear.bias.dtype))
-        self.closed_form = True
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.linear.weight.copy_(weight.to(self.linear.weight.dtype))
+        self.linear.bias.copy_(bias.to(self.linear.bias.dtype))
 
 
 #: Vector decoders beyond this many input×output features would not fit in memory / time.

@@ -28,6 +28,7 @@ from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
 from ..errors import ReprobeError, close_matches
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
+from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
 
 FIT_METHODS = ("ridge", "adam", "sgd")
@@ -385,9 +386,11 @@ class CascadeProbe:
     def fit(self, train: Union[DataLoader, Dataset, torch.Tensor]) -> "CascadeProbe":
         """Train every decoder c^ℓ to map z^ℓ back to z^{ℓ-1}, all from one forward per batch.
 
-        The model never receives gradients. With ``fit="ridge"``, decoders that have a closed form
-        are solved exactly from statistics gathered in a single pass; the others are trained with
-        Adam (``fit="adam"``/``"sgd"``: all of them) for ``epochs`` epochs, sharing the same forward.
+        The model never receives gradients. With ``fit="ridge"`` (default) every built-in decoder
+        is solved exactly from statistics gathered in a single pass (feature-map decoders sample
+        patch positions; see :mod:`reprobe.probes.ridge`); decoders whose statistics would not fit
+        in memory fall back to Adam, with a warning naming the stage. ``fit="adam"``/``"sgd"``
+        train all decoders by gradient for ``epochs`` epochs, sharing the same forward.
 
         Args:
             train: a DataLoader, Dataset or tensor yielding ``(x, y)`` or ``x``.
@@ -397,114 +400,51 @@ class CascadeProbe:
         """
         cfg = self.config
         t0 = time.perf_counter()
-        first = _first_input(train, cfg.batch_size)
         if self.input_shape is None:
+            first = _first_input(train, cfg.batch_size)
             self.dry_run(first[: min(len(first), 8)])
         self._build_decoders()
-        assert self.decoders is not None
-        closed = [
-            cfg.fit == "ridge" and getattr(d, "supports_closed_form", False) and _closed_form_size_ok(d)
-            for d in self.decoders
-        ]
-        over_budget = _limit_closed_form_memory(self.decoders, closed)
-        grad_idx = [i for i, c in enumerate(closed) if not c]
-        optimizer = None
-        if grad_idx:
-            params = [p for i in grad_idx for p in self.decoders[i].parameters()]
-            if cfg.fit == "sgd":
-                optimizer = torch.optim.SGD(params, lr=cfg.lr)
-            else:
-                optimizer = torch.optim.Adam(params, lr=cfg.lr)
-        stats: Dict[int, List[torch.Tensor]] = {}
-        skipped = [0] * self.depth
-        losses = [float("nan")] * self.depth
-        epochs = cfg.epochs if grad_idx else 1
-        # Closed-form statistics are big GEMMs: feed them big batches when nothing trains by gradient.
-        min_rows = 1024 if not grad_idx else 0
-        limit = cfg.max_fit_samples
-        if not grad_idx and cfg.ridge_samples is not None:
-            limit = cfg.ridge_samples if limit is None else min(limit, cfg.ridge_samples)
-        stat_rows = [0] * self.depth
-        total = _dataset_len(train)
-        if limit is not None and total is not None:
-            total = min(total, limit)
-        seen_total = 0
+        plan = plan_fit(self.decoders, cfg.fit, cfg.ridge_samples, cfg.max_fit_samples, _dataset_len(train))
+        names = [s.name for s in self.stages]
+        over_msg = warn_over_budget(names, plan.over_budget, self.decoders, "Adam" if cfg.fit == "ridge" else cfg.fit)
+        fitter = DecoderFitter(self.decoders, [s.shape for s in self.stages], plan, optimizer=cfg.fit, lr=cfg.lr,
+                               ridge_samples=cfg.ridge_samples, seed=cfg.seed)
+        epochs = cfg.epochs if plan.gradient else 1
         with self._session():
-            for epoch in range(epochs):
-                running = [0.0] * self.depth
-                counts = [0] * self.depth
-                bar = tqdm(
-                    total=total, unit="img", disable=not cfg.progress, leave=False,
-                    desc=f"fitting {self.depth} decoders" + (f" (epoch {epoch + 1}/{epochs})" if epochs > 1 else ""),
-                )
-                seen = 0
-                for x in _rebatch(_iter_inputs(train, cfg.batch_size, shuffle=bool(grad_idx), seed=cfg.seed + epoch), min_rows):
-                    if limit is not None:
-                        if seen >= limit:
-                            break
-                        x = x[: limit - seen]
-                    zs = self._forward(x)
-                    # Rows with NaN/inf are left out of a decoder's fit; each z is checked once.
-                    finite = [torch.isfinite(z.flatten(1)).all(1) for z in zs]
-                    loss_total = None
-                    for l in range(1, self.depth + 1):
-                        inp = zs[l].flatten(1)
-                        tgt = zs[l - 1]
-                        ok = finite[l] & finite[l - 1]
-                        if epoch == 0:
-                            skipped[l - 1] += int((~ok).sum())
-                        if not bool(ok.all()):
-                            inp, tgt = inp[ok], tgt[ok]
-                        if inp.shape[0] == 0:
-                            continue
-                        if closed[l - 1]:
-                            room = None if cfg.ridge_samples is None else cfg.ridge_samples - stat_rows[l - 1]
-                            if room is not None and room < inp.shape[0]:
-                                inp, tgt = inp[:max(room, 0)], tgt[:max(room, 0)]
-                            if epoch == 0 and inp.shape[0]:
-                                stat_rows[l - 1] += inp.shape[0]
-                                a = torch.cat([inp, torch.ones(inp.shape[0], 1, device=inp.device, dtype=inp.dtype)], 1)
-                                g = a.T @ a
-                                c = a.T @ tgt.flatten(1).to(a.dtype)
-                                if l in stats:
-                                    stats[l][0] += g
-                                    stats[l][1] += c
-                                else:
-                                    stats[l] = [g, c]
-                            continue
-                        pred = self.decoders[l - 1](inp.reshape(inp.shape[0], *self.stages[l - 1].shape))
-                        loss = torch.mean((pred - tgt) ** 2)
-                        running[l - 1] += float(loss.detach()) * inp.shape[0]
-                        counts[l - 1] += inp.shape[0]
-                        loss_total = loss if loss_total is None else loss_total + loss
-                    if loss_total is not None and optimizer is not None:
-                        optimizer.zero_grad(set_to_none=True)
-                        loss_total.backward()
-                        optimizer.step()
-                    seen += x.shape[0]
-                    bar.update(x.shape[0])
-                bar.close()
-                seen_total = max(seen_total, seen)
-                for i in grad_idx:
-                    if counts[i]:
-                        losses[i] = running[i] / counts[i]
-            if seen_total == 0:
+            seen = max(self._fit_epoch(train, fitter, plan, epoch, epochs) for epoch in range(epochs))
+            if seen == 0:
                 raise ReprobeError("the training data is empty; give the probe at least one batch")
-            for l, (g, c) in stats.items():
-                self.decoders[l - 1].fit_closed_form(g, c, cfg.ridge)
-        for d in self.decoders:
-            d.requires_grad_(False)
-        self.fit_info = {
-            "fit_samples": seen_total,
-            "closed_form_samples": max(stat_rows) if stats else 0,
-            "closed_form_over_memory_budget": [self.stages[i].name for i in over_budget],
-            "closed_form_stages": int(sum(closed)),
-            "gradient_stages": len(grad_idx),
-            "skipped_nonfinite": {self.stages[i].name: n for i, n in enumerate(skipped) if n},
-            "train_loss": [None if not math.isfinite(v) else v for v in losses],
-        }
+            fitter.solve(cfg.ridge)
+        self.fit_info = fitter.info(names, seen)
+        if over_msg:
+            self.fit_info["closed_form_over_memory_budget_message"] = over_msg
         self.timings["fit"] = time.perf_counter() - t0
         return self
+
+    def _fit_epoch(self, train: Any, fitter: DecoderFitter, plan: FitPlan, epoch: int, epochs: int) -> int:
+        """One pass over the training inputs; returns how many were read."""
+        cfg = self.config
+        limit = plan.input_limit
+        total = _dataset_len(train)
+        total = limit if total is None else (total if limit is None else min(total, limit))
+        # Closed-form statistics are big GEMMs: feed them big batches when nothing trains by gradient.
+        # (vector stages only: a feature map gives many rows per input already)
+        min_rows = 1024 if not plan.gradient and all(p is None for p in plan.positions) else 0
+        bar = tqdm(total=total, unit="img", disable=not cfg.progress, leave=False,
+                   desc=f"fitting {self.depth} decoders" + (f" (epoch {epoch + 1}/{epochs})" if epochs > 1 else ""))
+        seen = 0
+        with bar:
+            batches = _iter_inputs(train, cfg.batch_size, shuffle=bool(plan.gradient), seed=cfg.seed + epoch)
+            for x in _rebatch(batches, min_rows):
+                if limit is not None:
+                    x = x[: limit - seen]
+                fitter.step(self._forward(x), epoch)
+                seen += x.shape[0]
+                bar.update(x.shape[0])
+                if (limit is not None and seen >= limit) or fitter.statistics_complete():
+                    break
+        fitter.end_epoch()
+        return seen
 
     # -- reconstructing ----------------------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -559,10 +499,19 @@ class CascadeProbe:
         zs = self.activations(x)
         return self._cascade_all(zs)
 
-    def _cascade_all(self, zs: List[torch.Tensor], budget: int = 32_000_000, bar: Optional[Any] = None) -> torch.Tensor:
+    def _cascade_all(self, zs: List[torch.Tensor], budget: int = 32_000_000, bar: Optional[Any] = None,
+                     one_step_sq_err: Optional[List[float]] = None) -> torch.Tensor:
         """All L cascades at once: at each level, the sources already down there share one decoder call.
 
-        ``bar`` (a tqdm bar) advances by one per source stage reconstructed.
+        Args:
+            zs: ``[z⁰, …, z^L]`` for one batch.
+            budget: activation values one chunk of sources may hold.
+            bar: a tqdm bar, advanced by one per source stage reconstructed.
+            one_step_sq_err: if given, ``one_step_sq_err[ℓ-1]`` grows by ‖c^ℓ(z^ℓ) − z^{ℓ-1}‖² — the
+                cascade's first step, so the decoder error costs no extra decoder call.
+
+        Returns:
+            ``(L + 1, N, *input_shape)`` float32 reconstructions, index 0 = the input.
         """
         L, n = self.depth, zs[0].shape[0]
         out = torch.empty((L + 1, *zs[0].shape), dtype=torch.float32, device=self.device)
@@ -571,16 +520,19 @@ class CascadeProbe:
         chunk = max(1, budget // max(1, n * biggest))
         for start in range(L, 0, -chunk):
             sources = list(range(start, max(0, start - chunk), -1))  # descending ℓ
-            # Bring every source down to the level of the shallowest one in the chunk.
             low = sources[-1]
-            current = {l: zs[l] for l in sources}
+            # First step of every source (its decoder's own output), then down to the level of the
+            # shallowest source in the chunk, where all of them share each remaining decoder call.
+            current = {}
             for l in sources:
-                h = current[l]
-                for k in range(l, low, -1):
+                h = self.decoders[l - 1](zs[l])
+                if one_step_sq_err is not None:
+                    one_step_sq_err[l - 1] += float(((h.double() - zs[l - 1].double()) ** 2).sum())
+                for k in range(l - 1, low - 1, -1):
                     h = self.decoders[k - 1](h)
                 current[l] = h
-            h = torch.cat([current[l] for l in sources])
-            for k in range(low, 0, -1):
+            h = torch.cat([current.pop(l) for l in sources])
+            for k in range(low - 1, 0, -1):
                 h = self.decoders[k - 1](h)
             for j, l in enumerate(sources):
                 out[l] = h[j * n:(j + 1) * n].to(torch.float32)
@@ -631,17 +583,14 @@ class CascadeProbe:
         with self._session(), bar:
             for i in range(0, n, chunk):
                 zs = self._forward(x[i:i + chunk])
-                part = self._cascade_all(zs, bar=bar)
+                part = self._cascade_all(zs, bar=bar, one_step_sq_err=sq_err)
                 if recon is None:
                     recon = torch.empty((self.depth + 1, n, *part.shape[2:]), dtype=torch.float32)
                 recon[:, i:i + chunk] = part.cpu()
                 del part
                 for l in range(1, self.depth + 1):
                     bad_acts[l - 1] += int((~torch.isfinite(zs[l])).sum())
-                    one = self.decoders[l - 1](zs[l])
-                    sq_err[l - 1] += float(((one.double() - zs[l - 1].double()) ** 2).sum())
-                    counts[l - 1] += one.numel()
-                    del one
+                    counts[l - 1] += zs[l - 1].numel()
                 del zs
         assert recon is not None
         x = recon[0]
@@ -670,11 +619,8 @@ class CascadeProbe:
                 f"non-finite activations or reconstructions at {len(nonfinite)} stage(s) "
                 f"(first: {next(iter(nonfinite))}); their metrics are null"
             )
-        if self.fit_info.get("closed_form_over_memory_budget"):
-            warnings.append(
-                f"{len(self.fit_info['closed_form_over_memory_budget'])} decoder(s) were trained with Adam instead of the "
-                "closed form: their statistics would not fit the memory budget"
-            )
+        if self.fit_info.get("closed_form_over_memory_budget_message"):
+            warnings.append(self.fit_info["closed_form_over_memory_budget_message"])
         if self.fit_info.get("skipped_nonfinite"):
             warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
         self.timings["evaluate"] = time.perf_counter() - t0
@@ -825,37 +771,3 @@ def _finite_range(t: torch.Tensor) -> Tuple[float, float]:
     if f.numel() == 0:
         return (-math.inf, math.inf)
     return (float(f.min()), float(f.max()))
-
-
-#: Closed-form statistics need a (D_in+1)² Gram matrix; beyond this a gradient fit is used.
-MAX_CLOSED_FORM_FEATURES = 8192
-
-
-#: Memory all closed-form statistics may take together (Gram and cross matrices, float32).
-MAX_CLOSED_FORM_BYTES = 4 * 2**30
-
-
-def _closed_form_size_ok(decoder: nn.Module) -> bool:
-    lin = getattr(decoder, "linear", None)
-    return lin is not None and lin.in_features <= MAX_CLOSED_FORM_FEATURES
-
-
-def _closed_form_bytes(decoder: nn.Module) -> int:
-    lin = decoder.linear
-    return 4 * (lin.in_features + 1) * (lin.in_features + 1 + lin.out_features)
-
-
-def _limit_closed_form_memory(decoders: Sequence[nn.Module], closed: List[bool]) -> List[int]:
-    """Switch the biggest closed-form decoders to gradient fits until their statistics fit
-    :data:`MAX_CLOSED_FORM_BYTES` (a wide, deep MLP would otherwise need tens of GB). Changes
-    ``closed`` in place; returns the indices that were switched."""
-    idx = [i for i, c in enumerate(closed) if c]
-    total = sum(_closed_form_bytes(decoders[i]) for i in idx)
-    switched = []
-    for i in sorted(idx, key=lambda i: -_closed_form_bytes(decoders[i])):
-        if total <= MAX_CLOSED_FORM_BYTES:
-            break
-        closed[i] = False
-        total -= _closed_form_bytes(decoders[i])
-        switched.append(i)
-    return sorted(switched)
