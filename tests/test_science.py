@@ -46,3 +46,27 @@ def test_paper_adam_decoders_see_the_same_phase_difference(mnist):
         res[s], _, _ = run_named("mlp", bundle=mnist, model_options=dict(NET, sigma_w2=s), fit="adam", progress=False)
     assert res[1.0].final("differential_entropy") < res[1.76].final("differential_entropy") - 3.0
     assert res[1.0].cutoff("relative_entropy") < res[1.76].cutoff("relative_entropy")
+
+
+@pytest.fixture(scope="module")
+def cnn_results(mnist):
+    # For tanh CNNs the mean-field critical line is the MLP's (Xiao et al. 2018): 1.76 at σ_b² = 0.05.
+    return {s: run_named("cnn", bundle=mnist, model_options=dict(depth=40, sigma_w2=s, sigma_b2=0.05),
+                         progress=False)[0] for s in (1.0, 1.76)}
+
+
+def test_ordered_cnn_loses_information_faster_than_critical(cnn_results):
+    from reprobe.theory import trainable_depth
+
+    ordered, critical = cnn_results[1.0], cnn_results[1.76]
+    assert ordered.final("differential_entropy") < critical.final("differential_entropy") - 3.0
+    assert ordered.cutoff("relative_entropy") < critical.cutoff("relative_entropy") - 10
+    assert abs(ordered.cutoff("relative_entropy") - trainable_depth("tanh", 1.0, 0.05)) <= 8  # 6 ξ_c ≈ 21.8
+
+
+def test_cnn_decoders_are_exact_and_information_only_falls(cnn_results):
+    for res in cnn_results.values():
+        rel = res.metrics["relative_entropy"]
+        assert rel[0] <= 0.15  # stage 1 keeps almost everything (Adam decoders: 6.7)
+        assert all(b >= a - 0.02 for a, b in zip(rel, rel[1:])), rel  # never regains information beyond noise
+        assert res.fit["gradient_stages"] == 0
