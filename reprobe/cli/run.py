@@ -116,6 +116,8 @@ def stages_cmd(as_json, **params):
                       progress=False) as probe:
         stages = probe.dry_run(x)
         adapter = probe.adapter
+    for w in probe.warnings:
+        click.echo(f"warning: {w}", err=True)
     rows = [s.to_dict() for s in stages]
     for r in rows:
         r.pop("decoder", None)
