@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 METRIC_LABELS = {
     "relative_entropy": "relative entropy D(x‖x̂) [nats]",
@@ -135,6 +136,7 @@ def plot_entropy(result, path, title: Optional[str] = None) -> Path:
         ax.set_xlabel("stage ℓ (depth)")
         ax.set_ylabel(metric_label(m))
         ax.set_xlim(0.5, L + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # stages are whole numbers
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"Reconstruction entropy vs depth (L = {L})", fontsize=10)
     fig.tight_layout()
