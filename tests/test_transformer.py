@@ -196,3 +196,18 @@ def test_residual_post_ln_transformer_keeps_information_and_the_plain_stack_lose
         last[residual] = {m: result.metrics[m][-1] for m in ("mse", "relative_entropy")}
     assert last[True]["mse"] < 0.6 and last[False]["mse"] > 0.9
     assert last[True]["relative_entropy"] < 0.5 * last[False]["relative_entropy"]
+
+
+def test_cli_builds_a_random_vit_at_the_data_size_and_lists_its_blocks():
+    pytest.importorskip("timm")
+    import json
+
+    from click.testing import CliRunner
+
+    from reprobe.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["stages", "--model", "timm:vit_tiny_patch16_224", "--json"])
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.output)
+    assert [r["name"] for r in rows] == [f"blocks.{i}" for i in range(12)]
+    assert rows[0]["shape"] == [5, 192]  # MNIST at 32², not 224² (197 tokens)
