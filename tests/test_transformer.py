@@ -89,6 +89,14 @@ def test_vit_tiny_stages_are_the_blocks():
     assert all(finite(v) for v in result.metrics.values())
 
 
+def test_torchvision_vit_blocks_are_found_by_their_stack():
+    torchvision = pytest.importorskip("torchvision")
+    model = torchvision.models.VisionTransformer(image_size=32, patch_size=16, num_layers=2, num_heads=2,
+                                                 hidden_dim=16, mlp_dim=32)
+    with CascadeProbe(model, example_input=torch.rand(2, 3, 32, 32), progress=False) as probe:
+        assert [s.name for s in probe.stages] == ["encoder.layers.encoder_layer_0", "encoder.layers.encoder_layer_1"]
+
+
 def test_stages_that_never_run_are_dropped_with_a_warning():
     model = encoder(depth=2)
     x = torch.randn(4, 6, 16)

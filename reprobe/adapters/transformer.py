@@ -5,8 +5,9 @@ inside a block sit on branches that are added back to it, so they are not stages
 Blocks are found as
 
 * ``nn.TransformerEncoderLayer`` / ``nn.TransformerDecoderLayer`` modules, or
-* modules named like ``layers.3``, ``blocks.3``, ``h.3`` or ``layer.3`` (timm ViT/DeiT, GPT-2,
-  BERT and most hand-written models) that contain an attention module.
+* modules that contain an attention module and are named like ``layers.3``, ``blocks.3``, ``h.3``
+  or ``layer.3`` (timm ViT/DeiT, GPT-2, BERT, most hand-written models) or sit in a
+  ``Sequential``/``ModuleList`` stack (torchvision's ViT: ``encoder.layers.encoder_layer_3``).
 
 For token models (integer inputs) the probe takes the input of the first block, the embedded
 sequence, as z⁰ (see :class:`reprobe.CascadeProbe`).
@@ -46,5 +47,9 @@ def transformer_stages(model: nn.Module, **_) -> Optional[List[str]]:
     by_type = [n for n, m in model.named_modules() if n and isinstance(m, TORCH_BLOCK_TYPES)]
     if by_type:
         return by_type
-    by_name = [n for n, m in model.named_modules() if _BLOCK_NAME.search(n) and _has_attention(m)]
-    return _finest(by_name) or None
+    stacked = {f"{parent}.{child}" if parent else child
+               for parent, stack in model.named_modules() if isinstance(stack, (nn.Sequential, nn.ModuleList))
+               for child, _ in stack.named_children()}
+    blocks = [n for n, m in model.named_modules()
+              if (_BLOCK_NAME.search(n) or n in stacked) and not _is_attention(m) and _has_attention(m)]
+    return _finest(blocks) or None
