@@ -84,12 +84,12 @@ def _draw_theory(ax, sb: float, sws: np.ndarray, activation: str, L: int) -> Non
     if xs is None:
         return
     ys, above = clip_to_depth(ys, L)
-    label = f"mean field 6ξ_c ({activation})" + (", off scale > L at the top" if above.any() else "")
-    ax.plot(xs, np.where(above, np.nan, ys), color="#00bfff", lw=2.2, label=label, zorder=3)
+    ax.plot(xs, np.where(above, np.nan, ys), color="#00bfff", lw=2.2, label=f"mean field 6ξ_c ({activation})", zorder=3)
     if above.any():
         # Arrow heads on the top edge where the curve is above the panel (it would hide under ℓ* = L).
         off = xs[above][:: max(1, int(above.sum()) // 8)]
-        ax.plot(off, np.full(len(off), L + 0.5), ls="none", marker="^", ms=6, color="#00bfff", zorder=7, clip_on=False)
+        ax.plot(off, np.full(len(off), L + 0.5), ls="none", marker="^", ms=6, color="#00bfff", zorder=7, clip_on=False,
+                label="6ξ_c off scale (> L)")
         ax.annotate(f"6ξ_c > {L} (off scale)", (float(np.mean(xs[above])), L + 0.5), xytext=(0, -14),
                     textcoords="offset points", ha="center", fontsize=7.5, color="#0077aa", zorder=7,
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
@@ -125,7 +125,6 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
     ax.set_ylabel("stage ℓ (depth)")
     width = ps[0].get("width")
     ax.set_title(f"σ_b² = {sb:g}, L = {L}" + (f", width {width}" if width else ""), fontsize=10)
-    ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     return mesh
 
 
@@ -155,6 +154,13 @@ def plot_phase(points: List[dict], path, *, metric: str = "differential_entropy"
         mesh = _draw_panel(ax, groups[key], key[0], metric, cutoff_metrics, activation, vmin, vmax)
     cb = fig.colorbar(mesh, ax=axes.ravel().tolist(), pad=0.015, fraction=0.05 if len(keys) == 1 else 0.03)
     cb.set_label(metric_label(metric))
+    # One legend for all panels (per-panel legends would run into the next row's titles).
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.45, 0.0),
+               ncol=min(3, len(handles)), fontsize=8.5, frameon=False)
     fig.suptitle(title or "Reconstruction entropy phase diagram (colour: entropy of x̂ from stage ℓ)", fontsize=11)
     path = Path(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")
