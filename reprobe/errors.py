@@ -15,6 +15,10 @@ class ReprobeError(Exception):
     """A user-facing error: the message is one line and says how to fix the problem."""
 
 
+class ReprobeWarning(UserWarning):
+    """Something the probe found that changes what its numbers mean (e.g. skip connections)."""
+
+
 def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
     """Names from ``candidates`` that look like ``name`` (for "did you mean" hints)."""
     return difflib.get_close_matches(str(name), [str(c) for c in candidates], n=n, cutoff=0.5)

@@ -6,14 +6,17 @@ All functions use matplotlib's Agg backend (no display needed) and write PNG fil
 from __future__ import annotations
 
 import math
+import textwrap
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 METRIC_LABELS = {
     "relative_entropy": "relative entropy D(x‖x̂) [nats]",
@@ -133,10 +136,92 @@ def plot_entropy(result, path, title: Optional[str] = None) -> Path:
         ax.set_xlabel("stage ℓ (depth)")
         ax.set_ylabel(metric_label(m))
         ax.set_xlim(0.5, L + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # stages are whole numbers
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"Reconstruction entropy vs depth (L = {L})", fontsize=10)
     fig.tight_layout()
     path = Path(path)
     fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+@dataclass
+class Tile:
+    """One labelled picture of a tile figure.
+
+    Attributes:
+        label: the title above it ("input", "ℓ = 3: features.8").
+        image: (C, H, W), (H, W) or a vector, in display units (an image: [0, 1]).
+        stretch: contrast-stretch this tile on its own, in grey (a faint one-channel reconstruction,
+            whose colours would only be the decoders' noise).
+        colorbar: the values are not an image (e.g. a class pushed through the cascade): draw the
+            channel mean in false colour with a colour bar of its values.
+    """
+
+    label: str
+    image: np.ndarray
+    stretch: bool = False
+    colorbar: bool = False
+
+
+def _stretch(img: np.ndarray) -> np.ndarray:
+    """Map the 1st…99th percentile of ``img`` onto [0, 1] (so a faint tile is readable)."""
+    finite = img[np.isfinite(img)]
+    if finite.size == 0:
+        return np.zeros_like(img)
+    lo, hi = np.percentile(finite, [1, 99])
+    return _norm(np.nan_to_num(img, nan=lo), float(lo), float(hi)) if hi > lo else np.full_like(img, 0.5)
+
+
+def _draw_tile(fig, ax, tile: Tile) -> None:
+    img = as_image(np.asarray(tile.image, dtype=np.float32))
+    if tile.colorbar:
+        values = img.mean(-1) if img.ndim == 3 else img
+        shown = ax.imshow(values, cmap="magma", interpolation="nearest")
+        bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
+        bar.ax.tick_params(labelsize=6)
+        bar.set_label("pixel value" + (" (mean of RGB)" if img.ndim == 3 else ""), fontsize=6)
+    else:
+        if tile.stretch:
+            img = _stretch(img.mean(-1) if img.ndim == 3 else img)
+        else:
+            img = np.clip(np.nan_to_num(img), 0.0, 1.0)
+        ax.imshow(img, cmap="gray" if img.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest",
+                  aspect="auto" if img.shape[0] == 1 else "equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(tile.label, fontsize=7)
+
+
+def plot_tiles(tiles: List[Tile], path, title: Optional[str] = None, columns: int = 6, cell: Optional[float] = None) -> Path:
+    """Write labelled tiles in rows of ``columns`` (``reprobe reconstruct``'s picture).
+
+    Args:
+        tiles: the pictures, in reading order.
+        path: PNG file to write.
+        title: a line above the tiles.
+        columns: tiles per row at most.
+        cell: inches per tile (default: 1.5, or 2.2 for one or two tiles).
+
+    Returns:
+        ``path``.
+    """
+    cols = max(1, min(columns, len(tiles)))
+    rows = math.ceil(len(tiles) / cols)
+    wide = any(t.colorbar for t in tiles)
+    cell = cell or (2.2 if len(tiles) <= 2 else 1.5)
+    width = cell * cols * (1.3 if wide else 1.0) + 0.3
+    fig, axes = plt.subplots(rows, cols, figsize=(width, (cell + 0.25) * rows + 0.6), squeeze=False)
+    for ax in axes.flat[len(tiles):]:
+        ax.axis("off")
+    for ax, tile in zip(axes.flat, tiles):
+        _draw_tile(fig, ax, tile)
+    if title:
+        fig.suptitle(textwrap.fill(title, width=int(width * 12)), fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -1,6 +1,6 @@
 """Phase diagrams of a sweep (paper Fig. 4): entropy over (σ_w², stage ℓ), with ℓ* and 6ξ_c on top.
 
-``plot_phase(points, path, theory=…)`` — one panel per σ_b²: σ_w² on the horizontal axis, stage ℓ
+``plot_phase(points, path, theory=…)`` — one panel per σ_b² and depth L: σ_w² on the horizontal axis, stage ℓ
 vertical, colour = differential entropy of the reconstruction from stage ℓ (each probed net's
 per-stage curve is one column), the measured cutoff ℓ*(σ_w²) and the mean-field 6ξ_c drawn over it.
 ``plot_trained(trained, path, …)`` — the ground truth: test accuracy over (σ_w², depth).
@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .plotting import metric_label  # noqa: E402
 
@@ -50,73 +51,116 @@ def _theory_curve(sigma_b2: float, sws: np.ndarray, activation: str, cap: float)
     return xs, np.array(ys), crit
 
 
-def _select(points: List[dict]) -> Dict[float, List[dict]]:
-    """Per σ_b²: the probed points of the deepest depth and the first width, one per σ_w²."""
-    out: Dict[float, List[dict]] = {}
-    for sb in sorted({p["sigma_b2"] for p in points if p.get("metrics")}):
-        ps = [p for p in points if p["sigma_b2"] == sb and p.get("metrics")]
-        dmax = max(p["depth"] for p in ps)
-        ps = [p for p in ps if p["depth"] == dmax]
+def _select(points: List[dict]) -> Dict[Tuple[float, int], List[dict]]:
+    """Per (σ_b², depth L): the probed points of the first width, one per σ_w² (one panel each)."""
+    out: Dict[Tuple[float, int], List[dict]] = {}
+    probed = [p for p in points if p.get("metrics")]
+    for key in sorted({(p["sigma_b2"], p["depth"]) for p in probed}):
+        ps = [p for p in probed if (p["sigma_b2"], p["depth"]) == key]
         w0 = ps[0].get("width")
-        ps = [p for p in ps if p.get("width") == w0]
-        uniq = {}
+        uniq: Dict[float, dict] = {}
         for p in ps:
-            uniq.setdefault(round(p["sigma_w2"], 6), p)
-        out[sb] = [uniq[k] for k in sorted(uniq)]
+            if p.get("width") == w0:
+                uniq.setdefault(round(p["sigma_w2"], 6), p)
+        out[key] = [uniq[k] for k in sorted(uniq)]
     return out
 
 
+def clip_to_depth(ys: np.ndarray, L: int) -> Tuple[np.ndarray, np.ndarray]:
+    """(ys clipped to the plotted depth range 0…L, mask of the values that were above L)."""
+    ys = np.asarray(ys, dtype=float)
+    with np.errstate(invalid="ignore"):
+        above = ys > L  # inf (at the edge of chaos) too; NaN is not
+    return np.where(above, L, ys), above
+
+
+#: ℓ* curves: colour, line style, marker, and drawing order (the reported relative-entropy ℓ* on top).
+CUTOFF_STYLES = {"relative_entropy": ("#e3242b", "-", "o", 6), "differential_entropy": ("#ff9f1c", "--", "s", 5)}
+
+
+def _draw_theory(ax, sb: float, sws: np.ndarray, activation: str, L: int) -> None:
+    """The mean-field 6ξ_c curve, clipped to the panel and marked where it runs off the top."""
+    xs, ys, crit = _theory_curve(sb, sws, activation, L)
+    if xs is None:
+        return
+    ys, above = clip_to_depth(ys, L)
+    ax.plot(xs, np.where(above, np.nan, ys), color="#00bfff", lw=2.2, label=f"mean field 6ξ_c ({activation})", zorder=3)
+    if above.any():
+        # Arrow heads on the top edge where the curve is above the panel (it would hide under ℓ* = L).
+        off = xs[above][:: max(1, int(above.sum()) // 8)]
+        ax.plot(off, np.full(len(off), L + 0.5), ls="none", marker="^", ms=6, color="#00bfff", zorder=7, clip_on=False,
+                label="6ξ_c off scale (> L)")
+        ax.annotate(f"6ξ_c > {L} (off scale)", (float(np.mean(xs[above])), L + 0.5), xytext=(0, -14),
+                    textcoords="offset points", ha="center", fontsize=7.5, color="#0077aa", zorder=7,
+                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+    if crit is not None and sws.min() - 0.05 <= crit <= sws.max() + 0.05:
+        ax.axvline(crit, color="#00bfff", lw=1.2, ls=":", label=f"edge of chaos σ_w² = {crit:.3f}", zorder=3)
+
+
+def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequence[str],
+                activation: Optional[str], vmin: float, vmax: float):
+    """One σ_b², one depth: the entropy mesh over (σ_w², ℓ), ℓ* curves and 6ξ_c on top."""
+    sws = np.array([p["sigma_w2"] for p in ps])
+    L = max(len(p["metrics"].get(metric, [])) for p in ps)
+    z = np.full((L, len(ps)), np.nan)
+    for j, p in enumerate(ps):
+        v = np.array([np.nan if x is None else x for x in p["metrics"].get(metric, [])], dtype=float)
+        z[: len(v), j] = v
+    x_e = _edges(sws)
+    mesh = ax.pcolormesh(x_e, np.arange(0.5, L + 1.0, 1.0), np.ma.masked_invalid(z), cmap="viridis",
+                         vmin=vmin, vmax=vmax, shading="flat")
+    for m in cutoff_metrics:
+        cuts = [(p.get("cutoffs") or {}).get(m) for p in ps]
+        if all(c is None for c in cuts):
+            continue
+        col, ls, mk, order = CUTOFF_STYLES.get(m, ("#e74c3c", ":", "^", 4))
+        ax.plot(sws, [np.nan if c is None else c for c in cuts], ls=ls, marker=mk, ms=3.5, color=col, lw=1.8,
+                label=f"cutoff ℓ* ({m.replace('_', ' ')})", zorder=order)
+    if activation:
+        _draw_theory(ax, sb, sws, activation, L)
+    ax.set_xlim(x_e[0], x_e[-1])
+    ax.set_ylim(0.5, L + 0.5)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("weight variance σ_w²")
+    ax.set_ylabel("stage ℓ (depth)")
+    width = ps[0].get("width")
+    ax.set_title(f"σ_b² = {sb:g}, L = {L}" + (f", width {width}" if width else ""), fontsize=10)
+    return mesh
+
+
 def plot_phase(points: List[dict], path, *, metric: str = "differential_entropy", cutoff_metrics: Sequence[str] = ("relative_entropy", "differential_entropy"),
-               activation: Optional[str] = "tanh", title: Optional[str] = None, max_panels: int = 4) -> Optional[Path]:
-    """Draw the phase diagram; returns the path, or None when there are no probed points."""
+               activation: Optional[str] = "tanh", title: Optional[str] = None, max_panels: int = 9) -> Optional[Path]:
+    """Draw the phase diagram: one panel per (σ_b², depth L) of the sweep, so a ``--resume`` with a
+    second ``--depth`` shows both. Returns the path, or None when there are no probed points."""
     groups = _select(points)
     if not groups:
         return None
-    sbs = list(groups)[:max_panels]
-    if not any(p["metrics"].get(metric) for sb in sbs for p in groups[sb]):  # e.g. --metric relative_entropy
-        metric = next((m for sb in sbs for p in groups[sb] for m, v in p["metrics"].items() if v), metric)
+    keys = list(groups)[:max_panels]
+    if not any(p["metrics"].get(metric) for k in keys for p in groups[k]):  # e.g. --metric relative_entropy
+        metric = next((m for k in keys for p in groups[k] for m, v in p["metrics"].items() if v), metric)
     allv = np.concatenate([
         np.array([np.nan if v is None else v for v in p["metrics"].get(metric, [])], dtype=float)
-        for sb in sbs for p in groups[sb]
+        for k in keys for p in groups[k]
     ] or [np.array([np.nan])])
     finite = allv[np.isfinite(allv)]
     vmin, vmax = (np.percentile(finite, 1), np.percentile(finite, 99.5)) if finite.size else (0, 1)
-    fig, axes = plt.subplots(1, len(sbs), figsize=(6.4 * len(sbs) + 0.6, 5.0), squeeze=False)
+    cols = min(3, len(keys))
+    rows = math.ceil(len(keys) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols + 0.6, 5.6 * rows), squeeze=False)
+    for ax in axes.flat[len(keys):]:
+        ax.axis("off")
     mesh = None
-    styles = {"relative_entropy": ("#e3242b", "-", "o"), "differential_entropy": ("#ff9f1c", "--", "s")}
-    for ax, sb in zip(axes[0], sbs):
-        ps = groups[sb]
-        sws = np.array([p["sigma_w2"] for p in ps])
-        L = max(len(p["metrics"].get(metric, [])) for p in ps)
-        z = np.full((L, len(ps)), np.nan)
-        for j, p in enumerate(ps):
-            v = np.array([np.nan if x is None else x for x in p["metrics"].get(metric, [])], dtype=float)
-            z[: len(v), j] = v
-        x_e = _edges(sws)
-        y_e = np.arange(0.5, L + 1.0, 1.0)
-        mesh = ax.pcolormesh(x_e, y_e, np.ma.masked_invalid(z), cmap="viridis", vmin=vmin, vmax=vmax, shading="flat")
-        for m in cutoff_metrics:
-            cuts = [(p.get("cutoffs") or {}).get(m) for p in ps]
-            if all(c is None for c in cuts):
-                continue
-            col, ls, mk = styles.get(m, ("#e74c3c", ":", "^"))
-            ax.plot(sws, [np.nan if c is None else c for c in cuts], ls=ls, marker=mk, ms=3.5, color=col, lw=1.8,
-                    label=f"cutoff ℓ* ({m.replace('_', ' ')})")
-        if activation:
-            xs, ys, crit = _theory_curve(sb, sws, activation, L)
-            if xs is not None:
-                ax.plot(xs, ys, color="#00bfff", lw=2.2, label=f"mean field 6ξ_c ({activation})")
-                if crit is not None and sws.min() - 0.05 <= crit <= sws.max() + 0.05:
-                    ax.axvline(crit, color="#00bfff", lw=1.2, ls=":", label=f"edge of chaos σ_w² = {crit:.3f}")
-        ax.set_xlim(x_e[0], x_e[-1])
-        ax.set_ylim(0.5, L + 0.5)
-        ax.set_xlabel("weight variance σ_w²")
-        ax.set_ylabel("stage ℓ (depth)")
-        width = ps[0].get("width")
-        ax.set_title(f"σ_b² = {sb:g}, L = {L}" + (f", width {width}" if width else ""), fontsize=10)
-        ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
-    cb = fig.colorbar(mesh, ax=axes[0].tolist(), pad=0.015, fraction=0.05 if len(sbs) == 1 else 0.03)
+    for ax, key in zip(axes.flat, keys):
+        mesh = _draw_panel(ax, groups[key], key[0], metric, cutoff_metrics, activation, vmin, vmax)
+    cb = fig.colorbar(mesh, ax=axes.ravel().tolist(), pad=0.015, fraction=0.05 if len(keys) == 1 else 0.03)
     cb.set_label(metric_label(metric))
+    # One legend for all panels (per-panel legends would run into the next row's titles).
+    handles = {}
+    for ax in axes.flat:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, h)
+    fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.45, 0.0),
+               ncol=min(3, len(handles)), fontsize=8.5, frameon=False)
     fig.suptitle(title or "Reconstruction entropy phase diagram (colour: entropy of x̂ from stage ℓ)", fontsize=11)
     path = Path(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")

@@ -59,6 +59,8 @@ def probe_model(
                          batch_size=batch_size, seed=seed, **probe_options)
     with probe:
         result = probe.fit(loader).evaluate(bundle.test)
+    # What the dry run found (dropped stages, skip connections) belongs with the numbers it qualifies.
+    result.warnings = list(probe.warnings) + [w for w in result.warnings if w not in probe.warnings]
     result.data = bundle.describe()
     return result, (probe if keep_probe else None)
 

@@ -27,6 +27,19 @@ def test_run_writes_files_and_prints_table(tmp_path):
         assert (out / f).stat().st_size > 1000
 
 
+def test_quiet_run_keeps_the_cutoffs_and_names_every_file(tmp_path):
+    out = tmp_path / "run"
+    res = invoke("run", *SMALL, "--out", str(out), "--save-decoders")
+    assert res.exit_code == 0, res.output
+    obj = json.loads((out / "result.json").read_text())
+    summary = next(line for line in res.output.splitlines() if line.startswith("ℓ* of L = 6"))
+    for m, c in obj["cutoffs"].items():
+        assert f"{m.replace('_', ' ')} {c}" in summary
+    wrote = next(line for line in res.output.splitlines() if line.startswith("wrote "))
+    for f in ["result.json", "entropy.png", "reconstructions.png", "reconstructions.npy", "report.html", "decoders.pt"]:
+        assert f in wrote and (out / f).is_file()
+
+
 def test_run_custom_metric_and_detector_options(tmp_path):
     import reprobe.metrics as rm
 

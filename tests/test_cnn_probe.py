@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from reprobe.cli.main import cli
+from reprobe.cli.reconstruct import _image_tiles, rebuild_probe
 from reprobe.data import load_dataset
 from reprobe.probes import CascadeProbe
 from reprobe.runner import run_named
@@ -52,6 +53,13 @@ def test_reconstruct_command(vgg_run, tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(cli, ["reconstruct", str(vgg_run), "--class", "2", "--out", str(tmp_path / "c.png")])
     assert r.exit_code == 2 and "+head" in r.output  # no classifier stage in this run
+    _, _, probe = rebuild_probe(vgg_run)
+    with probe:
+        tiles = _image_tiles(probe, str(img), None, None, None)
+        assert [t.label for t in tiles[:3]] == ["input", "ℓ = 1: features.1", "ℓ = 2: features.2"]
+        assert len(tiles) == 14 and not any(t.stretch or t.colorbar for t in tiles)
+        (one,) = _image_tiles(probe, str(img), "features.4", 3, None)[1:]
+        assert one.label == "ℓ = 3: features.4, channel 3" and one.stretch
     r = runner.invoke(cli, ["reconstruct", str(vgg_run), "--image", str(img), "--stage", "features.4", "--channel", "999",
                             "--out", str(tmp_path / "bad.png")])
     assert r.exit_code == 2 and "--channel" in r.output
@@ -82,7 +90,7 @@ def test_timm_model_end_to_end_and_class_reconstruction(tmp_path):
     assert res["model"]["adapter_options"] == {"preset": "blocks+head"}
     r = CliRunner().invoke(cli, ["reconstruct", str(tmp_path), "--class", "2", "--out", str(tmp_path / "c.png")])
     assert r.exit_code == 0, r.output
-    assert Image.open(tmp_path / "c.png").size == (32, 32)
+    assert Image.open(tmp_path / "c.png").size[0] > 200  # a labelled tile with a colour bar
 
 
 def test_cnn_family_run_and_stages_command():

@@ -9,6 +9,7 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -257,3 +258,17 @@ def test_sweep_report_from_points_jsonl_only(tmp_path):
     p = parse(text)
     assert len(p.find("tr", **{"data-point": None})) == 3
     assert "no sweep.json" in "".join(p.text)
+
+
+def test_tiles_stretch_faint_channels_and_label_every_tile(tmp_path):
+    from PIL import Image
+
+    from reprobe.plotting import Tile, _stretch, plot_tiles
+
+    faint = 0.5 + 1e-3 * np.random.default_rng(0).standard_normal((3, 8, 8)).astype(np.float32)
+    stretched = _stretch(faint.mean(0))
+    assert stretched.min() == 0.0 and stretched.max() == 1.0  # a 0.002-wide range fills the grey scale
+    assert np.all(_stretch(np.full((4, 4), 0.3)) == 0.5)  # a flat tile stays flat, without dividing by 0
+    path = plot_tiles([Tile("input", faint), Tile("ℓ = 1: a", faint, stretch=True), Tile("class 0", faint, colorbar=True)],
+                      tmp_path / "t.png", title="tiles")
+    assert Image.open(path).size[0] > 3 * 100

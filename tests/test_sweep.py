@@ -344,3 +344,47 @@ def test_plot_phase_falls_back_to_a_probed_metric(tmp_path):
     # the viridis mesh is drawn: plenty of pixels that are neither white nor grey
     colourful = (img.max(axis=-1) - img.min(axis=-1)) > 0.2
     assert colourful.mean() > 0.1
+
+
+def test_plot_phase_shows_every_depth_and_keeps_6xi_c_in_range(tmp_path, monkeypatch):
+    import numpy as np
+
+    from reprobe import plotting_phase
+    from reprobe.plotting_phase import _select, clip_to_depth, plot_phase
+
+    pts = [_rec(sw, depth=d, metrics={"differential_entropy": [-1.0 * sw] * d}, cutoffs={"relative_entropy": d})
+           for d in (6, 12) for sw in (0.3, 2.0)]
+    assert list(_select(pts)) == [(0.05, 6), (0.05, 12)]  # a resumed sweep with a second --depth keeps both
+    clipped, above = clip_to_depth(np.array([3.0, 9.0, np.inf, np.nan]), 8)
+    assert clipped[:2].tolist() == [3.0, 8.0] and above.tolist() == [False, True, True, False]
+    figures = []
+    monkeypatch.setattr(plotting_phase.plt, "close", figures.append)
+    plot_phase(pts, tmp_path / "phase.png")
+    panels = [ax for ax in figures[0].axes if ax.get_title().startswith("σ_b²")]
+    assert [ax.get_title().split(", ")[1] for ax in panels] == ["L = 6", "L = 12"]
+    for ax in panels:
+        top = ax.get_ylim()[1]
+        cutoff, = [ln for ln in ax.lines if ln.get_label().startswith("cutoff ℓ* (relative")]
+        theory, = [ln for ln in ax.lines if ln.get_label().startswith("mean field")]
+        y = np.asarray(theory.get_ydata(), dtype=float)
+        assert np.isfinite(y).any() and not (y > top).any()  # 6ξ_c drawn, and inside the panel
+        assert any(ln.get_label() == "6ξ_c off scale (> L)" for ln in ax.lines)  # near the edge of chaos 6ξ_c runs far beyond L
+        assert cutoff.get_zorder() > max(ln.get_zorder() for ln in ax.lines if ln is not cutoff and ln.get_marker() != "^")
+
+
+def test_entropy_plot_has_whole_stage_ticks(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from reprobe import plotting
+
+    figures = []
+    monkeypatch.setattr(plotting.plt, "close", figures.append)
+    L = 18  # matplotlib's default ticks here were 2.5, 5, 7.5, …
+    values = [0.1 * i for i in range(L)]
+    res = SimpleNamespace(metrics={"mse": values}, values=lambda m: np.array(values), cutoffs={"mse": 7},
+                          cutoff_detector="threshold", depth=L)
+    plotting.plot_entropy(res, tmp_path / "e.png")
+    ticks = [t for t in figures[0].axes[0].get_xticks() if 0.5 <= t <= L + 0.5]
+    assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks)

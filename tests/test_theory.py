@@ -163,6 +163,15 @@ def test_cli_critical(cli):
     assert data["activation"] == "tanh" and data["sigma_b2"] == 0.05
 
 
+def test_cli_critical_defaults_to_the_sigma_b2_of_run(cli):
+    from reprobe.cli.run import run_cmd
+
+    run_default = next(p.default for p in run_cmd.params if p.name == "sigma_b2")
+    res = cli("theory", "critical")
+    assert res.exit_code == 0, res.output
+    assert f"sigma_b2 = {run_default:g}" in res.output and "1.761" in res.output  # not 1.0 (σ_b² = 0)
+
+
 def test_cli_xi(cli):
     res = cli("theory", "xi", "--activation", "tanh", "--sigma-w2", "1.5", "--sigma-b2", "0.05")
     assert res.exit_code == 0, res.output

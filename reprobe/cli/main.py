@@ -5,10 +5,11 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
+import warnings
 
 import click
 
-from ..errors import ReprobeError
+from ..errors import ReprobeError, ReprobeWarning
 
 
 class CliError(click.ClickException):
@@ -22,7 +23,10 @@ class ReprobeGroup(click.Group):
 
     def invoke(self, ctx: click.Context):
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                # The commands print the probe's warnings themselves ("warning: …"), once.
+                warnings.simplefilter("ignore", ReprobeWarning)
+                return super().invoke(ctx)
         except ReprobeError as e:
             raise CliError(str(e)) from None
         except KeyboardInterrupt:

@@ -48,6 +48,25 @@ def print_result_table(result, echo=click.echo) -> None:
         echo(f"warning: {w}", err=True)
 
 
+def cutoff_summary(result) -> str:
+    """One line: every metric's ℓ* of L, and the verdict (what ``-q`` keeps of the table)."""
+    L = result.depth
+    cuts = {m: result.cutoffs.get(m) for m in result.metrics}
+    parts = ", ".join(f"{m.replace('_', ' ')} {'-' if c is None else c}" for m, c in cuts.items())
+    early = sorted((c, m) for m, c in cuts.items() if c is not None and c < L)
+    if early:
+        verdict = f"information is lost before the end (saturates at stage {early[0][0]}, {early[0][1].replace('_', ' ')})"
+    elif any(c is None for c in cuts.values()):
+        verdict = "undecidable for some metrics (non-finite values)"
+    else:
+        verdict = "no saturation: information reaches the last stage"
+    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — {verdict}"
+
+
+#: What ``reprobe run`` writes into its folder, in the order "wrote …" names them.
+RUN_FILES = ("result.json", "entropy.png", "reconstructions.png", "reconstructions.npy", "report.html", "decoders.pt")
+
+
 @click.command("run")
 @model_options
 @data_options
@@ -55,13 +74,14 @@ def print_result_table(result, echo=click.echo) -> None:
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="output folder (default: runs/<model>-<time>)")
 @click.option("--save-decoders", is_flag=True, help="also store the trained decoders (decoders.pt) with the run")
-@click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table: only the cutoffs in one line")
 @click.option("--report/--no-report", "write_html_report", default=True, show_default=True,
               help="also write OUT/report.html (a self-contained page; `reprobe report` re-renders it)")
 def run_cmd(out, save_decoders, quiet, **params):
     """Probe one network: fit decoders, measure reconstruction entropy per stage, find ℓ*.
 
-    Writes result.json, entropy.png, reconstructions.png and reconstructions.npy into --out.
+    Writes result.json, entropy.png, reconstructions.png, reconstructions.npy and report.html
+    (and decoders.pt with --save-decoders) into --out.
     """
     t0 = time.perf_counter()
     from ..runner import run_named
@@ -84,10 +104,14 @@ def run_cmd(out, save_decoders, quiet, **params):
         write_report([out_dir], out_dir / "report.html", command=result.extra.get("command"))
     if save_decoders and probe is not None:
         probe.save_decoders(out_dir / "decoders.pt")
-    if not quiet:
+    if quiet:
+        click.echo(cutoff_summary(result))
+        for w in result.warnings:
+            click.echo(f"warning: {w}", err=True)
+    else:
         print_result_table(result)
-    click.echo(f"wrote {out_dir}/result.json, entropy.png, reconstructions.png"
-               + (", decoders.pt" if save_decoders else "")
+    written = [f for f in RUN_FILES if (out_dir / f).is_file()]
+    click.echo(f"wrote {out_dir}/{', '.join(written)}"
                + f"  (fit {result.timings.get('fit', 0):.1f}s, evaluate {result.timings.get('evaluate', 0):.1f}s)")
 
 
@@ -116,6 +140,8 @@ def stages_cmd(as_json, **params):
                       progress=False) as probe:
         stages = probe.dry_run(x)
         adapter = probe.adapter
+    for w in probe.warnings:
+        click.echo(f"warning: {w}", err=True)
     rows = [s.to_dict() for s in stages]
     for r in rows:
         r.pop("decoder", None)

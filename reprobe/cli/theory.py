@@ -28,6 +28,9 @@ def _parse_values(spec: str) -> List[float]:
 activation_option = click.option(
     "--activation", "-a", default="tanh", show_default=True, metavar="NAME", help=_ACTIVATION_HELP
 )
+#: ``reprobe run``'s σ_b², so that ``theory critical`` answers for the net that ``run`` probes.
+RUN_SIGMA_B2 = 0.05
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 
 
@@ -46,7 +49,8 @@ def theory() -> None:
 
 @theory.command("critical")
 @activation_option
-@click.option("--sigma-b2", type=float, default=0.0, show_default=True, help="Bias variance sigma_b^2.")
+@click.option("--sigma-b2", type=float, default=RUN_SIGMA_B2, show_default=True,
+              help="Bias variance sigma_b^2 (default: the one `reprobe run` uses).")
 @json_option
 def critical_cmd(activation: str, sigma_b2: float, as_json: bool) -> None:
     """Critical sigma_w2 (edge of chaos, chi1 = 1) for a bias variance."""
@@ -61,7 +65,8 @@ def critical_cmd(activation: str, sigma_b2: float, as_json: bool) -> None:
 @theory.command("xi")
 @activation_option
 @click.option("--sigma-w2", type=float, required=True, help="Weight variance sigma_w^2.")
-@click.option("--sigma-b2", type=float, default=0.0, show_default=True, help="Bias variance sigma_b^2.")
+@click.option("--sigma-b2", type=float, default=RUN_SIGMA_B2, show_default=True,
+              help="Bias variance sigma_b^2 (default: the one `reprobe run` uses).")
 @click.option("--factor", type=float, default=6.0, show_default=True, help="Trainable depth = FACTOR * xi_c.")
 @json_option
 def xi_cmd(activation: str, sigma_w2: float, sigma_b2: float, factor: float, as_json: bool) -> None:

@@ -120,14 +120,14 @@ def load_image(path, shape: Sequence[int], transform: Optional[Dict[str, Any]] =
     return x.contiguous()
 
 
-def denormalise(x: torch.Tensor, transform: Optional[Dict[str, Any]] = None) -> torch.Tensor:
-    """Undo :func:`adapt_bundle`'s normalisation (for pictures), clamped to [0, 1]."""
+def denormalise(x: torch.Tensor, transform: Optional[Dict[str, Any]] = None, clamp: bool = True) -> torch.Tensor:
+    """Undo :func:`adapt_bundle`'s normalisation (for pictures), clamped to [0, 1] unless ``clamp`` is False."""
     t = transform or {}
     if t.get("mean") is not None:
         m = torch.tensor(t["mean"], dtype=x.dtype).view(-1, 1, 1)
         s = torch.tensor(t["std"], dtype=x.dtype).view(-1, 1, 1)
         x = x * s + m
-    return x.clamp(0, 1)
+    return x.clamp(0, 1) if clamp else x
 
 
 # -- image folders ------------------------------------------------------------------------------------

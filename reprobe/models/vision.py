@@ -134,17 +134,27 @@ def _input_size(model: nn.Module, kind: str, input_shape: Sequence[int], image_s
         return given
     if kind != "none" or len(input_shape) != 3:
         return (native, native)
-    small = (max(MIN_RANDOM_SIZE, int(input_shape[1])), max(MIN_RANDOM_SIZE, int(input_shape[2])))
-    if small == (native, native):
+    small = _small_size(input_shape)
+    if small == (native, native) or _runs_at(model, small):
         return small
+    return (native, native)
+
+
+def _small_size(input_shape: Sequence[int]) -> Tuple[int, int]:
+    """The data's own image size, at least :data:`MIN_RANDOM_SIZE`."""
+    return (max(MIN_RANDOM_SIZE, int(input_shape[1])), max(MIN_RANDOM_SIZE, int(input_shape[2])))
+
+
+def _runs_at(model: nn.Module, size: Tuple[int, int]) -> bool:
+    """Whether ``model`` takes (1, 3, *size) images (one forward in eval mode; mode restored)."""
     was_training = model.training
     try:
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, *small))
-        return small
+            model(torch.zeros(1, 3, *size))
+        return True
     except Exception:
-        return (native, native)
+        return False
     finally:
         model.train(was_training)
 
@@ -225,6 +235,7 @@ def timm_resolver(spec: str, input_shape: Sequence[int], num_classes: int, weigh
             model.reprobe_weights = "imagenet"
         else:
             model = timm.create_model(name, pretrained=False, num_classes=int(num_classes))
+            model = _timm_at_size(timm, name, model, int(num_classes), input_shape, image_size)
     except ReprobeError:
         raise
     except Exception as e:
@@ -243,6 +254,22 @@ def timm_resolver(spec: str, input_shape: Sequence[int], num_classes: int, weigh
                            "mean": list(cfg["mean"]), "std": list(cfg["std"])}
     model.reprobe_family = "timm"
     return model
+
+
+def _timm_at_size(timm, name: str, model: nn.Module, num_classes: int, input_shape: Sequence[int],
+                  image_size: Any) -> nn.Module:
+    """A random-weight model that only takes one size (a ViT) rebuilt for the probed size through
+    timm's ``img_size``, so that it need not see 28² digits upscaled to 224²."""
+    if len(input_shape) != 3:
+        return model
+    size = _size2(image_size) or _small_size(input_shape)
+    if _runs_at(model, size):
+        return model
+    try:
+        resized = timm.create_model(name, pretrained=False, num_classes=num_classes, img_size=size)
+    except Exception:  # the model has no img_size: it keeps its native size
+        return model
+    return resized if _runs_at(resized, size) else model
 
 
 # -- a user's file ------------------------------------------------------------------------------------

@@ -5,13 +5,16 @@
 * Tuple/list/dict outputs need a selector; without one the error says how to give it.
 * Hooks only record while :meth:`StageHooks.recording` is active and are removed by
   :meth:`StageHooks.remove` (idempotent).
+* ``recording(capture_input=True)`` also keeps the input of the first stage that runs (the
+  embedded sequence of a token model); ``recording(trace=True)`` finds which earlier stages each
+  stage's output is computed from (skip connections), by following the autograd graph.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set, Union
 
 import torch
 import torch.nn as nn
@@ -62,15 +65,22 @@ class StageHooks:
         self.multi_call = multi_call
         self._handles: list = []
         self._recording = False
+        self._trace = False
         self.outputs: "OrderedDict[str, torch.Tensor]" = OrderedDict()
         self.calls: Dict[str, int] = {}
         self.order: list[str] = []  # first-call order of the last forward
+        self.first_input: Optional[torch.Tensor] = None
+        self.sources: Dict[str, Optional[Set[str]]] = {}
+        self._capture_input = False
+        self._tags: Dict[int, str] = {}
+        self._tag_tensors: list = []
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self) -> "StageHooks":
         if self._handles:
             return self
         for name, module in self.modules.items():
+            self._handles.append(module.register_forward_pre_hook(self._pre_hook))
             self._handles.append(module.register_forward_hook(self._make_hook(name)))
         return self
 
@@ -86,23 +96,62 @@ class StageHooks:
         return bool(self._handles)
 
     @contextlib.contextmanager
-    def recording(self) -> Iterator["StageHooks"]:
-        """Record outputs of forwards run inside this block (buffers are reset at entry)."""
+    def recording(self, capture_input: bool = False, trace: bool = False,
+                  input_leaf: Optional[torch.Tensor] = None) -> Iterator["StageHooks"]:
+        """Record outputs of forwards run inside this block (buffers are reset at entry).
+
+        Args:
+            capture_input: also keep (a clone of) the first stage's input in :attr:`first_input`.
+            trace: fill :attr:`sources` (stage name → names of the stages, or ``"input"``, that
+                its output is computed from). Needs grad enabled; each stage output is replaced
+                by an equal tensor that starts a new autograd graph, so only direct sources count.
+            input_leaf: under ``trace``, the model input as a leaf that requires grad.
+        """
         self.reset()
         self._recording = True
+        self._capture_input = capture_input
+        self._trace = trace
+        if input_leaf is not None:
+            self._tags[id(input_leaf)] = "input"
+            self._tag_tensors = [input_leaf]
         try:
             yield self
         finally:
             self._recording = False
+            self._trace = False
+            self._tags = {}
+            self._tag_tensors = []
 
     def reset(self) -> None:
         self.outputs = OrderedDict()
         self.calls = {}
         self.order = []
+        self.first_input = None
+        self.sources = {}
+        self._tags = {}
+        self._tag_tensors = []
 
-    # -- the hook --------------------------------------------------------------------------------
+    # -- the hooks -------------------------------------------------------------------------------
+    def _pre_hook(self, module: nn.Module, inputs: Any) -> None:
+        if self._recording and self._capture_input and self.first_input is None and inputs:
+            first = inputs[0]
+            if isinstance(first, torch.Tensor):
+                self.first_input = first.detach().clone()
+
+    def _trace_output(self, name: str, output: Any) -> Any:
+        """Note the sources of ``output``; return an equal tensor that is a fresh graph leaf."""
+        if not isinstance(output, torch.Tensor):
+            self.sources[name] = None  # cannot cut the graph here: the next stage is not judged
+            return None
+        self.sources[name] = {self._tags[i] for i in _graph_leaves(output) if i in self._tags}
+        leaf = output.detach().requires_grad_(output.is_floating_point())
+        self._tags[id(leaf)] = name
+        self._tag_tensors.append(leaf)  # keep it alive, so its id stays unique
+        # A clone, not the leaf: later in-place ops (ReLU(inplace=True)) are not allowed on leaves.
+        return leaf.clone()
+
     def _make_hook(self, name: str):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
             if not self._recording:
                 return
             n = self.calls.get(name, 0) + 1
@@ -120,5 +169,27 @@ class StageHooks:
             out = select_output(name, output, self.selectors.get(name))
             # Clone: the next module may modify this tensor in place (ReLU(inplace=True)).
             self.outputs[name] = out.detach().clone()
+            if self._trace and n == 1:
+                return self._trace_output(name, output)
+            return None
 
         return hook
+
+
+def _graph_leaves(t: torch.Tensor) -> Set[int]:
+    """ids of the leaf tensors that require grad which ``t`` is computed from."""
+    if t.grad_fn is None:
+        return {id(t)} if t.requires_grad else set()
+    found: Set[int] = set()
+    seen: Set[Any] = set()
+    todo = [t.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)
+        if variable is not None:
+            found.add(id(variable))
+        todo.extend(nxt for nxt, _ in node.next_functions)
+    return found

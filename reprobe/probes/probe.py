@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import math
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
@@ -26,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
-from ..errors import ReprobeError, close_matches
+from ..errors import ReprobeError, ReprobeWarning, close_matches
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
@@ -147,7 +148,8 @@ class StageInfo:
         index: ℓ, 1-based in execution order.
         name: module name in ``model.named_modules()``.
         type: module class name.
-        shape: output shape of one input (no batch dim); None before the dry run.
+        shape: output shape of one input (no batch dim); None until the first batch (or the
+            ``example_input``) has run.
         channels: C for (C, H, W) outputs.
         reduction: input height / output height for feature maps (the stride so far).
         decoder: decoder kind used for this stage (after fit).
@@ -165,6 +167,13 @@ class StageInfo:
         d = dataclasses.asdict(self)
         d["shape"] = list(self.shape) if self.shape is not None else None
         return d
+
+    def __repr__(self) -> str:
+        if self.shape is None:
+            shape = "shape=None (known after the first batch; pass CascadeProbe(model, example_input=x) to know it now)"
+        else:
+            shape = f"shape={self.shape}, channels={self.channels}, reduction={self.reduction}"
+        return f"StageInfo(index={self.index}, name={self.name!r}, type={self.type!r}, {shape}, decoder={self.decoder!r})"
 
 
 def _select_stage_names(model: nn.Module, stages: Any, adapter: Optional[str], adapter_options: dict) -> Tuple[str, List[str]]:
@@ -208,10 +217,18 @@ class CascadeProbe:
             applied to every stage, or a dict stage name → selector.
         adapter: force an adapter by name (see ``reprobe.adapters.adapters()``).
         adapter_options: options for adapters (e.g. ``{"preset": "blocks"}``).
+        example_input: a batch (or one ``(x, y)`` batch) to run once now, so that :attr:`stages`
+            has its shapes at construction; without it they are filled by the first batch.
         **config: any :class:`ProbeConfig` field (``fit``, ``lr``, ``epochs``, ``samples`` …).
+
+    Token models (integer inputs, e.g. ``nn.Embedding`` + transformer): the ids go to the model
+    untouched, and z⁰ is the input of the first stage — the embedded sequence — so decoders and
+    reconstruction entropy work against the embedding, not the ids.
 
     Attributes:
         stages: list of :class:`StageInfo` (shapes filled after the first forward).
+        warnings: what the dry run found (stages dropped because they never ran, skip
+            connections the cascade does not follow); also issued as :class:`ReprobeWarning`.
         decoders: ``nn.ModuleList`` of decoders c¹ … c^L after :meth:`fit`.
         config: the :class:`ProbeConfig`.
 
@@ -228,6 +245,7 @@ class CascadeProbe:
         output_selector: Union[None, Selector, Mapping[str, Selector]] = None,
         adapter: Optional[str] = None,
         adapter_options: Optional[dict] = None,
+        example_input: Any = None,
         **config: Any,
     ):
         if not isinstance(model, nn.Module):
@@ -252,13 +270,17 @@ class CascadeProbe:
         else:
             selectors = {}
         self.stages: List[StageInfo] = [StageInfo(i + 1, n, type(modules[n]).__name__) for i, n in enumerate(names)]
+        self._selectors = selectors
         self._hooks = StageHooks({n: modules[n] for n in names}, selectors, self.config.multi_call).attach()
         self.input_shape: Optional[Tuple[int, ...]] = None
+        self.warnings: List[str] = []
         self.decoders: Optional[nn.ModuleList] = None
         self._target_ranges: List[Tuple[float, float]] = []
         self.timings: Dict[str, float] = {}
         self.fit_info: Dict[str, Any] = {}
         self._closed = False
+        if example_input is not None:
+            self.dry_run(example_input)
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def close(self) -> None:
@@ -318,9 +340,13 @@ class CascadeProbe:
             model.train(was_training)
 
     def _forward(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """[z⁰ = x, z¹, …, z^L] for a batch (stage outputs cloned by the hooks)."""
+        """[z⁰, z¹, …, z^L] for a batch (stage outputs cloned by the hooks).
+
+        z⁰ is ``x``, or for integer inputs (token ids) the input of the first stage.
+        """
         x = x.to(self.device)
-        with torch.no_grad(), self._hooks.recording() as rec:
+        tokens = not x.is_floating_point()
+        with torch.no_grad(), self._hooks.recording(capture_input=tokens) as rec:
             self.model(x)
         missing = [s.name for s in self.stages if s.name not in rec.outputs]
         if missing:
@@ -328,25 +354,38 @@ class CascadeProbe:
                 f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
                 f"actually calls ({HOW_TO_NAME_STAGES})"
             )
-        return [x] + [rec.outputs[s.name] for s in self.stages]
+        return [_embedded_input(rec.first_input, self.stages[0].name) if tokens else x] + [
+            rec.outputs[s.name] for s in self.stages]
 
-    def dry_run(self, x: torch.Tensor) -> List[StageInfo]:
-        """Run one batch to find execution order and output shapes; fills :attr:`stages`."""
+    def dry_run(self, x: Any) -> List[StageInfo]:
+        """Run one batch to find execution order and output shapes; fills :attr:`stages`.
+
+        Stages an adapter (or a module type) chose that the forward never calls are dropped,
+        with a warning; a stage named explicitly that does not run is an error. A stage that
+        reads an earlier stage than the one before it (a skip path) is warned about.
+
+        Args:
+            x: a batch of inputs, or an ``(x, y)`` batch.
+
+        Returns:
+            :attr:`stages`, in execution order, with shapes.
+        """
         x = _as_input(x)
+        self.warnings = []
+        tokens = not x.is_floating_point()
         with self._session():
-            with torch.no_grad(), self._hooks.recording() as rec:
+            with torch.no_grad(), self._hooks.recording(capture_input=tokens) as rec:
                 self.model(x.to(self.device))
-            order = list(rec.order)
-            outputs = dict(rec.outputs)
-        missing = [s.name for s in self.stages if s.name not in outputs]
-        if missing:
-            raise ReprobeError(
-                f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
-                f"actually calls ({HOW_TO_NAME_STAGES})"
-            )
+            order, outputs, first_input = list(rec.order), dict(rec.outputs), rec.first_input
+        self._drop_unrun_stages(order)
         by_name = {s.name: s for s in self.stages}
         self.stages = [by_name[n] for n in order if n in by_name]
-        self.input_shape = tuple(x.shape[1:])
+        for i, s in enumerate(self.stages):
+            s.index = i + 1
+        z0 = _embedded_input(first_input, self.stages[0].name) if tokens else x
+        with self._session():
+            self._warn_about_skips(x)
+        self.input_shape = tuple(z0.shape[1:])
         in_h = self.input_shape[-2] if len(self.input_shape) == 3 else None
         for i, s in enumerate(self.stages):
             out = outputs[s.name]
@@ -354,13 +393,63 @@ class CascadeProbe:
                 raise ReprobeError(
                     f"stage {s.name!r} output has shape {tuple(out.shape)}; stages must keep the batch dimension first"
                 )
-            s.index = i + 1
             s.shape = tuple(out.shape[1:])
             if len(s.shape) == 3:
                 s.channels = int(s.shape[0])
                 s.reduction = float(in_h) / s.shape[1] if in_h else None
-        self._target_ranges = [_finite_range(x)] + [_finite_range(outputs[s.name]) for s in self.stages]
+        self._target_ranges = [_finite_range(z0)] + [_finite_range(outputs[s.name]) for s in self.stages]
         return self.stages
+
+    def _warn(self, message: str) -> None:
+        self.warnings.append(message)
+        warnings.warn(message, ReprobeWarning, stacklevel=2)
+
+    def _drop_unrun_stages(self, order: Sequence[str]) -> None:
+        """Drop automatically chosen stages the forward never called (MultiheadAttention's
+        ``out_proj`` is a module it never calls, for one); explicitly named ones are an error."""
+        missing = [s.name for s in self.stages if s.name not in order]
+        if not missing:
+            return
+        if self.adapter in ("by-name", "reprobe_stages") or len(missing) == len(self.stages):
+            raise ReprobeError(
+                f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
+                f"actually calls ({HOW_TO_NAME_STAGES})"
+            )
+        self._hooks.remove()
+        self.stages = [s for s in self.stages if s.name not in missing]
+        modules = dict(self.model.named_modules())
+        kept = {s.name: modules[s.name] for s in self.stages}
+        selectors = {n: sel for n, sel in self._selectors.items() if n in kept}
+        self._hooks = StageHooks(kept, selectors, self.config.multi_call).attach()
+        shown = ", ".join(missing[:4]) + (f", … ({len(missing)} in all)" if len(missing) > 4 else "")
+        self._warn(f"dropped {len(missing)} stage(s) the forward pass never calls: {shown}")
+
+    def _warn_about_skips(self, x: torch.Tensor) -> None:
+        """Warn when a stage reads more than the previous stage's output (UNet's skip-concat):
+        the cascade decodes each stage from the one before, so a skip path goes unmeasured."""
+        leaf = x[:2].to(self.device).clone()
+        leaf = leaf.requires_grad_() if leaf.is_floating_point() else leaf
+        try:
+            with torch.enable_grad(), self._hooks.recording(trace=True, input_leaf=leaf) as rec:
+                self.model(leaf)
+            sources = dict(rec.sources)
+        except Exception:  # a model that cannot run with autograd on: nothing to say about skips
+            return
+        skips = []
+        for prev, s in zip(self.stages, self.stages[1:]):
+            found = sources.get(s.name)
+            if sources.get(prev.name) is None or not found:
+                continue  # the path could not be followed here
+            extra = sorted(found - {prev.name}, key=lambda n: -1 if n == "input" else self.stage_index(n))
+            if extra:
+                skips.append(f"stage {s.index} ({s.name}) reads " + " and ".join(
+                    "the input" if n == "input" else f"stage {self.stage_index(n)} ({n})" for n in extra))
+        if skips:
+            self._warn(
+                f"skip connections: {'; '.join(skips[:3])}{' …' if len(skips) > 3 else ''}, not only the stage before "
+                "it; the cascade decodes each stage from the previous one, so it measures what the main path keeps, "
+                "not what the skip paths carry"
+            )
 
     # -- fitting ---------------------------------------------------------------------------------
     def _build_decoders(self) -> None:
@@ -485,7 +574,8 @@ class CascadeProbe:
 
     @torch.no_grad()
     def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
-        """[x, z¹, …, z^L] for a batch of inputs (the model frozen as during probing)."""
+        """[z⁰, z¹, …, z^L] for a batch of inputs (the model frozen as during probing); z⁰ is the
+        input, or the embedded sequence for token ids."""
         x = _as_input(x)
         if self.input_shape is None:
             self.dry_run(x[: min(len(x), 8)])
@@ -702,9 +792,21 @@ def _as_input(batch: Any) -> torch.Tensor:
         raise ReprobeError("batches must be tensors or (x, y) pairs, not dicts; wrap your loader to yield x")
     if not isinstance(batch, torch.Tensor):
         raise ReprobeError(f"batches must be tensors or (x, y) pairs, got {type(batch).__name__}")
-    if not batch.is_floating_point():
+    # Integer batches (token ids) reach the model as they are; only masks become numbers.
+    if batch.dtype == torch.bool:
         batch = batch.float()
     return batch
+
+
+def _embedded_input(first_input: Optional[torch.Tensor], first_stage: str) -> torch.Tensor:
+    """z⁰ of a token model: the first stage's input, which must be a float tensor."""
+    if first_input is None or not first_input.is_floating_point():
+        raise ReprobeError(
+            f"the model takes integer inputs, so the cascade starts at the input of the first stage "
+            f"({first_stage!r}), but that is not a float tensor; make the first stage a module that runs after "
+            "the embedding"
+        )
+    return first_input
 
 
 def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[torch.Tensor]:
