@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -52,15 +52,27 @@ def probe_model(
     Returns:
         (result, probe) — the probe (closed, decoders kept) only when ``keep_probe``.
     """
-    loader = train_loader(bundle, batch_size, seed, train_samples)
     if len(bundle.test) < 2:
         raise ReprobeError(f"dataset {bundle.name!r} has {len(bundle.test)} test samples; the probe needs at least 2")
+    # The probe checks every setting (batch_size included) before a loader is made from them.
     probe = CascadeProbe(model, stages, output_selector=output_selector, adapter_options=adapter_options,
                          batch_size=batch_size, seed=seed, **probe_options)
     with probe:
+        loader = train_loader(bundle, batch_size, seed, train_samples)
         result = probe.fit(loader).evaluate(bundle.test)
     result.data = bundle.describe()
+    result.warnings.extend(cut_warnings(bundle, train_samples))
     return result, (probe if keep_probe else None)
+
+
+def cut_warnings(bundle: DatasetBundle, train_samples: Optional[int]) -> List[str]:
+    """Say where the training split held fewer inputs than were asked for (the run used them all).
+    Too few held-out inputs, or too few to fit on, the probe itself warns about."""
+    out = []
+    if train_samples is not None and train_samples > len(bundle.train):
+        out.append(f"train_samples={train_samples} asked for, but {bundle.name!r} has {len(bundle.train)} "
+                   f"training inputs: all {len(bundle.train)} were used")
+    return out
 
 
 def run_named(
@@ -108,6 +120,8 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     if subset is not None:
         bundle = subsample_bundle(bundle, int(subset), seed=int(opts.get("seed") or 0))
     size = opts.get("image_size")
+    if size is not None and not all(int(v) >= 1 for v in (size if isinstance(size, (list, tuple)) else [size])):
+        raise ReprobeError(f"image_size must be at least 1 pixel, got {size}")
     if size is not None and model in MODELS and len(bundle.input_shape) == 3:
         s = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)[-2:]
         bundle = adapt_bundle(bundle, size=s, allow=allow)

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 import click
 
 from ..errors import ReprobeError
-from .options import _stack, data_kwargs, data_options, probe_kwargs, probe_options
+from .options import FiniteFloat, NON_NEGATIVE, POSITIVE, POSITIVE_INT, _stack, data_kwargs, data_options, probe_kwargs, probe_options
 
 GRID_HELP = "START:STOP:STEP (inclusive) or a list a,b,c"
 
@@ -54,9 +54,9 @@ def run_options(f):
     return _stack(
         click.option("--out", type=click.Path(file_okay=False), required=True, help="output folder"),
         click.option("--resume", is_flag=True, help="continue a sweep in --out: skip the points already finished"),
-        click.option("--jobs", "-j", type=int, default=None,
+        click.option("--jobs", "-j", type=POSITIVE_INT, default=None,
                      help="parallel worker processes (default: number of cores; 1 = in this process)"),
-        click.option("--acc-threshold", type=float, default=None,
+        click.option("--acc-threshold", type=FiniteFloat(min=0, max=1), default=None,
                      help="accuracy that counts as trained (default: 2 × chance)"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table"),
     )(f)
@@ -69,13 +69,13 @@ def train_options(prefix: str):
 
     def deco(f):
         return _stack(
-            click.option(f"{p}lr", f"{n}lr", type=float, default=1e-3, show_default=True,
+            click.option(f"{p}lr", f"{n}lr", type=POSITIVE, default=1e-3, show_default=True,
                          help="SGD learning rate (paper: 1e-3; few steps need more, e.g. 0.05)"),
-            click.option(f"{p}epochs", f"{n}epochs", type=int, default=1, show_default=True, help="training epochs"),
-            click.option(f"{p}steps", f"{n}steps", type=int, default=None, help="train for this many steps instead"),
-            click.option(f"{p}batch-size", f"{n}batch_size", type=int, default=64, show_default=True,
+            click.option(f"{p}epochs", f"{n}epochs", type=POSITIVE_INT, default=1, show_default=True, help="training epochs"),
+            click.option(f"{p}steps", f"{n}steps", type=POSITIVE_INT, default=None, help="train for this many steps instead"),
+            click.option(f"{p}batch-size", f"{n}batch_size", type=POSITIVE_INT, default=64, show_default=True,
                          help="training batch size"),
-            click.option(f"{p}momentum", f"{n}momentum", type=float, default=0.0, show_default=True,
+            click.option(f"{p}momentum", f"{n}momentum", type=NON_NEGATIVE, default=0.0, show_default=True,
                          help="SGD momentum"),
             click.option(f"{p}optimizer", f"{n}optimizer", type=click.Choice(["sgd", "adam"]), default="sgd",
                          show_default=True, help="optimizer"),
@@ -352,11 +352,11 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
 
 @click.command("critical")
 @family_options
-@click.option("--depth", type=int, default=50, show_default=True, help="number of layers (stages)")
-@click.option("--width", type=int, default=None, help="hidden width (default: the model's)")
-@click.option("--sigma-b2", type=float, default=0.05, show_default=True, help="bias variance σ_b²")
+@click.option("--depth", type=POSITIVE_INT, default=50, show_default=True, help="number of layers (stages)")
+@click.option("--width", type=POSITIVE_INT, default=None, help="hidden width (default: the model's)")
+@click.option("--sigma-b2", type=NON_NEGATIVE, default=0.05, show_default=True, help="bias variance σ_b²")
 @click.option("--bracket", default="1.0:4.0", show_default=True, metavar="LO:HI", help="σ_w² interval to search")
-@click.option("--tol", type=float, default=0.05, show_default=True, help="stop when the bracket is this narrow")
+@click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
               help="metric whose cutoff ℓ* ranks first")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",

@@ -96,6 +96,12 @@ class ProbeConfig:
             raise ReprobeError(f"fit must be one of {', '.join(FIT_METHODS)}, got {self.fit!r}")
         if self.multi_call not in MULTI_CALL_MODES:
             raise ReprobeError(f"multi_call must be one of {', '.join(MULTI_CALL_MODES)}, got {self.multi_call!r}")
+        for name in ("eta", "lr", "ridge"):  # inf/nan pass the range checks below (nan silently)
+            if not _is_finite_number(getattr(self, name)):
+                raise ReprobeError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "samples"):
+            if not _is_whole(getattr(self, name)):
+                raise ReprobeError(f"{name} must be a whole number, got {getattr(self, name)!r}")
         checks = [
             (self.eta >= 0, f"eta must be >= 0, got {self.eta}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
@@ -116,6 +122,18 @@ class ProbeConfig:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
         return d
+
+
+def _is_finite_number(v: Any) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_whole(v: Any) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
@@ -677,6 +695,7 @@ class CascadeProbe:
             )
         if self.fit_info.get("skipped_nonfinite"):
             warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
+        warnings += data_size_warnings(cfg.samples, int(x.shape[0]), self.fit_info.get("fit_samples"), self.decoders)
         self.timings["evaluate"] = time.perf_counter() - t0
         k = min(cfg.keep_examples, x.shape[0])
         return ProbeResult(
@@ -744,6 +763,26 @@ class CascadeProbe:
             d.requires_grad_(False)
         self.decoders.to(self.device)
         return self
+
+
+#: Fewer held-out inputs than this make the entropy estimates (and so ℓ*) noise.
+MIN_RELIABLE_SAMPLES = 32
+
+
+def data_size_warnings(asked: int, measured: int, fit_rows: Optional[int], decoders: Sequence[nn.Module]) -> List[str]:
+    """Warnings when the data was smaller than asked for, or too small for the verdict to mean much."""
+    out = []
+    if measured < asked:
+        out.append(f"samples={asked} asked for, but the test data has {measured} inputs: measured on {measured}")
+    if measured < MIN_RELIABLE_SAMPLES:
+        out.append(f"only {measured} held-out inputs measured (fewer than {MIN_RELIABLE_SAMPLES}): "
+                   "the entropies and the cutoff ℓ* are unreliable")
+    widest = max((d.linear.in_features for d in decoders if isinstance(getattr(d, "linear", None), nn.Linear)),
+                 default=0)
+    if fit_rows is not None and fit_rows < widest:
+        out.append(f"decoders were fitted on {fit_rows} training inputs, fewer than the {widest} inputs of the widest "
+                   "decoder: the decoders are underdetermined and the cutoff ℓ* is unreliable")
+    return out
 
 
 # -- data helpers ------------------------------------------------------------------------------------
