@@ -89,7 +89,7 @@ def run_named(
     if bundle is None:
         bundle = load_dataset(data, **data_options)
     t0 = time.perf_counter()
-    net, bundle = build_for_data(model, bundle, model_options)
+    net, bundle = build_for_data(model, bundle, model_options, probe_kwargs)
     build_time = time.perf_counter() - t0
     result, probe = probe_model(net, bundle, **probe_kwargs)
     result.timings["build_model"] = build_time
@@ -100,17 +100,19 @@ def run_named(
     return result, net, probe
 
 
-def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Dict[str, Any]] = None
-                   ) -> Tuple[nn.Module, DatasetBundle]:
+def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Dict[str, Any]] = None,
+                   probe_options: Optional[Dict[str, Any]] = None) -> Tuple[nn.Module, DatasetBundle]:
     """Build model ``model`` for ``bundle`` and adapt the data to the input the model expects.
 
     Model options used here (besides the builder's): ``image_size`` (resize images to it),
     ``weights`` (``none``/``imagenet``/a path), ``adapt_data`` (False: a channel/size mismatch is
     an error instead of a conversion), ``subset`` (a random subsample of the data). Vision models
     carry ``reprobe_input`` (channels, size, mean, std): grey data becomes RGB, images are resized
-    and normalised, all in :func:`reprobe.data.images.adapt_bundle`.
+    and normalised, all in :func:`reprobe.data.images.adapt_bundle`. ``probe_options`` (the
+    probe's settings) size the memory estimate checked before the model is built.
     """
     from .data.images import adapt_bundle, subsample_bundle
+    from .memory import check_model_memory
     from .models import MODELS
     from .models.vision import _weights_kind, load_weights_file
 
@@ -125,6 +127,7 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     if size is not None and model in MODELS and len(bundle.input_shape) == 3:
         s = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)[-2:]
         bundle = adapt_bundle(bundle, size=s, allow=allow)
+    check_model_memory(model, bundle, opts, probe_options or {})  # before a huge model is allocated
     net = build_model(model, bundle.input_shape, bundle.num_classes, **opts)
     kind = _weights_kind(opts.get("weights"))
     if model in MODELS and kind == "imagenet":

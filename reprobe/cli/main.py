@@ -38,11 +38,23 @@ def describe_exception(e: BaseException) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
+def _close_progress_bars() -> None:
+    """Clear progress bars an exception left open, so that the error starts its own line."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return
+    for bar in list(getattr(tqdm, "_instances", None) or []):
+        bar.close()
+
+
 class ReprobeGroup(click.Group):
     """A click group that turns every error (and Ctrl-C) into one clean line."""
 
     def invoke(self, ctx: click.Context):
-        debug = bool((ctx.obj or {}).get("debug"))
+        def debug() -> bool:  # set by the group's callback, which runs inside super().invoke
+            return bool((ctx.obj or {}).get("debug"))
+
         try:
             return super().invoke(ctx)
         except click.exceptions.UsageError as e:
@@ -51,16 +63,19 @@ class ReprobeGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except ReprobeError as e:
-            if debug:
+            _close_progress_bars()
+            if debug():
                 raise
             raise CliError(_one_line(str(e))) from None
         except KeyboardInterrupt as e:
-            if debug:
+            _close_progress_bars()
+            if debug():
                 raise
             click.echo(f"Error: {_one_line(str(e)) or 'interrupted'}", err=True)
             sys.exit(INTERRUPTED_EXIT)
         except Exception as e:
-            if debug:
+            _close_progress_bars()
+            if debug():
                 raise
             raise CliError(describe_exception(e) + " (rerun as `reprobe --debug …` for the traceback)") from None
 

@@ -31,6 +31,11 @@ NON_NEGATIVE = FiniteFloat(min=0)
 POSITIVE = FiniteFloat(min=0, min_open=True)
 
 
+#: How the CLI spells the options that library messages name by their Python names.
+FLAG_NAMES = {"depth": "--depth", "width": "--width", "channels": "--channels", "image_size": "--image-size",
+              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples"}
+
+
 def _stack(*decorators: Callable) -> Callable:
     def apply(f: Callable) -> Callable:
         for d in reversed(decorators):

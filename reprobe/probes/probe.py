@@ -106,7 +106,7 @@ class ProbeConfig:
             (self.eta >= 0, f"eta must be >= 0, got {self.eta}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.ridge >= 0, f"ridge must be >= 0, got {self.ridge}"),
             (self.samples >= 2, f"samples must be >= 2 (entropies are taken over a sample set), got {self.samples}"),
             (self.max_fit_samples is None or self.max_fit_samples >= 1, "max_fit_samples must be >= 1"),
@@ -334,11 +334,23 @@ class CascadeProbe:
                 p.requires_grad_(flag)
             model.train(was_training)
 
+    def _call_model(self, x: torch.Tensor) -> None:
+        """Run the model; inputs it cannot take (wrong shape, dtype) are the caller's mistake, said in one line."""
+        try:
+            self.model(x)
+        except (RuntimeError, ValueError, TypeError, IndexError) as e:
+            if self.input_shape is not None and tuple(x.shape[1:]) == self.input_shape:
+                raise  # the model took this shape before: not an input mistake
+            first = " ".join(str(e).split())[:300]
+            raise ReprobeError(
+                f"{type(self.model).__name__} failed on inputs of shape {tuple(x.shape)} ({type(e).__name__}: {first}); "
+                "give inputs of the shape the model expects (batch first)") from None
+
     def _forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """[z⁰ = x, z¹, …, z^L] for a batch (stage outputs cloned by the hooks)."""
         x = x.to(self.device)
         with torch.no_grad(), self._hooks.recording() as rec:
-            self.model(x)
+            self._call_model(x)
         missing = [s.name for s in self.stages if s.name not in rec.outputs]
         if missing:
             raise ReprobeError(
@@ -352,7 +364,7 @@ class CascadeProbe:
         x = _as_input(x)
         with self._session():
             with torch.no_grad(), self._hooks.recording() as rec:
-                self.model(x.to(self.device))
+                self._call_model(x.to(self.device))
             order = list(rec.order)
             outputs = dict(rec.outputs)
         missing = [s.name for s in self.stages if s.name not in outputs]
