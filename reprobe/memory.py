@@ -147,9 +147,14 @@ def check_model_memory(model: str, bundle, model_options: Mapping[str, Any], pro
     if estimator is None:
         return None
     shape = tuple(bundle.input_shape)
-    if model_options.get("image_size") and len(shape) == 3:  # the run resizes images to it
-        shape = (shape[0], int(model_options["image_size"]), int(model_options["image_size"]))
-    size = estimator(shape, int(bundle.num_classes), model_options)
+    try:
+        size_opt = model_options.get("image_size")
+        if size_opt and len(shape) == 3:  # the run resizes images to it
+            h, w = (size_opt, size_opt) if isinstance(size_opt, (int, float)) else tuple(size_opt)[-2:]
+            shape = (shape[0], int(h), int(w))
+        size = estimator(shape, int(bundle.num_classes), model_options)
+    except (TypeError, ValueError, ReprobeError):
+        return None  # options the builder will refuse, in its own words
     if size is None:
         return None
     parts = probe_bytes(size, probe_options, len(bundle.test))
@@ -174,3 +179,21 @@ def _check(parts: Dict[str, float], available: Optional[int], what: str, size: M
         lower += " (or " + " or ".join(names.get(o, o) for o in extra) + ")"
     raise ReprobeError(f"this probe needs about {fmt_bytes(total)} of {what} ({shown}), but "
                        f"{fmt_bytes(available)} is available; lower {lower}")
+
+
+def check_probe_memory(probe, test_inputs: Optional[int] = None, names: Optional[Mapping[str, str]] = None) -> None:
+    """After the dry run (stage shapes known) and before the fit: refuse a probe of any model whose
+    decoders, statistics and evaluation would not fit the memory left (the model already lives there).
+
+    Raises:
+        ReprobeError: naming the options to lower (``image_size`` and ``batch_size`` or ``samples``).
+    """
+    if probe.input_shape is None or any(s.shape is None for s in probe.stages):
+        return
+    size = ModelSize(0, [tuple(s.shape) for s in probe.stages], tuple(probe.input_shape), ("image_size",))
+    parts = probe_bytes(size, probe.config.to_dict(), test_inputs)
+    del parts["model"]
+    _check(parts, available_bytes(), "memory", size, names)
+    gpu = _gpu_free_bytes(probe.config.device)
+    if gpu is not None:
+        _check({k: v for k, v in parts.items() if k != "evaluation"}, gpu, "GPU memory", size, names)

@@ -41,10 +41,13 @@ def _read_marker(path: Path) -> dict:
 
 
 def _alive(info: dict) -> bool:
-    """True when the marker's writer is a live process on this machine (unknown: assume alive)."""
+    """False only when the marker's writer is known to be gone: a process of this machine that no
+    longer runs. Unknown (another machine, an empty marker being written): assume it still runs."""
     pid, host = info.get("pid"), info.get("host")
     if not isinstance(pid, int) or host != socket.gethostname():
-        return host is None and pid is None  # an unreadable marker may be being written right now
+        return True
+    if os.name == "nt":
+        return True  # os.kill(pid, 0) would send Ctrl-C there; the error message says how to clear it
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -54,9 +57,10 @@ def _alive(info: dict) -> bool:
     return True
 
 
-def _busy_error(out: Path, info: dict) -> ReprobeError:
+def _busy_error(out: Path, info: dict, marker: str) -> ReprobeError:
     who = f" (pid {info['pid']})" if info.get("pid") else ""
-    return ReprobeError(f"another reprobe command{who} is writing to {out}; wait for it to finish or pick another --out")
+    return ReprobeError(f"another reprobe command{who} is writing to {out}; wait for it to finish or pick another "
+                        f"--out (if no reprobe is running, delete {out / marker})")
 
 
 def _check_existing(out: Path, marker: str, force: bool, resume: bool, must_be_empty: bool) -> None:
@@ -66,7 +70,7 @@ def _check_existing(out: Path, marker: str, force: bool, resume: bool, must_be_e
         return
     info = _read_marker(out / marker) if (out / marker).exists() else None
     if info is not None and _alive(info):
-        raise _busy_error(out, info)
+        raise _busy_error(out, info, marker)
     if not must_be_empty or force or resume:
         return
     if info is not None:
@@ -108,7 +112,7 @@ def claim(out, *, force: bool = False, resume: bool = False, marker: str = INCOM
             _remove_outputs(out)
         fd = os.open(out / marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
     except FileExistsError:
-        raise _busy_error(out, _read_marker(out / marker)) from None
+        raise _busy_error(out, _read_marker(out / marker), marker) from None
     except OSError as e:
         raise ReprobeError(f"cannot write to --out {out}: {e.strerror or e}") from None
     info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),

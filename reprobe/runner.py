@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Subset
 
 from .data import DatasetBundle, load_dataset
 from .errors import ReprobeError
+from .memory import check_probe_memory
 from .models import build_model
 from .probes import CascadeProbe, ProbeResult
 
@@ -45,9 +46,13 @@ def probe_model(
     output_selector: Any = None,
     adapter_options: Optional[dict] = None,
     keep_probe: bool = False,
+    names: Optional[Dict[str, str]] = None,
     **probe_options: Any,
 ) -> Tuple[ProbeResult, Optional[CascadeProbe]]:
     """Fit and evaluate a probe on ``model`` with ``bundle``'s train/test splits.
+
+    Before the fit, the memory the probe will need is checked (:func:`reprobe.memory.check_probe_memory`;
+    ``names`` spells the options its error names, e.g. as CLI flags).
 
     Returns:
         (result, probe) — the probe (closed, decoders kept) only when ``keep_probe``.
@@ -59,10 +64,23 @@ def probe_model(
                          batch_size=batch_size, seed=seed, **probe_options)
     with probe:
         loader = train_loader(bundle, batch_size, seed, train_samples)
+        _check_memory_before_fit(probe, bundle, names)
         result = probe.fit(loader).evaluate(bundle.test)
     result.data = bundle.describe()
     result.warnings.extend(cut_warnings(bundle, train_samples))
     return result, (probe if keep_probe else None)
+
+
+def _check_memory_before_fit(probe: CascadeProbe, bundle: DatasetBundle, names: Optional[Dict[str, str]]) -> None:
+    """Learn the stage shapes from a dry run on a few test inputs and check the probe's memory.
+
+    The loader is not touched (its shuffling must stay as the fit will see it), and the dry run is
+    forgotten afterwards: the fit redoes it on its own first batch, so results do not change.
+    """
+    x = torch.stack([torch.as_tensor(bundle.test[i][0]) for i in range(min(2, len(bundle.test)))])
+    probe.dry_run(x)
+    check_probe_memory(probe, len(bundle.test), names=names)
+    probe.input_shape = None
 
 
 def cut_warnings(bundle: DatasetBundle, train_samples: Optional[int]) -> List[str]:

@@ -61,6 +61,8 @@ BAD_INPUTS = [
     (["run", *TINY, "--lr", "-1"], "--lr"),  # ridge does not use lr, but a bad one is still refused
     (["run", *TINY, "--model", "cnn", "--channels", "0"], "--channels"),
     (["run", *TINY, "--preset", "nosuch"], "preset 'nosuch' does not apply"),
+    (["run", "--data", "digits", "--model", "cnn", "--width", "64"], "--width does not apply to model 'cnn'"),
+    (["stages", "--model", "mlp", "--channels", "8"], "--channels does not apply to model 'mlp'"),
     (["run", *TINY, "--samples", "0"], "--samples"),
     (["run", *TINY, "--train-samples", "0"], "--train-samples"),
     (["run", *TINY, "--test-fraction", "1.5"], "--test-fraction"),
@@ -202,7 +204,10 @@ def test_compare_exits_1_when_a_model_fails_and_keeps_the_others(tmp_path):
 def test_incomplete_folder_is_refused_by_report_and_reconstruct(tmp_path):
     out = tmp_path / "r"
     assert invoke("run", *TINY, "--save-decoders", "--out", out).exit_code == 0
-    (out / "INCOMPLETE").write_text(json.dumps({"pid": 999999999, "host": "elsewhere"}))
+    import socket
+
+    # as an interrupted run leaves it: the writer (a pid no process has) is gone
+    (out / "INCOMPLETE").write_text(json.dumps({"pid": 999999999, "host": socket.gethostname()}))
     for args in (["report", out], ["reconstruct", out, "--class", "1", "--out", tmp_path / "c.png"]):
         res = invoke(*args)
         assert res.exit_code == 2 and f"{out} is incomplete" in res.output, res.output
@@ -322,3 +327,22 @@ def test_inputs_the_model_cannot_take_are_one_line_errors():
         probe.fit(torch.randn(64, 16))
         with pytest.raises(ReprobeError, match=r"failed on inputs of shape \(8, 5\)"):
             probe.evaluate(torch.randn(8, 5))
+
+
+def test_memory_estimate_refuses_before_building_or_fitting(monkeypatch):
+    import torch
+
+    import reprobe.memory as mem
+    from reprobe.data import load_dataset
+    from reprobe.probes import CascadeProbe
+    from reprobe.runner import probe_model, run_named
+
+    monkeypatch.setattr(mem, "available_bytes", lambda: 100_000)
+    monkeypatch.setattr(CascadeProbe, "fit", lambda *a, **k: pytest.fail("fitted despite the memory estimate"))
+    bundle = load_dataset("digits")
+    with pytest.raises(ReprobeError, match=r"needs about .* but 100 KB is available; lower depth or width"):
+        run_named("mlp", "digits", model_options={"depth": 3, "width": 16}, bundle=bundle)
+    # a model reprobe cannot size from its options: checked after a dry run, before the fit
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 32), torch.nn.Tanh(), torch.nn.Linear(32, 10))
+    with pytest.raises(ReprobeError, match="lower image_size"):
+        probe_model(net, bundle, progress=False)

@@ -94,6 +94,8 @@ def _check_options_used(model: nn.Module, adapter: str, find: Optional[StageFind
         if value is None or key in takes:
             continue
         users = sorted(a.name for a in _ADAPTERS.values() if key in inspect.signature(a.find).parameters)
+        source = ("the model names its own stages (reprobe_stages)" if adapter == "reprobe_stages"
+                  else f"its stages come from the adapter {adapter!r}, which has no {key}s")
         raise ReprobeError(
-            f"{key} {value!r} does not apply to {type(model).__name__}: its stages come from {adapter!r}, which "
-            f"has no {key}s; {key}s exist for the adapters {', '.join(users) or 'none'} (see `reprobe list adapters`)")
+            f"{key} {value!r} does not apply to {type(model).__name__}: {source}; {key}s exist for the adapters "
+            f"{', '.join(users) or 'none'} (see `reprobe list adapters`)")

@@ -110,6 +110,26 @@ _ARCH_PARAMS = {"depth": "depth", "width": "width", "sigma_w2": "sigma_w2", "sig
                 "activation": "activation", "shape": "net_shape", "channels": "channels"}
 
 
+def check_options_apply(model: str) -> None:
+    """Refuse architecture options typed for a registered model whose builder does not take them
+    (``--model cnn --width 64`` would be ignored, and still recorded with the run)."""
+    import inspect
+
+    from ..errors import ReprobeError
+    from ..models import MODELS
+
+    if model not in MODELS.names():
+        return  # factories and library models take what they take; their builders say so
+    takes = inspect.signature(MODELS.get(model)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values()):
+        return
+    for key, param in _ARCH_PARAMS.items():
+        if key not in takes and _given_on_command_line(param):
+            flag = "--shape" if param == "net_shape" else "--" + param.replace("_", "-")
+            valid = ", ".join("--" + k.replace("_", "-") for k in _ARCH_PARAMS if k in takes)
+            raise ReprobeError(f"{flag} does not apply to model {model!r}; its options: {valid}")
+
+
 def _registered_models() -> list:
     from ..models import MODELS
 

@@ -12,7 +12,7 @@ import click
 
 from ..data import DATASETS, load_dataset
 from ..errors import ReprobeError
-from .options import FLAG_NAMES, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
+from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
 
 
 def _fmt(v: Optional[float]) -> str:
@@ -66,6 +66,7 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
     """
     from ..outdir import claimed
 
+    check_options_apply(params["model"])
     t0 = time.perf_counter()
     out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     with claimed(out_dir, force=force):
@@ -94,7 +95,7 @@ def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, h
     check_model_memory(params["model"], bundle, model_kwargs(params), kw, names=FLAG_NAMES)
     result, _, probe = run_named(
         params["model"], params["data"], model_options=model_kwargs(params), bundle=bundle,
-        keep_probe=save_decoders, **kw,
+        keep_probe=save_decoders, names=FLAG_NAMES, **kw,
     )
     result.extra["command"] = command_line()
     result.timings["total"] = time.perf_counter() - t0
@@ -125,6 +126,7 @@ def stages_cmd(as_json, **params):
 
     from ..runner import build_for_data
 
+    check_options_apply(params["model"])
     extra = {k: params[k] for k in ("image_size", "subset") if params.get(k) is not None}
     bundle = load_dataset(params["data"], root=params.get("data_root"), seed=params["seed"], **extra)
     model, bundle = build_for_data(params["model"], bundle, model_kwargs(params))
