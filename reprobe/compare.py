@@ -412,5 +412,5 @@ def compare_models(
     if report:
         from .report import write_report
 
-        write_report([out], out / "report.html", command=command)
+        write_report([out], out / "report.html", command=command, allow_incomplete=True)
     return summary

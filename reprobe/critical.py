@@ -61,6 +61,19 @@ def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "
     return (ell, t)
 
 
+def describe_tie_break(tie_break: str, score: float) -> str:
+    """The tie-break as people read it: the metric's own value and which way is better.
+
+    Scores are "higher is better", so the relative-entropy score is minus the entropy; printed
+    as is it would read as a negative KL divergence.
+    """
+    if not math.isfinite(score):
+        return f"{tie_break.replace('-', ' ')} not finite"
+    if tie_break == "mean-relative-entropy":
+        return f"mean relative entropy {-score:.3g} (lower = more information kept)"
+    return f"{tie_break.replace('-', ' ')} {score:.3g} (higher = more information kept)"
+
+
 @dataclass
 class CriticalResult:
     """The outcome of :func:`find_critical`."""

@@ -24,15 +24,18 @@ def close_matches(name: str, candidates: Iterable[str], n: int = 3) -> list[str]
     return difflib.get_close_matches(str(name), [str(c) for c in candidates], n=n, cutoff=0.5)
 
 
-def unknown_name_message(kind: str, name: str, valid: Iterable[str], hint: str = "") -> str:
-    """One line: ``unknown <kind> 'x'; did you mean 'y'? valid: a, b, c``."""
+def unknown_name_message(kind: str, name: str, valid: Iterable[str], hint: str = "", where: str = "") -> str:
+    """One line: ``unknown <kind> 'x'[ in <where>]; did you mean 'y'? Valid <kind>s: a, b, c.``"""
     valid = sorted(valid)
     close = close_matches(name, valid)
-    msg = f"unknown {kind} {name!r}"
+    msg = f"unknown {kind} {name!r}" + (f" in {where}" if where else "")
     if close:
         msg += "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    else:
+        msg += "."
     shown = ", ".join(valid[:40]) + (f", … ({len(valid)} in all)" if len(valid) > 40 else "")
-    msg += f" Valid {kind}s: {shown}."
+    plural = kind[:-1] + "ies" if kind.endswith("y") else kind + "s"
+    msg += f" Valid {plural}" + (f" in {where}" if where else "") + f": {shown}."
     if hint:
         msg += " " + hint
     return msg

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -12,6 +12,7 @@ from torch.utils.data import DataLoader, Subset
 
 from .data import DatasetBundle, load_dataset
 from .errors import ReprobeError
+from .memory import check_probe_memory
 from .models import build_model
 from .probes import CascadeProbe, ProbeResult
 
@@ -45,24 +46,53 @@ def probe_model(
     output_selector: Any = None,
     adapter_options: Optional[dict] = None,
     keep_probe: bool = False,
+    names: Optional[Dict[str, str]] = None,
     **probe_options: Any,
 ) -> Tuple[ProbeResult, Optional[CascadeProbe]]:
     """Fit and evaluate a probe on ``model`` with ``bundle``'s train/test splits.
 
+    Before the fit, the memory the probe will need is checked (:func:`reprobe.memory.check_probe_memory`;
+    ``names`` spells the options its error names, e.g. as CLI flags).
+
     Returns:
         (result, probe) — the probe (closed, decoders kept) only when ``keep_probe``.
     """
-    loader = train_loader(bundle, batch_size, seed, train_samples)
     if len(bundle.test) < 2:
         raise ReprobeError(f"dataset {bundle.name!r} has {len(bundle.test)} test samples; the probe needs at least 2")
+    # The probe checks every setting (batch_size included) before a loader is made from them.
     probe = CascadeProbe(model, stages, output_selector=output_selector, adapter_options=adapter_options,
                          batch_size=batch_size, seed=seed, **probe_options)
     with probe:
+        loader = train_loader(bundle, batch_size, seed, train_samples)
+        _check_memory_before_fit(probe, bundle, names)
         result = probe.fit(loader).evaluate(bundle.test)
     # What the dry run found (dropped stages, skip connections) belongs with the numbers it qualifies.
     result.warnings = list(probe.warnings) + [w for w in result.warnings if w not in probe.warnings]
     result.data = bundle.describe()
+    result.warnings.extend(cut_warnings(bundle, train_samples))
     return result, (probe if keep_probe else None)
+
+
+def _check_memory_before_fit(probe: CascadeProbe, bundle: DatasetBundle, names: Optional[Dict[str, str]]) -> None:
+    """Learn the stage shapes from a dry run on a few test inputs and check the probe's memory.
+
+    The loader is not touched (its shuffling must stay as the fit will see it), and the dry run is
+    forgotten afterwards: the fit redoes it on its own first batch, so results do not change.
+    """
+    x = torch.stack([torch.as_tensor(bundle.test[i][0]) for i in range(min(2, len(bundle.test)))])
+    probe.dry_run(x)
+    check_probe_memory(probe, len(bundle.test), names=names)
+    probe.input_shape = None
+
+
+def cut_warnings(bundle: DatasetBundle, train_samples: Optional[int]) -> List[str]:
+    """Say where the training split held fewer inputs than were asked for (the run used them all).
+    Too few held-out inputs, or too few to fit on, the probe itself warns about."""
+    out = []
+    if train_samples is not None and train_samples > len(bundle.train):
+        out.append(f"train_samples={train_samples} asked for, but {bundle.name!r} has {len(bundle.train)} "
+                   f"training inputs: all {len(bundle.train)} were used")
+    return out
 
 
 def run_named(
@@ -79,7 +109,7 @@ def run_named(
     if bundle is None:
         bundle = load_dataset(data, **data_options)
     t0 = time.perf_counter()
-    net, bundle = build_for_data(model, bundle, model_options)
+    net, bundle = build_for_data(model, bundle, model_options, probe_kwargs)
     build_time = time.perf_counter() - t0
     result, probe = probe_model(net, bundle, **probe_kwargs)
     result.timings["build_model"] = build_time
@@ -90,17 +120,19 @@ def run_named(
     return result, net, probe
 
 
-def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Dict[str, Any]] = None
-                   ) -> Tuple[nn.Module, DatasetBundle]:
+def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Dict[str, Any]] = None,
+                   probe_options: Optional[Dict[str, Any]] = None) -> Tuple[nn.Module, DatasetBundle]:
     """Build model ``model`` for ``bundle`` and adapt the data to the input the model expects.
 
     Model options used here (besides the builder's): ``image_size`` (resize images to it),
     ``weights`` (``none``/``imagenet``/a path), ``adapt_data`` (False: a channel/size mismatch is
     an error instead of a conversion), ``subset`` (a random subsample of the data). Vision models
     carry ``reprobe_input`` (channels, size, mean, std): grey data becomes RGB, images are resized
-    and normalised, all in :func:`reprobe.data.images.adapt_bundle`.
+    and normalised, all in :func:`reprobe.data.images.adapt_bundle`. ``probe_options`` (the
+    probe's settings) size the memory estimate checked before the model is built.
     """
     from .data.images import adapt_bundle, subsample_bundle
+    from .memory import check_model_memory
     from .models import MODELS
     from .models.vision import _weights_kind, load_weights_file
 
@@ -110,9 +142,12 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     if subset is not None:
         bundle = subsample_bundle(bundle, int(subset), seed=int(opts.get("seed") or 0))
     size = opts.get("image_size")
+    if size is not None and not all(int(v) >= 1 for v in (size if isinstance(size, (list, tuple)) else [size])):
+        raise ReprobeError(f"image_size must be at least 1 pixel, got {size}")
     if size is not None and model in MODELS and len(bundle.input_shape) == 3:
         s = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(v) for v in size)[-2:]
         bundle = adapt_bundle(bundle, size=s, allow=allow)
+    check_model_memory(model, bundle, opts, probe_options or {})  # before a huge model is allocated
     net = build_model(model, bundle.input_shape, bundle.num_classes, **opts)
     kind = _weights_kind(opts.get("weights"))
     if model in MODELS and kind == "imagenet":

@@ -203,8 +203,25 @@ def open_store(path: Path, resume: bool) -> PointStore:
 _BUNDLES: Dict[Tuple, Any] = {}
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a sweep; the message says how many points were saved and how to go on."""
+
+
 def _init_worker(threads: int) -> None:
+    import signal
+
     import torch
+
+    # Ctrl-C goes to the whole process group: the parent alone answers it (one line, and it stops
+    # the workers), instead of every worker printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore; a worker ended by Ctrl-C could not free
+    # it, and multiprocessing would warn about a leak. Workers draw no bars: a thread lock does.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
 
     torch.set_num_threads(max(1, int(threads)))
     try:
@@ -340,30 +357,61 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
         if not todo:
             return 0
         if jobs == 1:
-            import torch
-
-            old = torch.get_num_threads()
-            torch.set_num_threads(threads)
-            try:
-                for t in todo:
-                    land(run_point(t))
-            finally:
-                torch.set_num_threads(old)
+            _run_here(todo, threads, land)
         else:
-            ctx = multiprocessing.get_context("spawn")
-            ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker,
-                                        initargs=(threads,))
-            try:
-                futures = [ex.submit(run_point, t) for t in todo]
-                for fut in cf.as_completed(futures):
-                    land(fut.result())
-            except BaseException:
-                ex.shutdown(wait=False, cancel_futures=True)
-                raise
-            ex.shutdown(wait=True)
+            _run_in_workers(todo, jobs, threads, land)
+    except KeyboardInterrupt:
+        saved = len(tasks) - len(todo) + done
+        raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, --resume continues") from None
     finally:
         bar.close()
     return done
+
+
+def _run_here(todo: List[Dict[str, Any]], threads: int, land: Callable[[dict], None]) -> None:
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for t in todo:
+            land(run_point(t))
+    finally:
+        torch.set_num_threads(old)
+
+
+def _run_in_workers(todo: List[Dict[str, Any]], jobs: int, threads: int, land: Callable[[dict], None]) -> None:
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")
+    # Workers start with Ctrl-C ignored (a started interpreter keeps an inherited SIG_IGN), so that
+    # one pressed while they import torch prints no traceback either; submitting starts them all.
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
+        futures = [ex.submit(run_point, t) for t in todo]
+    finally:
+        signal.signal(signal.SIGINT, old)
+    try:
+        for fut in cf.as_completed(futures):
+            land(fut.result())
+    except BaseException:
+        _stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
+
+
+def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (shutdown alone waits for running points)."""
+    processes = list((getattr(ex, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
+    # With its workers gone the pool is broken and shuts down at once; waiting lets it close its
+    # queues (else multiprocessing warns about leaked semaphores at exit).
+    ex.shutdown(wait=True, cancel_futures=True)
 
 
 # --- summaries and agreement ------------------------------------------------------------------

@@ -285,7 +285,7 @@ def test_train_grid_bad_options_are_one_line_errors(tmp_path, opt):
 def test_sweep_verify_bad_train_option_fails_before_probing(tmp_path):
     r = CliRunner().invoke(cli, ["sweep", *TINY, "--sigma-w2", "1.0", "--out", str(tmp_path / "v"), "--verify",
                                  "--train-batch-size", "0"])
-    assert r.exit_code == 2 and "--batch-size" in r.output, r.output
+    assert r.exit_code == 2 and "--train-batch-size" in r.output, r.output
     assert not (tmp_path / "v").exists()
 
 

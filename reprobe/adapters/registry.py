@@ -67,6 +67,7 @@ def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> t
     """
     named = getattr(model, "reprobe_stages", None)
     if named and adapter is None:
+        _check_options_used(model, "reprobe_stages", None, options)
         return "reprobe_stages", list(named)
     candidates = adapters()
     if adapter is not None:
@@ -78,5 +79,23 @@ def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> t
     for a in candidates:
         names = a.find(model, **options)
         if names:
+            _check_options_used(model, a.name, a.find, options)
             return a.name, list(names)
     raise ReprobeError(f"could not find the stages of {type(model).__name__} automatically; {HOW_TO_NAME_STAGES}")
+
+
+def _check_options_used(model: nn.Module, adapter: str, find: Optional[StageFinder], options: dict) -> None:
+    """An option such as ``preset`` that the chosen adapter does not take would be ignored (and
+    still recorded with the run): refuse it, naming the adapters that do take it."""
+    import inspect
+
+    takes = set() if find is None else set(inspect.signature(find).parameters)
+    for key, value in options.items():
+        if value is None or key in takes:
+            continue
+        users = sorted(a.name for a in _ADAPTERS.values() if key in inspect.signature(a.find).parameters)
+        source = ("the model names its own stages (reprobe_stages)" if adapter == "reprobe_stages"
+                  else f"its stages come from the adapter {adapter!r}, which has no {key}s")
+        raise ReprobeError(
+            f"{key} {value!r} does not apply to {type(model).__name__}: {source}; {key}s exist for the adapters "
+            f"{', '.join(users) or 'none'} (see `reprobe list adapters`)")

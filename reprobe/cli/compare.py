@@ -28,28 +28,37 @@ def compare_model_options(f):
 @data_options
 @probe_options
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="output folder (default: runs/compare-<time>)")
+              help="output folder (default: runs/compare-<time>); must be new or empty unless --force")
+@click.option("--force", is_flag=True, help="replace the results in an existing --out folder")
 @click.option("--report/--no-report", "write_html", default=True, show_default=True,
               help="write OUT/report.html")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars, no table")
-def compare_cmd(models, out, write_html, quiet, **params):
+def compare_cmd(models, out, force, write_html, quiet, **params):
     """Probe several models on the same data and rank them by predicted trainability.
 
     Example: reprobe compare --model mlp:depth=30,sigma_w2=1.0 --model mlp:depth=30,sigma_w2=1.76
 
     Writes OUT/runs/<model>/ (one run folder each), OUT/summary.json, OUT/summary.csv and
-    OUT/report.html (entropy curves, ranking, reconstructions, stage tables).
+    OUT/report.html (entropy curves, ranking, reconstructions, stage tables). Exits with code 1
+    when a model failed (the others are still ranked and written).
     """
     from ..compare import compare_models, parse_model_spec
+    from ..outdir import claimed
     from ..report import command_line
 
     specs = [parse_model_spec(m) for m in models]
     out_dir = Path(out) if out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     echo = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
-    summary = compare_models(
-        specs, out_dir, data=params["data"], data_options=data_kwargs(params), model_options=model_kwargs(params),
-        probe_options=probe_kwargs(params, progress=not quiet), command=command_line(), report=write_html, echo=echo,
-    )
+    with claimed(out_dir, force=force):
+        try:
+            summary = compare_models(
+                specs, out_dir, data=params["data"], data_options=data_kwargs(params),
+                model_options=model_kwargs(params), probe_options=probe_kwargs(params, progress=not quiet),
+                command=command_line(), report=write_html, echo=echo,
+            )
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"interrupted; {out_dir} is incomplete (marked by its INCOMPLETE file); "
+                                    "run again with --force") from None
     metric = summary["rank_metric"]
     if not quiet:
         click.echo(f"\nRanking by ℓ*/L of {metric} (then final value):")
@@ -61,6 +70,8 @@ def compare_cmd(models, out, write_html, quiet, **params):
         click.echo(f"warning: {f['name']} failed: {f['error']}", err=True)
     files = "summary.json, summary.csv" + (", report.html" if write_html else "")
     click.echo(f"wrote {out_dir}/runs/ ({len(summary['models'])} runs), {files}")
+    if summary["failed"]:
+        raise click.exceptions.Exit(1)  # the warnings above say which model failed and why
 
 
 COMMANDS = [compare_cmd]

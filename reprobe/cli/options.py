@@ -2,13 +2,38 @@
 
 from __future__ import annotations
 
-import functools
+import math
 from typing import Any, Callable, Dict
 
 import click
 
 from ..metrics import CUTOFFS, METRICS
 from ..probes.probe import FIT_METHODS
+
+
+class FiniteFloat(click.FloatRange):
+    """A float option that must be finite (``inf``/``nan`` read as numbers to float()) and in range."""
+
+    name = "float"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        rv = super().convert(value, param, ctx)
+        if not math.isfinite(rv):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return rv
+
+
+#: Whole numbers that must be at least 1 (batch size, depth, width, image size, channels …).
+POSITIVE_INT = click.IntRange(min=1)
+#: Finite floats: any, >= 0, > 0.
+FINITE = FiniteFloat()
+NON_NEGATIVE = FiniteFloat(min=0)
+POSITIVE = FiniteFloat(min=0, min_open=True)
+
+
+#: How the CLI spells the options that library messages name by their Python names.
+FLAG_NAMES = {"depth": "--depth", "width": "--width", "channels": "--channels", "image_size": "--image-size",
+              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples"}
 
 
 def _stack(*decorators: Callable) -> Callable:
@@ -25,11 +50,11 @@ def model_options(f: Callable) -> Callable:
     return _stack(
         click.option("--model", "model", default="mlp", show_default=True,
                      help="model name (`reprobe list models`)"),
-        click.option("--depth", type=int, default=50, show_default=True,
+        click.option("--depth", type=POSITIVE_INT, default=50, show_default=True,
                      help="number of layers (stages) for mlp-style models"),
-        click.option("--width", type=int, default=None, help="hidden width (default: the input size, 784 for MNIST)"),
-        click.option("--sigma-w2", type=float, default=1.76, show_default=True, help="weight variance σ_w² (× 1/fan-in)"),
-        click.option("--sigma-b2", type=float, default=0.05, show_default=True, help="bias variance σ_b²"),
+        click.option("--width", type=POSITIVE_INT, default=None, help="hidden width (default: the input size, 784 for MNIST)"),
+        click.option("--sigma-w2", type=POSITIVE, default=1.76, show_default=True, help="weight variance σ_w² (× 1/fan-in)"),
+        click.option("--sigma-b2", type=NON_NEGATIVE, default=0.05, show_default=True, help="bias variance σ_b²"),
         click.option("--activation", default="tanh", show_default=True, help="activation of the random net"),
         click.option("--shape", "net_shape", type=click.Choice(["wide", "shrinking"]), default="wide", show_default=True,
                      help="mlp layer widths: wide (width…width, 400, classes) or shrinking (linear taper)"),
@@ -40,15 +65,15 @@ def model_options(f: Callable) -> Callable:
 def vision_model_options(f: Callable) -> Callable:
     """Options of CNNs and vision models (cnn, resnet, torchvision names, timm:NAME, file.py:factory)."""
     return _stack(
-        click.option("--channels", type=int, default=None, help="conv channels of the cnn/resnet families (default 32)"),
+        click.option("--channels", type=POSITIVE_INT, default=None, help="conv channels of the cnn/resnet families (default 32)"),
         click.option("--weights", default="none", show_default=True,
                      help="none (probe at initialisation), imagenet (pretrained; needs the download/cache) or PATH"),
         click.option("--preset", default=None,
                      help="stage preset of the adapter: VGG layers|blocks, ResNet blocks|stages, timm features|blocks; "
                           "add +head for the classifier layers (e.g. layers+head)"),
-        click.option("--image-size", type=int, default=None,
+        click.option("--image-size", type=POSITIVE_INT, default=None,
                      help="resize images to this size (default: the model's; e.g. 64 keeps CPU runs short)"),
-        click.option("--subset", type=int, default=None, help="a random subsample of this many images (train + test)"),
+        click.option("--subset", type=POSITIVE_INT, default=None, help="a random subsample of this many images (train + test)"),
         click.option("--no-adapt", "no_adapt", is_flag=True,
                      help="do not convert data to the model's input (grey→RGB, resize): mismatches are errors"),
     )(f)
@@ -85,6 +110,26 @@ _ARCH_PARAMS = {"depth": "depth", "width": "width", "sigma_w2": "sigma_w2", "sig
                 "activation": "activation", "shape": "net_shape", "channels": "channels"}
 
 
+def check_options_apply(model: str) -> None:
+    """Refuse architecture options typed for a registered model whose builder does not take them
+    (``--model cnn --width 64`` would be ignored, and still recorded with the run)."""
+    import inspect
+
+    from ..errors import ReprobeError
+    from ..models import MODELS
+
+    if model not in MODELS.names():
+        return  # factories and library models take what they take; their builders say so
+    takes = inspect.signature(MODELS.get(model)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in takes.values()):
+        return
+    for key, param in _ARCH_PARAMS.items():
+        if key not in takes and _given_on_command_line(param):
+            flag = "--shape" if param == "net_shape" else "--" + param.replace("_", "-")
+            valid = ", ".join("--" + k.replace("_", "-") for k in _ARCH_PARAMS if k in takes)
+            raise ReprobeError(f"{flag} does not apply to model {model!r}; its options: {valid}")
+
+
 def _registered_models() -> list:
     from ..models import MODELS
 
@@ -105,9 +150,9 @@ def data_options(f: Callable) -> Callable:
         click.option("--data", default="mnist-5k", show_default=True, help="dataset name (`reprobe list datasets`)"),
         click.option("--data-root", type=click.Path(file_okay=False), default=None,
                      help="cache folder for downloadable data (default: $REPROBE_DATA or ~/.cache/reprobe)"),
-        click.option("--test-fraction", type=float, default=0.1, show_default=True,
+        click.option("--test-fraction", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True), default=0.1, show_default=True,
                      help="share held out for evaluation (data without an official split)"),
-        click.option("--train-samples", type=int, default=None, help="use at most this many training inputs"),
+        click.option("--train-samples", type=POSITIVE_INT, default=None, help="use at most this many training inputs"),
     )(f)
 
 
@@ -126,15 +171,15 @@ def probe_options(f: Callable) -> Callable:
                           f"Built in: {', '.join(METRICS.names())}"),
         click.option("--cutoff", default="threshold", show_default=True,
                      help=f"cutoff detector reported as ℓ* ({', '.join(CUTOFFS.names())})"),
-        click.option("--eta", type=float, default=0.005, show_default=True, help="cutoff tolerance η (relative)"),
+        click.option("--eta", type=NON_NEGATIVE, default=0.005, show_default=True, help="cutoff tolerance η (relative)"),
         click.option("--fit", "fit_method", type=click.Choice(FIT_METHODS), default="ridge", show_default=True,
                      help="decoder fit: ridge (exact least squares, one pass) or adam/sgd (the paper: Adam, 1 epoch)"),
-        click.option("--ridge", type=float, default=0.1, show_default=True,
+        click.option("--ridge", type=NON_NEGATIVE, default=0.1, show_default=True,
                      help="ridge strength relative to activation power (the probe's noise floor)"),
-        click.option("--epochs", type=int, default=1, show_default=True, help="epochs for gradient-trained decoders"),
-        click.option("--lr", type=float, default=1e-3, show_default=True, help="learning rate for gradient-trained decoders"),
-        click.option("--batch-size", type=int, default=64, show_default=True, help="batch size"),
-        click.option("--samples", type=int, default=100, show_default=True,
+        click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True, help="epochs for gradient-trained decoders"),
+        click.option("--lr", type=POSITIVE, default=1e-3, show_default=True, help="learning rate for gradient-trained decoders"),
+        click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True, help="batch size"),
+        click.option("--samples", type=click.IntRange(min=2), default=100, show_default=True,
                      help="held-out inputs to reconstruct and measure (paper: 100)"),
         click.option("--stage", "stage_names", multiple=True,
                      help="module name of a stage (repeatable); default: found by the model's adapter"),

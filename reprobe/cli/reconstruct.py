@@ -30,7 +30,10 @@ def rebuild_probe(run_dir) -> Tuple["object", nn.Module, "object"]:
     from ..models.vision import _weights_kind, load_weights_file
     from ..probes import CascadeProbe, ProbeResult
 
+    from ..outdir import check_complete
+
     run_dir = Path(run_dir)
+    check_complete(run_dir)
     if not (run_dir / "result.json").is_file():
         raise ReprobeError(f"{run_dir} has no result.json; give a folder written by `reprobe run --out DIR`")
     result = ProbeResult.load(run_dir)
@@ -75,8 +78,11 @@ def _tile(label: str, im: torch.Tensor, transform, stretch: bool = False, colorb
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write")
 def reconstruct_cmd(run_dir, image_path, stage, channel, class_index, out):
     """Reconstruct an image from every stage (or one, or one channel) with a run's saved decoders."""
+    from ..probes.result import check_writable_file
+
     if image_path is None and class_index is None:
         raise ReprobeError("give --image PATH (an image to reconstruct) or --class K (a one-hot output)")
+    check_writable_file(out, "--out")
     result, _, probe = rebuild_probe(run_dir)
     transform = (result.data or {}).get("transform")
     with probe:

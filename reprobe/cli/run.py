@@ -12,7 +12,7 @@ import click
 
 from ..data import DATASETS, load_dataset
 from ..errors import ReprobeError
-from .options import data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
+from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
 
 
 def _fmt(v: Optional[float]) -> str:
@@ -44,8 +44,6 @@ def print_result_table(result, echo=click.echo) -> None:
             "no saturation: information reaches the last stage" if c >= L else
             f"saturates at stage {c}: information is lost before the end")
         echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {verdict}")
-    for w in result.warnings:
-        echo(f"warning: {w}", err=True)
 
 
 def cutoff_summary(result) -> str:
@@ -72,47 +70,66 @@ RUN_FILES = ("result.json", "entropy.png", "reconstructions.png", "reconstructio
 @data_options
 @probe_options
 @click.option("--out", type=click.Path(file_okay=False), default=None,
-              help="output folder (default: runs/<model>-<time>)")
+              help="output folder (default: runs/<model>-<time>); must be new or empty unless --force")
+@click.option("--force", is_flag=True, help="replace the results in an existing --out folder")
 @click.option("--save-decoders", is_flag=True, help="also store the trained decoders (decoders.pt) with the run")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table: only the cutoffs in one line")
 @click.option("--report/--no-report", "write_html_report", default=True, show_default=True,
               help="also write OUT/report.html (a self-contained page; `reprobe report` re-renders it)")
-def run_cmd(out, save_decoders, quiet, **params):
+def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
     """Probe one network: fit decoders, measure reconstruction entropy per stage, find ℓ*.
 
     Writes result.json, entropy.png, reconstructions.png, reconstructions.npy and report.html
-    (and decoders.pt with --save-decoders) into --out.
+    (and decoders.pt with --save-decoders) into --out. The folder holds an INCOMPLETE marker until
+    everything is written: an interrupted run never looks finished, and a second run into the same
+    folder fails at once.
     """
+    from ..outdir import claimed
+
+    check_options_apply(params["model"])
     t0 = time.perf_counter()
+    out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with claimed(out_dir, force=force):
+        try:
+            result = _probe_into(out_dir, params, quiet, save_decoders, write_html_report, t0)
+        except KeyboardInterrupt:
+            raise KeyboardInterrupt(f"interrupted; {out_dir} is incomplete (marked by its INCOMPLETE file); "
+                                    "run again with --force") from None
+    if quiet:
+        click.echo(cutoff_summary(result))
+    else:
+        print_result_table(result)
+    for w in result.warnings:
+        click.echo(f"warning: {w}", err=True)
+    written = [f for f in RUN_FILES if (out_dir / f).is_file()]
+    click.echo(f"wrote {out_dir}/{', '.join(written)}"
+               + f"  (fit {result.timings.get('fit', 0):.1f}s, evaluate {result.timings.get('evaluate', 0):.1f}s)")
+
+
+def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, html: bool, t0: float):
+    """Load the data, probe the model and write every file of the run into ``out_dir``."""
+    from ..memory import check_model_memory
+    from ..report import command_line
     from ..runner import run_named
 
     kw = probe_kwargs(params, progress=not quiet)
     bundle = load_dataset(params["data"], **data_kwargs(params))
+    check_model_memory(params["model"], bundle, model_kwargs(params), kw, names=FLAG_NAMES)
     result, _, probe = run_named(
         params["model"], params["data"], model_options=model_kwargs(params), bundle=bundle,
-        keep_probe=save_decoders, **kw,
+        keep_probe=save_decoders, names=FLAG_NAMES, **kw,
     )
-    out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
-    from ..report import command_line
-
     result.extra["command"] = command_line()
     result.timings["total"] = time.perf_counter() - t0
     result.save(out_dir)
-    if params.pop("write_html_report", True):
+    if html:
         from ..report import write_report
 
-        write_report([out_dir], out_dir / "report.html", command=result.extra.get("command"))
+        write_report([out_dir], out_dir / "report.html", command=result.extra.get("command"),
+                     allow_incomplete=True)
     if save_decoders and probe is not None:
         probe.save_decoders(out_dir / "decoders.pt")
-    if quiet:
-        click.echo(cutoff_summary(result))
-        for w in result.warnings:
-            click.echo(f"warning: {w}", err=True)
-    else:
-        print_result_table(result)
-    written = [f for f in RUN_FILES if (out_dir / f).is_file()]
-    click.echo(f"wrote {out_dir}/{', '.join(written)}"
-               + f"  (fit {result.timings.get('fit', 0):.1f}s, evaluate {result.timings.get('evaluate', 0):.1f}s)")
+    return result
 
 
 @click.command("stages")
@@ -131,6 +148,7 @@ def stages_cmd(as_json, **params):
 
     from ..runner import build_for_data
 
+    check_options_apply(params["model"])
     extra = {k: params[k] for k in ("image_size", "subset") if params.get(k) is not None}
     bundle = load_dataset(params["data"], root=params.get("data_root"), seed=params["seed"], **extra)
     model, bundle = build_for_data(params["model"], bundle, model_kwargs(params))

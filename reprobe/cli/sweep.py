@@ -21,7 +21,8 @@ from typing import Any, Dict, List, Optional
 import click
 
 from ..errors import ReprobeError
-from .options import _stack, data_kwargs, data_options, probe_kwargs, probe_options
+from .options import (FLAG_NAMES, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, _stack, data_kwargs, data_options,
+                      probe_kwargs, probe_options)
 
 GRID_HELP = "START:STOP:STEP (inclusive) or a list a,b,c"
 
@@ -54,9 +55,9 @@ def run_options(f):
     return _stack(
         click.option("--out", type=click.Path(file_okay=False), required=True, help="output folder"),
         click.option("--resume", is_flag=True, help="continue a sweep in --out: skip the points already finished"),
-        click.option("--jobs", "-j", type=int, default=None,
+        click.option("--jobs", "-j", type=POSITIVE_INT, default=None,
                      help="parallel worker processes (default: number of cores; 1 = in this process)"),
-        click.option("--acc-threshold", type=float, default=None,
+        click.option("--acc-threshold", type=FiniteFloat(min=0, max=1), default=None,
                      help="accuracy that counts as trained (default: 2 × chance)"),
         click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table"),
     )(f)
@@ -69,13 +70,13 @@ def train_options(prefix: str):
 
     def deco(f):
         return _stack(
-            click.option(f"{p}lr", f"{n}lr", type=float, default=1e-3, show_default=True,
+            click.option(f"{p}lr", f"{n}lr", type=POSITIVE, default=1e-3, show_default=True,
                          help="SGD learning rate (paper: 1e-3; few steps need more, e.g. 0.05)"),
-            click.option(f"{p}epochs", f"{n}epochs", type=int, default=1, show_default=True, help="training epochs"),
-            click.option(f"{p}steps", f"{n}steps", type=int, default=None, help="train for this many steps instead"),
-            click.option(f"{p}batch-size", f"{n}batch_size", type=int, default=64, show_default=True,
+            click.option(f"{p}epochs", f"{n}epochs", type=POSITIVE_INT, default=1, show_default=True, help="training epochs"),
+            click.option(f"{p}steps", f"{n}steps", type=POSITIVE_INT, default=None, help="train for this many steps instead"),
+            click.option(f"{p}batch-size", f"{n}batch_size", type=POSITIVE_INT, default=64, show_default=True,
                          help="training batch size"),
-            click.option(f"{p}momentum", f"{n}momentum", type=float, default=0.0, show_default=True,
+            click.option(f"{p}momentum", f"{n}momentum", type=NON_NEGATIVE, default=0.0, show_default=True,
                          help="SGD momentum"),
             click.option(f"{p}optimizer", f"{n}optimizer", type=click.Choice(["sgd", "adam"]), default="sgd",
                          show_default=True, help="optimizer"),
@@ -151,6 +152,13 @@ def _check_model(params, grid):
     if grid["width"][0] is not None:
         opts["width"] = min(grid["width"])
     build_model(params["model"], bundle.input_shape, bundle.num_classes, **opts)
+    from ..memory import check_model_memory
+
+    biggest = {**opts, "depth": max(grid["depth"])}
+    if grid["width"][0] is not None:
+        biggest["width"] = max(grid["width"])
+    if "metrics" in params:  # a probing sweep: the probe's buffers count too
+        check_model_memory(params["model"], bundle, biggest, probe_kwargs(params, progress=False), names=FLAG_NAMES)
     return bundle.num_classes, bundle
 
 
@@ -273,8 +281,6 @@ def sweep_cmd(out, resume, jobs, quiet, verify, **params):
     Ground truth: --verify trains each probed net; or run `reprobe train-grid --out OUT` over
     several depths ≤ L — a cell (σ_w², depth d) is predicted trainable when d ≤ ℓ*.
     """
-    from ..sweep import check_resume_settings, run_tasks
-
     out = Path(out)
     _check_jobs(jobs)
     grid = _grid(params)
@@ -283,9 +289,22 @@ def sweep_cmd(out, resume, jobs, quiet, verify, **params):
     thr = _threshold(params, num_classes)
     kw = probe_kwargs(params, progress=False)
     tasks = _tasks(grid, params, kw, train)
+    with _locked(out):
+        _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr)
+
+
+def _locked(out: Path):
+    """Hold ``out`` for this command: a second sweep into it fails at once instead of mixing points."""
+    from ..outdir import SWEEP_LOCK, claimed
+
+    return claimed(out, marker=SWEEP_LOCK, must_be_empty=False)
+
+
+def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> None:
+    from ..sweep import check_resume_settings, run_tasks
+
     store = _open(out / "points.jsonl", resume)
     check_resume_settings(store.records, tasks[0], out / "points.jsonl")
-    out.mkdir(parents=True, exist_ok=True)
     meta = {"config": {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
                        "data_options": data_kwargs(params), "probe": kw, "train": train, "acc_threshold": thr,
                        "seed": params["seed"]},
@@ -320,8 +339,6 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
     σ_w², σ_b², width — the same depth if probed, else the deepest) and of `depth ≤ 6ξ_c` with
     `accuracy ≥ --acc-threshold`, and draws OUT/trained.png.
     """
-    from ..sweep import check_resume_settings, run_tasks
-
     out = Path(out)
     _check_jobs(jobs)
     grid = _grid(params)
@@ -329,9 +346,15 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
     num_classes, _ = _check_model(params, grid)
     thr = _threshold(params, num_classes)
     tasks = _tasks(grid, params, None, train)
+    with _locked(out):
+        _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr)
+
+
+def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> None:
+    from ..sweep import check_resume_settings, run_tasks
+
     store = _open(out / "trained.jsonl", resume)
     check_resume_settings(store.records, tasks[0], out / "trained.jsonl")
-    out.mkdir(parents=True, exist_ok=True)
     skipped = sum(t in store for t in tasks)
     t0 = time.perf_counter()
     n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="train")
@@ -352,11 +375,11 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
 
 @click.command("critical")
 @family_options
-@click.option("--depth", type=int, default=50, show_default=True, help="number of layers (stages)")
-@click.option("--width", type=int, default=None, help="hidden width (default: the model's)")
-@click.option("--sigma-b2", type=float, default=0.05, show_default=True, help="bias variance σ_b²")
+@click.option("--depth", type=POSITIVE_INT, default=50, show_default=True, help="number of layers (stages)")
+@click.option("--width", type=POSITIVE_INT, default=None, help="hidden width (default: the model's)")
+@click.option("--sigma-b2", type=NON_NEGATIVE, default=0.05, show_default=True, help="bias variance σ_b²")
 @click.option("--bracket", default="1.0:4.0", show_default=True, metavar="LO:HI", help="σ_w² interval to search")
-@click.option("--tol", type=float, default=0.05, show_default=True, help="stop when the bracket is this narrow")
+@click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
               help="metric whose cutoff ℓ* ranks first")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
@@ -373,7 +396,7 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
     ranked by --tie-break. Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
-    from ..critical import find_critical, probe_evaluator
+    from ..critical import describe_tie_break, find_critical, probe_evaluator
 
     parts = bracket.split(":")
     try:
@@ -392,7 +415,7 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
     def on_probe(sw, rec, s):
         if not quiet and not as_json:
             click.echo(f"  probe σ_w² = {sw:.4f}: ℓ* = {int(s[0]) if s[0] >= 0 else '-'} of {rec.get('depth')}, "
-                       f"{tie_break} = {s[1]:.4f}", err=True)
+                       f"{describe_tie_break(tie_break, s[1])}", err=True)
 
     res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, on_probe=on_probe)
     obj = res.to_dict()

@@ -167,6 +167,20 @@ def read_image(path, size: Tuple[int, int], channels: int = 3) -> torch.Tensor:
     return TF.to_tensor(img)
 
 
+def check_images_readable(paths: Sequence[str]) -> None:
+    """Open every image's header (and check PNG chunks) now: images load lazily, and a bad file
+    found mid-fit would throw the work so far away. Raises on the first bad file, naming it."""
+    from PIL import Image
+
+    for path in paths:
+        try:
+            with Image.open(path) as img:
+                img.verify()
+        except Exception as e:
+            raise ReprobeError(f"cannot read image {path}: {type(e).__name__}: {e}; remove or replace the file"
+                               .replace("\n", " ")) from None
+
+
 def _scan(folder: Path) -> Tuple[list, list]:
     classes = sorted(d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     samples = []
@@ -217,6 +231,7 @@ def folder_bundle(path, name: Optional[str] = None, seed: int = 0, test_fraction
         n_test = max(2, int(round(int(subset) * test_fraction)))
         train_s = [train_s[i] for i in torch.randperm(len(train_s), generator=g)[: max(1, int(subset) - n_test)].tolist()]
         test_s = [test_s[i] for i in torch.randperm(len(test_s), generator=g)[:n_test].tolist()]
+    check_images_readable([p for p, _ in train_s + test_s])
     train, test = ImageFiles(train_s, size_t), ImageFiles(test_s, size_t)
     return DatasetBundle(name or str(folder), train, test, (3, *size_t), len(classes), (0.0, 1.0), classes,
                          {"folder": str(folder)})

@@ -117,11 +117,11 @@ def _in_channels(input_shape: Sequence[int]) -> int:
 def _build_cnn(input_shape: Sequence[int], num_classes: int, depth: int = 10, channels: Optional[int] = None,
                kernel: int = 3, sigma_w2: float = 1.76, sigma_b2: float = 0.05, activation: str = "tanh",
                seed: Optional[int] = 0) -> nn.Module:
-    return PlainCNN(_in_channels(input_shape), num_classes, depth, channels or 32, kernel, sigma_w2, sigma_b2, activation, seed)
+    return PlainCNN(_in_channels(input_shape), num_classes, depth, 32 if channels is None else channels, kernel, sigma_w2, sigma_b2, activation, seed)
 
 
 @register_model("resnet", help="random tanh ResNet: stem, depth residual blocks x + W₂φ(W₁x), classes")
 def _build_resnet(input_shape: Sequence[int], num_classes: int, depth: int = 10, channels: Optional[int] = None,
                   kernel: int = 3, sigma_w2: float = 1.76, sigma_b2: float = 0.05, activation: str = "tanh",
                   seed: Optional[int] = 0) -> nn.Module:
-    return TanhResNet(_in_channels(input_shape), num_classes, depth, channels or 32, kernel, sigma_w2, sigma_b2, activation, seed)
+    return TanhResNet(_in_channels(input_shape), num_classes, depth, 32 if channels is None else channels, kernel, sigma_w2, sigma_b2, activation, seed)

@@ -291,7 +291,7 @@ def file_resolver(spec: str, input_shape: Sequence[int], num_classes: int, weigh
     fn = getattr(module, factory, None)
     if fn is None or not callable(fn):
         names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-        raise ReprobeError(unknown_name_message(f"factory in {path}", factory, names))
+        raise ReprobeError(unknown_name_message("factory", factory, names, where=str(path)))
     offered = {"input_shape": tuple(input_shape), "num_classes": num_classes, **options}
     try:
         params = inspect.signature(fn).parameters

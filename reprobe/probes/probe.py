@@ -98,11 +98,17 @@ class ProbeConfig:
             raise ReprobeError(f"fit must be one of {', '.join(FIT_METHODS)}, got {self.fit!r}")
         if self.multi_call not in MULTI_CALL_MODES:
             raise ReprobeError(f"multi_call must be one of {', '.join(MULTI_CALL_MODES)}, got {self.multi_call!r}")
+        for name in ("eta", "lr", "ridge"):  # inf/nan pass the range checks below (nan silently)
+            if not _is_finite_number(getattr(self, name)):
+                raise ReprobeError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        for name in ("epochs", "batch_size", "samples"):
+            if not _is_whole(getattr(self, name)):
+                raise ReprobeError(f"{name} must be a whole number, got {getattr(self, name)!r}")
         checks = [
             (self.eta >= 0, f"eta must be >= 0, got {self.eta}"),
             (self.lr > 0, f"lr must be > 0, got {self.lr}"),
             (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be >= 1, got {self.batch_size}"),
+            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
             (self.ridge >= 0, f"ridge must be >= 0, got {self.ridge}"),
             (self.samples >= 2, f"samples must be >= 2 (entropies are taken over a sample set), got {self.samples}"),
             (self.max_fit_samples is None or self.max_fit_samples >= 1, "max_fit_samples must be >= 1"),
@@ -118,6 +124,18 @@ class ProbeConfig:
         d = dataclasses.asdict(self)
         d["metrics"] = list(self.metrics)
         return d
+
+
+def _is_finite_number(v: Any) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_whole(v: Any) -> bool:
+    import numbers
+
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
 
 
 def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
@@ -339,6 +357,18 @@ class CascadeProbe:
                 p.requires_grad_(flag)
             model.train(was_training)
 
+    def _call_model(self, x: torch.Tensor) -> None:
+        """Run the model; inputs it cannot take (wrong shape, dtype) are the caller's mistake, said in one line."""
+        try:
+            self.model(x)
+        except (RuntimeError, ValueError, TypeError, IndexError) as e:
+            if self.input_shape is not None and tuple(x.shape[1:]) == self.input_shape:
+                raise  # the model took this shape before: not an input mistake
+            first = " ".join(str(e).split())[:300]
+            raise ReprobeError(
+                f"{type(self.model).__name__} failed on inputs of shape {tuple(x.shape)} ({type(e).__name__}: {first}); "
+                "give inputs of the shape the model expects (batch first)") from None
+
     def _forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """[z⁰, z¹, …, z^L] for a batch (stage outputs cloned by the hooks).
 
@@ -347,7 +377,7 @@ class CascadeProbe:
         x = x.to(self.device)
         tokens = not x.is_floating_point()
         with torch.no_grad(), self._hooks.recording(capture_input=tokens) as rec:
-            self.model(x)
+            self._call_model(x)
         missing = [s.name for s in self.stages if s.name not in rec.outputs]
         if missing:
             raise ReprobeError(
@@ -375,7 +405,7 @@ class CascadeProbe:
         tokens = not x.is_floating_point()
         with self._session():
             with torch.no_grad(), self._hooks.recording(capture_input=tokens) as rec:
-                self.model(x.to(self.device))
+                self._call_model(x.to(self.device))
             order, outputs, first_input = list(rec.order), dict(rec.outputs), rec.first_input
         self._drop_unrun_stages(order)
         by_name = {s.name: s for s in self.stages}
@@ -713,6 +743,8 @@ class CascadeProbe:
             warnings.append(self.fit_info["closed_form_over_memory_budget_message"])
         if self.fit_info.get("skipped_nonfinite"):
             warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
+        warnings += data_size_warnings(cfg.samples, int(x.shape[0]), self.fit_info, self.decoders,
+                                       [s.name for s in self.stages])
         self.timings["evaluate"] = time.perf_counter() - t0
         k = min(cfg.keep_examples, x.shape[0])
         return ProbeResult(
@@ -780,6 +812,47 @@ class CascadeProbe:
             d.requires_grad_(False)
         self.decoders.to(self.device)
         return self
+
+
+#: Fewer held-out inputs than this make the entropy estimates (and so ℓ*) noise.
+MIN_RELIABLE_SAMPLES = 32
+
+
+def data_size_warnings(asked: int, measured: int, fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
+                       stage_names: Sequence[str]) -> List[str]:
+    """Warnings when the data was smaller than asked for, or too small for the verdict to mean much."""
+    out = []
+    if measured < asked:
+        out.append(f"samples={asked} asked for, but the test data has {measured} inputs: measured on {measured}")
+    if measured < MIN_RELIABLE_SAMPLES:
+        out.append(f"only {measured} held-out inputs measured (fewer than {MIN_RELIABLE_SAMPLES}): "
+                   "the entropies and the cutoff ℓ* are unreliable")
+    worst = _least_determined_decoder(fit_info, decoders, stage_names)
+    if worst is not None:
+        name, rows, features = worst
+        out.append(f"decoders were fitted on {fit_info.get('fit_samples')} training inputs: stage {name}'s decoder saw "
+                   f"{rows} rows for its {features} features, so it is underdetermined and the cutoff ℓ* is unreliable")
+    return out
+
+
+#: A decoder with fewer fit rows than this share of its features is underdetermined beyond what the
+#: ridge makes up for (on VGG16, 0.5 rows per feature still gives the R² of 2 rows to within 0.005).
+MIN_ROWS_PER_FEATURE = 0.5
+
+
+def _least_determined_decoder(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
+                              stage_names: Sequence[str]) -> Optional[Tuple[str, int, int]]:
+    """(stage, rows, features) of the decoder with the fewest rows per feature, if below the minimum."""
+    closed_rows = fit_info.get("closed_form_rows", {})
+    worst = None
+    for name, d in zip(stage_names, decoders):
+        features = getattr(d, "n_features", None)
+        if features is None:
+            continue
+        rows = closed_rows.get(name, (fit_info.get("fit_samples") or 0) * getattr(d, "rows_per_input", 1))
+        if rows < MIN_ROWS_PER_FEATURE * features and (worst is None or rows / features < worst[1] / worst[2]):
+            worst = (name, rows, features)
+    return worst
 
 
 # -- data helpers ------------------------------------------------------------------------------------

@@ -63,6 +63,26 @@ def atomic_write(path: Path, write) -> None:
             os.unlink(tmp)
 
 
+def check_writable_file(path, what: str = "file") -> None:
+    """Make ``path``'s folder, or raise a one-line :class:`ReprobeError` when ``path`` cannot be
+    written: a folder in its way, a parent that is a file, a folder we may not write. Call it
+    before the work whose result goes there."""
+    path = Path(path)
+    if path.is_dir():
+        raise ReprobeError(f"cannot write {what} {path}: it is a folder; give a file name")
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ReprobeError(f"cannot write {what} {path}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ReprobeError(f"cannot write {what} {path}: no permission to write in {parent}")
+    try:  # the folders it goes into are made now, so that nothing fails after the work
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReprobeError(f"cannot write {what} {path}: {e.strerror or e}") from None
+
+
 def write_json(path: Path, obj: Any) -> None:
     def w(tmp):
         with open(tmp, "w") as f:

@@ -89,8 +89,12 @@ def _has_schema(path: Path, prefix: str) -> bool:
     return isinstance(obj, dict) and str(obj.get("schema", "")).startswith(prefix)
 
 
-def detect_kind(path: PathLike) -> Tuple[str, Path]:
-    """``("run" | "compare" | "sweep", folder)`` for a saved folder (or a file inside it)."""
+def detect_kind(path: PathLike, allow_incomplete: bool = False) -> Tuple[str, Path]:
+    """``("run" | "compare" | "sweep", folder)`` for a saved folder (or a file inside it).
+
+    A folder whose command has not finished (it still has its ``INCOMPLETE`` marker) is refused
+    unless ``allow_incomplete`` (the command itself renders its page before it finishes).
+    """
     p = Path(path)
     if p.is_file() and p.name in ("result.json", "summary.json", "sweep.json"):
         p = p.parent
@@ -98,6 +102,10 @@ def detect_kind(path: PathLike) -> Tuple[str, Path]:
         raise ReprobeError(f"{p} does not exist; pass a folder written by reprobe run, compare or sweep")
     if not p.is_dir():
         raise ReprobeError(f"{p} is not a folder; pass a folder written by reprobe run, compare or sweep")
+    if not allow_incomplete:
+        from ..outdir import check_complete
+
+        check_complete(p)
     has_run = (p / "result.json").is_file()
     # a run folder may hold other files too: a stray summary.json / sweep.json only wins when it is ours
     if (p / "summary.json").is_file() and (not has_run or _has_schema(p / "summary.json", "reprobe.compare/")):
@@ -507,11 +515,13 @@ def render_sweep(folder: PathLike, command: Optional[str] = None) -> str:
 _RENDERERS = {"run": render_run_section, "compare": render_compare_section, "sweep": render_sweep_section}
 
 
-def render_report(paths: Sequence[PathLike], command: Optional[str] = None, title: Optional[str] = None) -> str:
-    """One HTML page for any mix of run, comparison and sweep folders."""
+def render_report(paths: Sequence[PathLike], command: Optional[str] = None, title: Optional[str] = None,
+                  allow_incomplete: bool = False) -> str:
+    """One HTML page for any mix of run, comparison and sweep folders (finished ones, unless
+    ``allow_incomplete``)."""
     if not paths:
         raise ReprobeError("no folders to report on; pass at least one run, compare or sweep folder")
-    kinds = [detect_kind(p) for p in paths]  # all errors before any rendering
+    kinds = [detect_kind(p, allow_incomplete) for p in paths]  # all errors before any rendering
     sections = []
     for i, (kind, folder) in enumerate(kinds):
         anchor = kind if len(kinds) == 1 else f"{kind}-{i + 1}"
@@ -530,23 +540,27 @@ def render_report(paths: Sequence[PathLike], command: Optional[str] = None, titl
     return page(page_title, body, subtitle=sub, command=command if command and command not in own else None, toc=toc)
 
 
-def write_report(paths: Union[PathLike, Sequence[PathLike]], out_file: PathLike, command: Optional[str] = None) -> Path:
+def write_report(paths: Union[PathLike, Sequence[PathLike]], out_file: PathLike, command: Optional[str] = None,
+                 allow_incomplete: bool = False) -> Path:
     """Render ``paths`` (run, comparison or sweep folders) into the self-contained HTML ``out_file``.
 
     Args:
         paths: one folder or a list of them.
         out_file: the .html file to write (parents are created).
         command: the command that asked for the report (shown when it differs from the folders' own).
+        allow_incomplete: render folders that still carry their INCOMPLETE marker (for the
+            command that is writing them).
 
     Raises:
         ReprobeError: a folder is missing, corrupt, or not a reprobe folder (the message names it).
     """
-    from ..probes.result import atomic_write
+    from ..probes.result import atomic_write, check_writable_file
 
     if isinstance(paths, (str, Path)):
         paths = [paths]
-    text = render_report(list(paths), command=command)
     out = Path(out_file)
+    check_writable_file(out, "report")
+    text = render_report(list(paths), command=command, allow_incomplete=allow_incomplete)
 
     def w(tmp):
         Path(tmp).write_text(text, encoding="utf-8")
