@@ -60,9 +60,22 @@ ESTIMATORS: Dict[str, Callable[..., Optional[ModelSize]]] = {
     "mlp": _mlp_size, "cnn": _conv_size(False), "resnet": _conv_size(True)}
 
 
+def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
+    """(features, targets) of the decoder from a stage of shape ``inp`` back to ``out``."""
+    from .probes.conv_decoders import MAX_KERNEL_FEATURES
+
+    if len(inp) == 3 and len(out) == 3:  # sub-pixel conv: k×k patches → C'·r² sub-pixels
+        k2 = 9 if 9 * inp[0] <= MAX_KERNEL_FEATURES else 1
+        r2 = max(1, (out[1] * out[2]) // max(1, inp[1] * inp[2]))
+        return inp[0] * k2, out[0] * r2
+    if len(inp) == 3:  # map → vector: pooled to at most 4×4
+        return inp[0] * min(inp[1], 4) * min(inp[2], 4), math.prod(out)
+    return math.prod(inp), math.prod(out)
+
+
 def probe_bytes(size: ModelSize, probe: Mapping[str, Any], test_inputs: Optional[int] = None) -> Dict[str, float]:
     """Bytes by part: model, decoders (with optimizer state), statistics, fit activations, evaluation."""
-    from .probes.probe import MAX_CLOSED_FORM_BYTES, MAX_CLOSED_FORM_FEATURES
+    from .probes.fitting import MAX_CLOSED_FORM_BYTES, MAX_CLOSED_FORM_FEATURES
 
     fit = probe.get("fit", "ridge")
     batch = int(probe.get("batch_size", 64))
@@ -73,15 +86,11 @@ def probe_bytes(size: ModelSize, probe: Mapping[str, Any], test_inputs: Optional
     decoders = stats = 0.0
     gradient = fit != "ridge"
     for inp, out in zip(shapes[1:], shapes[:-1]):  # each decoder maps a stage back to its input
-        d_in, d_out = math.prod(inp), math.prod(out)
-        if len(inp) == 1 and len(out) == 1:
-            decoders += (d_in + 1) * d_out
-            if fit == "ridge" and d_in <= MAX_CLOSED_FORM_FEATURES:
-                stats += (d_in + 1) * (d_in + 1 + d_out)
-            else:
-                gradient = True
-        else:  # convolutional decoders: a few k×k layers between the two channel counts
-            decoders += 9 * inp[0] * out[0] * 4
+        d_in, d_out = _decoder_features(inp, out)
+        decoders += (d_in + 1) * d_out
+        if fit == "ridge" and d_in <= MAX_CLOSED_FORM_FEATURES:
+            stats += (d_in + 1) * (d_in + 1 + d_out)
+        else:
             gradient = True
     stats_bytes = min(FLOAT * stats, MAX_CLOSED_FORM_BYTES)
     rows = batch if gradient else max(batch, 1024)
