@@ -68,7 +68,8 @@ def _norm(img: np.ndarray, lo: float, hi: float) -> np.ndarray:
 
 
 def reconstruction_grid(recon: np.ndarray, cutoff: Optional[int] = None, examples: int = 6, max_columns: int = 10,
-                        cell: tuple = (1.25, 1.3), margin: tuple = (0.4, 0.35)):
+                        cell: tuple = (1.25, 1.3), margin: tuple = (0.4, 0.35),
+                        stage_names: Optional[list] = None):
     """A figure with a row per input: the input, then its reconstructions from selected stages.
 
     Args:
@@ -77,6 +78,7 @@ def reconstruction_grid(recon: np.ndarray, cutoff: Optional[int] = None, example
         examples: rows (inputs) to draw.
         max_columns: stages to show at most (evenly spaced, ℓ* added).
         cell, margin: inches per image and around the grid.
+        stage_names: names of stages 1 … L, shown under "ℓ = k" (long names are shortened).
 
     All images share the inputs' value range, so a reconstruction that fades looks faded.
     """
@@ -100,6 +102,9 @@ def reconstruction_grid(recon: np.ndarray, cutoff: Optional[int] = None, example
             if r == 0:
                 marked = bool(l and cutoff and l == cutoff)
                 label = ("input" if l == 0 else f"ℓ={l}") + (" (ℓ*)" if marked else "")
+                if l and stage_names and l <= len(stage_names):
+                    name = str(stage_names[l - 1])
+                    label += "\n" + (name if len(name) <= 16 else "…" + name[-15:])
                 ax.set_title(label, fontsize=8, color="#b23b2e" if marked else "black")
     return fig
 
@@ -108,7 +113,7 @@ def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10,
     """Grid: a row per input, the input first, then its reconstruction from selected stages."""
     marks = [v for v in result.cutoffs.values() if v]
     fig = reconstruction_grid(result.reconstructions.detach().cpu().float().numpy(), marks[0] if marks else None,
-                              examples, max_columns, margin=(0.4, 0.7))
+                              examples, max_columns, margin=(0.4, 0.8), stage_names=[s["name"] if isinstance(s, dict) else s.name for s in result.stages])
     fig.suptitle(title or "Reconstructions of held-out inputs from each stage", fontsize=10)
     fig.tight_layout()
     path = Path(path)
