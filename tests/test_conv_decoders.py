@@ -141,3 +141,20 @@ def test_nonfinite_feature_map_rows_are_skipped_and_counted():
         info = probe.fit_info
         assert info["skipped_nonfinite"] == {"1": 7, "2": 7, "3": 7}
         assert all(bool(torch.isfinite(p).all()) for p in probe.decoders.parameters())
+
+
+def test_decoders_saved_by_an_older_format_are_refused_in_one_line(tmp_path):
+    from reprobe.errors import ReprobeError
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2))
+    with CascadeProbe(model, ["1", "2"], progress=False) as probe:
+        probe.fit(torch.rand(64, 1, 8, 8))
+        probe.save_decoders(tmp_path / "d.pt")
+        state = torch.load(tmp_path / "d.pt", weights_only=False)
+        state["format"] = "reprobe.decoders/1"
+        torch.save(state, tmp_path / "old.pt")
+        with pytest.raises(ReprobeError, match="fit the probe again") as e:
+            probe.load_decoders(tmp_path / "old.pt")
+        assert "\n" not in str(e.value)
+        probe.load_decoders(tmp_path / "d.pt")  # the current format loads

@@ -80,10 +80,11 @@ def plan_fit(decoders: Sequence[nn.Module], fit: str, ridge_samples: Optional[in
     inputs), at ``ridge_samples`` inputs, or at the end of the data.
     """
     closed, over = _choose_closed_form(decoders, fit)
-    targets = [target_rows(d.n_features, d.rows_per_input) if c else None for d, c in zip(decoders, closed)]
+    targets = [target_rows(d.n_features, d.rows_per_input, ridge_samples) if c else None
+               for d, c in zip(decoders, closed)]
     limit = max_fit_samples
     if all(closed):
-        wanted = [ridge_samples if t is None else max(MIN_INPUTS, math.ceil(t / d.rows_per_input))
+        wanted = [None if t is None else max(min(MIN_INPUTS, t), math.ceil(t / d.rows_per_input))
                   for d, t in zip(decoders, targets)]
         needed = None if any(w is None for w in wanted) else max(wanted, default=0)
         for cap in (ridge_samples, needed):
@@ -167,14 +168,12 @@ class DecoderFitter:
     def _accumulate(self, i: int, inp: torch.Tensor, tgt: torch.Tensor) -> None:
         st = self.stats.setdefault(i, RidgeStatistics())
         target = self.plan.row_targets[i]
-        if target is None and self.ridge_samples is not None:  # vector decoders: the first ridge_samples inputs
-            room = self.ridge_samples - st.rows
-            inp, tgt = inp[:max(room, 0)], tgt[:max(room, 0)]
-        elif target is not None and st.rows >= target:
+        if target is not None and st.rows >= target:
             return
-        if inp.shape[0]:
-            self.stat_inputs[i] += inp.shape[0]
-            st.add(*self.decoders[i].design(inp, tgt, self.plan.positions[i], self._generator))
+        if target is not None and self.decoders[i].rows_per_input <= 1:  # vector decoders: the first `target` inputs
+            inp, tgt = inp[:target - st.rows], tgt[:target - st.rows]
+        self.stat_inputs[i] += inp.shape[0]
+        st.add(*self.decoders[i].design(inp, tgt, self.plan.positions[i], self._generator))
 
     def statistics_complete(self) -> bool:
         """Every decoder is closed-form and has the rows it asked for (reading more changes nothing)."""

@@ -35,6 +35,10 @@ from .hooks import MULTI_CALL_MODES, Selector, StageHooks
 FIT_METHODS = ("ridge", "adam", "sgd")
 
 
+#: Version of :meth:`CascadeProbe.save_decoders` files. 2: closed-form sub-pixel conv decoders.
+DECODERS_FORMAT = "reprobe.decoders/2"
+
+
 @dataclass
 class ProbeConfig:
     """Every setting of a probe (stored in ``result.json`` under ``config``).
@@ -55,10 +59,13 @@ class ProbeConfig:
             its power count as lost. 0.1 puts the ordered-phase cutoff of tanh MLPs near the
             mean-field 6ξ_c; smaller values reconstruct better but see through more contraction.
         samples: held-out inputs used to evaluate (paper: 100).
-        ridge_samples: closed-form decoders use the first this-many training inputs (None: all).
-            Their statistics have converged by then: on MNIST (depth 100, width 784) the cutoffs
-            with 1024, 2048 and all 4500 images are identical, at less than half the time. Pass
-            a shuffled loader. Gradient-trained decoders still see every input.
+        ridge_samples: closed-form decoders use at most the first this-many training inputs
+            (None: all). Their statistics have converged by then: on MNIST (depth 100, width 784)
+            the cutoffs with 1024, 2048 and all 4500 images are identical, at less than half the
+            time. Vector decoders with few features stop earlier (8 inputs per feature, at least
+            256); feature-map decoders sample one patch position per feature (see
+            :mod:`reprobe.probes.ridge`). Pass a shuffled loader. Gradient-trained decoders still
+            see every input.
         max_fit_samples: stop fitting after this many training inputs (None: all of them).
         device: ``auto`` (cuda > mps > cpu), or a torch device string.
         seed: seed of the decoders' initialisation and of the fit's shuffling.
@@ -775,7 +782,7 @@ class CascadeProbe:
         self._check_fitted()
         torch.save(
             {
-                "format": "reprobe.decoders/1",
+                "format": DECODERS_FORMAT,
                 "input_shape": list(self.input_shape),
                 "stages": [s.to_dict() for s in self.stages],
                 "target_ranges": [list(r) for r in self._target_ranges],
@@ -793,6 +800,10 @@ class CascadeProbe:
             state = torch.load(path, map_location="cpu", weights_only=False)
         except Exception as e:
             raise ReprobeError(f"cannot read decoders from {path}: {e}") from None
+        found = state.get("format") if isinstance(state, dict) else None
+        if found != DECODERS_FORMAT:
+            raise ReprobeError(f"decoders in {path} have format {found!r}, not {DECODERS_FORMAT!r} (saved by another "
+                               "reprobe version, whose decoders differ); fit the probe again and save them anew")
         names = [s["name"] for s in state["stages"]]
         if names != [s.name for s in self.stages] and sorted(names) != sorted(s.name for s in self.stages):
             raise ReprobeError(f"decoders in {path} were trained for stages {names[:5]}…, not this model's")
@@ -805,7 +816,11 @@ class CascadeProbe:
         self.input_shape = tuple(state["input_shape"])
         self._target_ranges = [tuple(r) for r in state["target_ranges"]]
         self._build_decoders()
-        self.decoders.load_state_dict(state["decoders"])
+        try:
+            self.decoders.load_state_dict(state["decoders"])
+        except RuntimeError as e:
+            raise ReprobeError(f"decoders in {path} do not fit this probe's decoders ({str(e).splitlines()[0]}); "
+                               "fit the probe again and save them anew") from None
         for d, cf in zip(self.decoders, state["closed_form"]):
             if hasattr(d, "closed_form"):
                 d.closed_form = cf

@@ -29,15 +29,23 @@ MIN_ROWS = 4_096
 MIN_INPUTS = 256
 
 
-def target_rows(n_features: int, rows_per_input: int) -> Optional[int]:
-    """Rows a decoder's statistics should gather; None for one row per input (vector stages).
+#: A vector decoder (one row per input) is fitted on ``ridge_samples`` inputs, or on this many rows
+#: per feature if that is fewer (at least MIN_INPUTS): a 10-feature class-head decoder is as exact
+#: after 256 inputs as after 2048, while decoders of 256+ features keep all ``ridge_samples``.
+VECTOR_ROWS_PER_FEATURE = 8
 
-    Vector decoders keep the probe's ``ridge_samples`` inputs; feature-map decoders, which see
-    many rows per input, stop at ``max(MIN_ROWS, ROWS_PER_FEATURE·D)``.
+
+def target_rows(n_features: int, rows_per_input: int, ridge_samples: Optional[int]) -> Optional[int]:
+    """Rows a decoder's statistics should gather; None for all the inputs read.
+
+    Feature-map decoders, which see many rows per input, stop at ``max(MIN_ROWS, ROWS_PER_FEATURE·D)``;
+    vector decoders at ``min(ridge_samples, max(MIN_INPUTS, VECTOR_ROWS_PER_FEATURE·D))``.
     """
-    if rows_per_input <= 1:
+    if rows_per_input > 1:
+        return max(MIN_ROWS, math.ceil(ROWS_PER_FEATURE * n_features))
+    if ridge_samples is None:
         return None
-    return max(MIN_ROWS, ROWS_PER_FEATURE * n_features)
+    return min(ridge_samples, max(MIN_INPUTS, VECTOR_ROWS_PER_FEATURE * n_features))
 
 
 def positions_per_input(rows: int, rows_per_input: int, inputs: int) -> int:
