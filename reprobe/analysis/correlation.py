@@ -1,0 +1,115 @@
+"""A correlation-length estimate ξ̂ from the shape of a per-stage curve.
+
+Information that decays with depth makes a per-stage metric approach its saturation value
+exponentially: ``D(ℓ) ≈ D∞ − A·e^(−ℓ/ξ)``. :func:`fit_saturation` fits that form by variable
+projection — for each ξ on a fine logarithmic grid, D∞ and A follow from linear least squares,
+so the only search is one-dimensional and cannot land in a local minimum — and reads the
+uncertainty off the profile of the residual (the ξ range whose residual is within one noise unit
+of the best). It stays defined when nothing saturates within the L stages: ξ̂ is then a lower
+bound, the smallest ξ the curve is still consistent with.
+
+Pure functions over plain sequences (no torch), so any curve — a run's, a sweep point's, a
+synthetic one — can be fitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Optional, Sequence
+
+import numpy as np
+
+#: ξ grid: from a tenth of a stage to this many times the number of stages fitted.
+MAX_XI_PER_STAGE = 200.0
+GRID_POINTS = 600
+#: A curve whose range is below this share of its scale carries no decay to fit.
+FLAT_RELATIVE_RANGE = 1e-6
+
+
+@dataclass(frozen=True)
+class SaturationFit:
+    """ξ̂ and what it rests on.
+
+    Attributes:
+        xi: stages per e-fold of the approach to saturation (a lower bound if ``lower_bound``);
+            None when the curve cannot tell (see ``reason``).
+        xi_err: one-sigma uncertainty of ``xi`` (half the profile interval); None for bounds.
+        lower_bound: the curve has not saturated within its stages; ``xi`` is the smallest
+            correlation length it is consistent with.
+        asymptote: fitted D∞ (None for bounds).
+        amplitude: fitted A, the distance from saturation at the first fitted stage.
+        stages: the stage indices (1-based) that entered the fit.
+        reason: why the fit is a bound or undefined, in words ("" for a plain estimate).
+    """
+
+    xi: Optional[float]
+    xi_err: Optional[float]
+    lower_bound: bool
+    asymptote: Optional[float]
+    amplitude: Optional[float]
+    stages: tuple
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["stages"] = list(self.stages)
+        return d
+
+
+def _profile(l: np.ndarray, y: np.ndarray, xis: np.ndarray) -> tuple:
+    """Residual sum of squares and (D∞, A) of the best ``D∞ − A·e^(−ℓ/ξ)`` for each ξ."""
+    rss = np.empty(len(xis))
+    coef = np.empty((len(xis), 2))
+    for i, xi in enumerate(xis):
+        basis = np.stack([np.ones_like(l), -np.exp(-(l - l[0]) / xi)], 1)
+        c, *_ = np.linalg.lstsq(basis, y, rcond=None)
+        rss[i] = float(np.sum((basis @ c - y) ** 2))
+        coef[i] = c
+    return rss, coef
+
+
+def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False) -> SaturationFit:
+    """Fit ``D(ℓ) = D∞ − A·e^(−ℓ/ξ)`` to a per-stage curve (stage 1 first).
+
+    Args:
+        values: the metric per stage; None/NaN stages are left out.
+        exclude_last: leave the last stage out (a classifier head of another width, whose value
+            jumps, must not decide ξ̂).
+
+    Returns:
+        A :class:`SaturationFit`; never raises on short, flat or NaN curves (``xi`` is None and
+        ``reason`` says why).
+    """
+    y_all = np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    if exclude_last and len(y_all):
+        y_all = y_all[:-1]
+    stages = np.arange(1, len(y_all) + 1, dtype=float)
+    ok = np.isfinite(y_all)
+    l, y = stages[ok], y_all[ok]
+    used = tuple(int(s) for s in l)
+    if len(y) < 4:
+        return SaturationFit(None, None, False, None, None, used, f"only {len(y)} finite stage(s); at least 4 are needed")
+    scale = max(float(np.max(np.abs(y))), 1e-30)
+    if float(np.ptp(y)) <= FLAT_RELATIVE_RANGE * scale:
+        return SaturationFit(None, None, False, None, None, used,
+                             "the curve is flat: no stage changes it, so it shows no decay to measure")
+    span = float(l[-1] - l[0]) + 1.0
+    xis = np.geomspace(0.1, MAX_XI_PER_STAGE * span, GRID_POINTS)
+    rss, coef = _profile(l, y, xis)
+    best = int(np.argmin(rss))
+    # One noise unit: the residual variance of the best fit (3 parameters), at least float precision.
+    noise = max(rss[best] / max(len(y) - 3, 1), (1e-6 * scale) ** 2)
+    inside = np.nonzero(rss <= rss[best] + noise)[0]
+    lo, hi = xis[inside.min()], xis[inside.max()]
+    if inside.max() >= len(xis) - 1 or xis[best] > span:
+        return SaturationFit(float(lo), None, True, None, None, used,
+                             f"no saturation within {len(y)} stages: the curve is consistent with any ξ ≥ {lo:.3g}")
+    return SaturationFit(float(xis[best]), float((hi - lo) / 2), False, float(coef[best, 0]), float(coef[best, 1]), used)
+
+
+def fitted_curve(fit: SaturationFit, stages: Sequence[float]) -> Optional[np.ndarray]:
+    """The fitted ``D∞ − A·e^(−ℓ/ξ)`` at ``stages``, for plotting (None for bounds and undefined fits)."""
+    if fit.xi is None or fit.lower_bound or fit.asymptote is None:
+        return None
+    l = np.asarray(stages, dtype=float)
+    return fit.asymptote - fit.amplitude * np.exp(-(l - fit.stages[0]) / fit.xi)
