@@ -104,7 +104,9 @@ def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False
     if inside.max() >= len(xis) - 1 or xis[best] > span:
         return SaturationFit(float(lo), None, True, None, None, used,
                              f"no saturation within {len(y)} stages: the curve is consistent with any ξ ≥ {lo:.3g}")
-    return SaturationFit(float(xis[best]), float((hi - lo) / 2), False, float(coef[best, 0]), float(coef[best, 1]), used)
+    # The interval cannot be read finer than the grid: at least one grid step either side.
+    err = max(float(hi - lo) / 2, float(xis[best]) * (float(xis[1] / xis[0]) - 1))
+    return SaturationFit(float(xis[best]), err, False, float(coef[best, 0]), float(coef[best, 1]), used)
 
 
 def fitted_curve(fit: SaturationFit, stages: Sequence[float]) -> Optional[np.ndarray]:
