@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
+from .analysis import correlation_lengths, describe, fitted_curve  # noqa: E402
 
 METRIC_LABELS = {
     "relative_entropy": "relative entropy D(x‖x̂) [nats]",
@@ -123,17 +124,28 @@ def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10,
 
 
 def plot_entropy(result, path, title: Optional[str] = None) -> Path:
-    """One panel per metric: value vs stage ℓ, the cutoff ℓ* marked as a dashed line."""
+    """One panel per metric: value vs stage ℓ, the cutoff ℓ* marked as a dashed line, and the
+    fitted approach to saturation that gives ξ̂ (grey) where the curve saturates."""
     names = list(result.metrics)
+    shapes = [s["shape"] if isinstance(s, dict) else s.shape for s in getattr(result, "stages", [])]
+    fits = correlation_lengths(result.metrics, shapes)
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     L = result.depth
     x = np.arange(1, L + 1)
     for ax, m in zip(axes[0], names):
         y = result.values(m)
         ax.plot(x, y, marker="o" if L <= 40 else None, ms=3, lw=1.5, color="#1f5fa8")
+        fit = fits[m]
+        curve = fitted_curve(fit, np.arange(fit.stages[0], fit.stages[-1] + 1)) if fit.stages else None
+        if curve is not None:
+            ax.plot(np.arange(fit.stages[0], fit.stages[-1] + 1), curve, color="#7f7f7f", lw=1.2, ls=":",
+                    label=f"fit: {describe(fit)}")
+        elif fit.lower_bound:
+            ax.plot([], [], " ", label=describe(fit))  # a bound has no curve to draw, only words
         cut = result.cutoffs.get(m)
         if cut:
             ax.axvline(cut, ls="--", color="#c0392b", lw=1.2, label=f"ℓ* = {cut} ({result.cutoff_detector})")
+        if cut or fit.xi is not None:
             ax.legend(fontsize=8, loc="best")
         bad = ~np.isfinite(y)
         if bad.any():

@@ -10,6 +10,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
+from .analysis import correlation_lengths
 from .data import DatasetBundle, load_dataset
 from .errors import ReprobeError
 from .memory import check_probe_memory
@@ -112,6 +113,8 @@ def run_named(
     net, bundle = build_for_data(model, bundle, model_options, probe_kwargs)
     build_time = time.perf_counter() - t0
     result, probe = probe_model(net, bundle, **probe_kwargs)
+    fits = correlation_lengths(result.metrics, [s["shape"] for s in result.stage_dicts()])
+    result.extra["correlation_length"] = {m: f.to_dict() for m, f in fits.items()}
     result.timings["build_model"] = build_time
     result.model["spec"] = model
     result.model["options"] = {k: v for k, v in (model_options or {}).items() if _jsonable(v)}

@@ -52,3 +52,26 @@ def test_curves_it_cannot_read_give_a_reason_not_a_crash(values, words):
 def test_classifier_head_is_left_out_on_request():
     y = list(_curve(4.0, 20)) + [9.0]  # the 10-class output layer jumps
     assert abs(fit_saturation(y, exclude_last=True).xi - 4.0) < 0.2
+
+
+def test_describe_says_estimate_bound_or_why_not():
+    from reprobe.analysis import describe
+
+    assert describe(fit_saturation(_curve(5.0, 40))).startswith("ξ̂ = 5")
+    assert describe(fit_saturation(_curve(500.0, 20))).startswith("ξ̂ ≥ ")
+    assert describe(fit_saturation([1.0, 2.0])).startswith("ξ̂ undefined (only 2")
+
+
+def test_a_run_records_and_plots_its_correlation_length(tmp_path):
+    import json
+
+    from reprobe.runner import run_named
+
+    res, _, _ = run_named("mlp", "digits", model_options=dict(depth=12, width=64, sigma_w2=1.0, sigma_b2=0.05),
+                          samples=40, progress=False)
+    res.save(tmp_path)
+    saved = json.loads((tmp_path / "result.json").read_text())["extra"]["correlation_length"]
+    assert set(saved) == set(res.metrics)
+    fit = saved["relative_entropy"]
+    assert fit["stages"][-1] == 11  # the 10-class head (stage 12) is left out
+    assert fit["xi"] is not None and 0 < fit["xi"] < 12  # an ordered net saturates within its depth

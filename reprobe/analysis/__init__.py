@@ -1,3 +1,5 @@
 """Pure functions over probe results: correlation length ξ̂ (and, later, the trainability prediction)."""
 
-from .correlation import SaturationFit, fit_saturation, fitted_curve  # noqa: F401
+from .correlation import (  # noqa: F401
+    SaturationFit, correlation_lengths, describe, ends_in_head, fit_saturation, fitted_curve,
+)

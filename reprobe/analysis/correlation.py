@@ -6,7 +6,8 @@ projection — for each ξ on a fine logarithmic grid, D∞ and A follow from li
 so the only search is one-dimensional and cannot land in a local minimum — and reads the
 uncertainty off the profile of the residual (the ξ range whose residual is within one noise unit
 of the best). It stays defined when nothing saturates within the L stages: ξ̂ is then a lower
-bound, the smallest ξ the curve is still consistent with.
+bound — the smallest ξ the curve is still consistent with, but never more than the stages fitted,
+since a curve over L stages cannot vouch for longer lengths.
 
 Pure functions over plain sequences (no torch), so any curve — a run's, a sweep point's, a
 synthetic one — can be fitted.
@@ -15,7 +16,7 @@ synthetic one — can be fitted.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -102,8 +103,11 @@ def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False
     inside = np.nonzero(rss <= rss[best] + noise)[0]
     lo, hi = xis[inside.min()], xis[inside.max()]
     if inside.max() >= len(xis) - 1 or xis[best] > span:
-        return SaturationFit(float(lo), None, True, None, None, used,
-                             f"no saturation within {len(y)} stages: the curve is consistent with any ξ ≥ {lo:.3g}")
+        # The curve's shape alone may allow only very long ξ (a straight or accelerating curve), but a
+        # fit over `span` stages cannot vouch for lengths beyond them: claim no more than the span.
+        bound = min(float(lo), span)
+        return SaturationFit(bound, None, True, None, None, used,
+                             f"no saturation within {len(y)} stages: the curve is consistent with any ξ ≥ {bound:.3g}")
     # The interval cannot be read finer than the grid: at least one grid step either side.
     err = max(float(hi - lo) / 2, float(xis[best]) * (float(xis[1] / xis[0]) - 1))
     return SaturationFit(float(xis[best]), err, False, float(coef[best, 0]), float(coef[best, 1]), used)
@@ -115,3 +119,33 @@ def fitted_curve(fit: SaturationFit, stages: Sequence[float]) -> Optional[np.nda
         return None
     l = np.asarray(stages, dtype=float)
     return fit.asymptote - fit.amplitude * np.exp(-(l - fit.stages[0]) / fit.xi)
+
+
+def ends_in_head(stage_shapes: Sequence[Sequence[int]]) -> bool:
+    """Is the last stage a classifier head: a vector of another size than the stage before it?"""
+    if len(stage_shapes) < 2:
+        return False
+    last, before = tuple(stage_shapes[-1]), tuple(stage_shapes[-2])
+    return len(last) == 1 and last != before
+
+
+def correlation_lengths(metrics: Mapping[str, Sequence[Optional[float]]],
+                        stage_shapes: Sequence[Sequence[int]] = ()) -> Dict[str, SaturationFit]:
+    """ξ̂ of every metric (metric → :class:`SaturationFit`).
+
+    Args:
+        metrics: metric name → per-stage values (a probe result's ``metrics``).
+        stage_shapes: the stages' output shapes; a classifier head at the end (see
+            :func:`ends_in_head`) is left out of the fit, since its value jumps and would decide ξ̂.
+    """
+    head = ends_in_head(stage_shapes)
+    return {m: fit_saturation(values, exclude_last=head) for m, values in metrics.items()}
+
+
+def describe(fit: SaturationFit) -> str:
+    """``ξ̂ = 6.9 ± 0.2``, ``ξ̂ ≥ 49 (no saturation within 49 stages)`` or ``ξ̂ undefined (reason)``."""
+    if fit.xi is None:
+        return f"ξ̂ undefined ({fit.reason})"
+    if fit.lower_bound:
+        return f"ξ̂ ≥ {fit.xi:.3g} (no saturation within {len(fit.stages)} stages)"
+    return f"ξ̂ = {fit.xi:.3g} ± {fit.xi_err:.2g}"

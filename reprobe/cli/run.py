@@ -10,6 +10,7 @@ from typing import Optional
 
 import click
 
+from ..analysis import correlation_lengths, describe
 from ..data import DATASETS, load_dataset
 from ..errors import ReprobeError
 from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
@@ -44,6 +45,9 @@ def print_result_table(result, echo=click.echo) -> None:
             "no saturation: information reaches the last stage" if c >= L else
             f"saturates at stage {c}: information is lost before the end")
         echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {verdict}")
+    echo("correlation length ξ̂ (stages per e-fold of the approach to saturation; the head is left out):")
+    for m, fit in correlation_lengths(result.metrics, [s["shape"] for s in stages]).items():
+        echo(f"  {m:<22} {describe(fit)}")
 
 
 def cutoff_summary(result) -> str:
