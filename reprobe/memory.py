@@ -62,12 +62,11 @@ ESTIMATORS: Dict[str, Callable[..., Optional[ModelSize]]] = {
 
 def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
     """(features, targets) of the decoder from a stage of shape ``inp`` back to ``out``."""
-    from .probes.conv_decoders import MAX_KERNEL_FEATURES
+    from .probes.conv_decoders import subpixel_geometry
 
     if len(inp) == 3 and len(out) == 3:  # sub-pixel conv: k×k patches → C'·r² sub-pixels
-        k2 = 9 if 9 * inp[0] <= MAX_KERNEL_FEATURES else 1
-        r2 = max(1, (out[1] * out[2]) // max(1, inp[1] * inp[2]))
-        return inp[0] * k2, out[0] * r2
+        g = subpixel_geometry(inp, out)
+        return g.features, g.targets
     if len(inp) == 3:  # map → vector: pooled to at most 4×4
         return inp[0] * min(inp[1], 4) * min(inp[2], 4), math.prod(out)
     return math.prod(inp), math.prod(out)

@@ -21,7 +21,7 @@ All of them respect ``spec.out_activation``. The first decoder targets the (norm
 from __future__ import annotations
 
 import math
-from typing import Optional, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -75,6 +75,29 @@ def _gather_patches(z: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, k: int)
     return vals.reshape(n, c, ys.shape[1], k * k).permute(0, 2, 1, 3).reshape(n, ys.shape[1], c * k * k)
 
 
+class SubPixelGeometry(NamedTuple):
+    """How a sub-pixel decoder maps (C, h, w) to (C', H, W): see :func:`subpixel_geometry`."""
+
+    fold: Tuple[int, int]  # space-to-depth factor of the input (a stage that grew the map)
+    grid: Tuple[int, int]  # the (folded) input grid the convolution runs on
+    r: Tuple[int, int]  # pixel-shuffle factor back to the target
+    kernel: int
+    features: int  # C·fold² · k²: one patch
+    targets: int  # C'·r²: the sub-pixels one position predicts
+
+
+def subpixel_geometry(in_shape, out_shape, kernel: int = 3) -> SubPixelGeometry:
+    """Fold, grid, shuffle factor, kernel and sizes of the sub-pixel decoder (C, h, w) → (C', H, W)."""
+    c, h, w = in_shape
+    c_out, H, W = out_shape
+    fold = (max(1, round(h / H)) if h > H else 1, max(1, round(w / W)) if w > W else 1)
+    grid = (math.ceil(h / fold[0]), math.ceil(w / fold[1]))
+    r = (max(1, round(H / grid[0])), max(1, round(W / grid[1])))
+    c_in = c * fold[0] * fold[1]
+    k = kernel if grid != (1, 1) and c_in * kernel * kernel <= MAX_KERNEL_FEATURES else 1
+    return SubPixelGeometry(fold, grid, r, k, c_in * k * k, c_out * r[0] * r[1])
+
+
 class SubPixelConvDecoder(ClosedFormMixin, nn.Module):
     """k×k Conv2d (C·s² → C'·r²) + pixel shuffle by r, cropped/replicated to the target size.
 
@@ -86,19 +109,13 @@ class SubPixelConvDecoder(ClosedFormMixin, nn.Module):
 
     def __init__(self, spec: DecoderSpec, kernel: int = 3):
         super().__init__()
-        c, h, w = spec.in_shape
-        c_out, H, W = spec.out_shape
-        self.fold = (max(1, round(h / H)) if h > H else 1, max(1, round(w / W)) if w > W else 1)
-        self.grid = (math.ceil(h / self.fold[0]), math.ceil(w / self.fold[1]))
-        self.r = (max(1, round(H / self.grid[0])), max(1, round(W / self.grid[1])))
-        c_in = c * self.fold[0] * self.fold[1]
-        k = kernel if self.grid != (1, 1) and c_in * kernel * kernel <= MAX_KERNEL_FEATURES else 1
-        self.kernel = k
-        self.conv = nn.Conv2d(c_in, c_out * self.r[0] * self.r[1], k, padding=k // 2)
-        self.out_size = (H, W)
+        g = subpixel_geometry(spec.in_shape, spec.out_shape, kernel)
+        self.fold, self.grid, self.r, self.kernel = g.fold, g.grid, g.r, g.kernel
+        H, W = self.out_size = tuple(spec.out_shape[1:])
+        self.conv = nn.Conv2d(g.features // (g.kernel ** 2), g.targets, g.kernel, padding=g.kernel // 2)
         self.out_activation = spec.out_activation
         self.bounds = spec.bounds
-        self.n_features, self.n_targets = c_in * k * k, self.conv.out_channels
+        self.n_features, self.n_targets = g.features, g.targets
         # Only positions whose r×r output block lies inside the target are fitted: a cropped
         # (odd-sized) target has no values for the rest, and padding them would bias the fit.
         self.fitted_grid = (min(self.grid[0], H // self.r[0]), min(self.grid[1], W // self.r[1]))
