@@ -25,7 +25,7 @@ from .registry import DatasetBundle, open_or_download, register_dataset, registe
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_SIZE = 224
-BUNDLED_HINT = "bundled data that works offline: --data mnist-5k, --data digits or --data noise"
+BUNDLED_HINT = "bundled data that works offline: --data mnist-5k, --data digits, --data photos or --data noise"
 
 
 # -- adapting data to a model --------------------------------------------------------------------------

