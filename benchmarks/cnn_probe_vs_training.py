@@ -17,7 +17,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from reprobe.models import build_model
-from reprobe.probes import CascadeProbe
+from reprobe.probe import CascadeProbe
 
 
 def peak_rss_gib() -> float:

@@ -13,10 +13,10 @@ import time
 
 import torch
 
-import reprobe.probes.ridge as ridge
+import reprobe.probe.ridge as ridge
 from reprobe.data import load_dataset
 from reprobe.models import build_model
-from reprobe.probes import CascadeProbe
+from reprobe.probe import CascadeProbe
 
 
 def one_step_r2(probe, test):

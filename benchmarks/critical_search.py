@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from reprobe import theory as mf
-from reprobe.critical import find_critical, probe_evaluator, score_record
+from reprobe.experiments.critical import find_critical, probe_evaluator, score_record
 
 
 def main() -> None:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from reprobe import CascadeProbe
 from reprobe.data import load_dataset
 from reprobe.models import mlp
-from reprobe.runner import train_loader
+from reprobe.experiments.run import train_loader
 
 
 def train_epoch(model, loader, lr: float, optimizer: str = "sgd") -> float:

@@ -7,9 +7,9 @@ Three lines around any model::
     result = probe.fit(train_loader).evaluate(test_loader)
 """
 
-from .errors import ReprobeError, ReprobeWarning  # noqa: F401
+from .core.errors import ReprobeError, ReprobeWarning  # noqa: F401
 from . import adapters, data, metrics, models  # noqa: F401
-from .probes import CascadeProbe, ProbeConfig, ProbeResult, StageInfo  # noqa: F401
+from .probe import CascadeProbe, ProbeConfig, ProbeResult, StageInfo  # noqa: F401
 
 __version__ = "0.1.0"
 __all__ = ["CascadeProbe", "ProbeConfig", "ProbeResult", "StageInfo", "ReprobeError", "ReprobeWarning", "__version__"]

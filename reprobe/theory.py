@@ -54,8 +54,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import numpy as np
 from numpy.polynomial.hermite_e import hermegauss
 
-from ._registry import Registry
-from .errors import ReprobeError, unknown_name_message
+from .core.registry import Registry
+from .core.errors import ReprobeError, unknown_name_message
 
 __all__ = [
     "ACTIVATIONS",

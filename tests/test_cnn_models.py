@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 from reprobe.models import build_model
-from reprobe.probes import CascadeProbe
+from reprobe.probe import CascadeProbe
 
 
 @pytest.mark.parametrize("family", ["cnn", "resnet"])
@@ -77,7 +77,7 @@ def test_every_stage_gets_a_decoder_of_the_right_shape(spec, size, n_stages, pre
 
 
 def test_big_vector_to_map_and_map_to_vector_decoders():
-    from reprobe.probes.decoders import DecoderSpec, build_decoder
+    from reprobe.probe.decoders import DecoderSpec, build_decoder
 
     d = build_decoder(DecoderSpec((4096,), (512, 14, 14), index=2))
     assert d.decoder_kind == "vector-to-map"

@@ -12,8 +12,8 @@ from PIL import Image
 from reprobe.cli.main import cli
 from reprobe.cli.reconstruct import _image_tiles, rebuild_probe
 from reprobe.data import load_dataset
-from reprobe.probes import CascadeProbe
-from reprobe.runner import run_named
+from reprobe.probe import CascadeProbe
+from reprobe.experiments.run import run_named
 
 
 def _finite(values):

@@ -8,8 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from reprobe.compare import compare_models, parse_model_spec, rank_entries, reason_for, unique_specs
-from reprobe.errors import ReprobeError
+from reprobe.experiments.compare import compare_models, parse_model_spec, rank_entries, reason_for, unique_specs
+from reprobe.core.errors import ReprobeError
 
 TINY = {"train_samples": 500, "samples": 50, "progress": False}
 
@@ -137,7 +137,7 @@ def test_unknown_per_model_option_is_an_error(tmp_path):
         compare_models(specs, tmp_path / "x", data="nosuchdata", report=False)
     assert "\n" not in str(e.value)
     # probe options, the shared seed, preset and the data-side keys stay valid per model
-    from reprobe.compare import check_model_options
+    from reprobe.experiments.compare import check_model_options
 
     check_model_options(parse_model_spec("mlp:depth=3,fit=ridge,samples=10,seed=1,preset=none,image_size=28,subset=100"))
     check_model_options(parse_model_spec("timm:resnet18:whatever=1"))  # resolvers are not checked

@@ -6,10 +6,10 @@ import pytest
 import torch
 import torch.nn as nn
 
-from reprobe.probes import CascadeProbe
-from reprobe.probes.conv_decoders import MapToVectorDecoder, ReshapeDecoder, SubPixelConvDecoder, VectorToMapDecoder
-from reprobe.probes.decoders import DecoderSpec, LinearDecoder, build_decoder
-from reprobe.probes.ridge import RidgeStatistics, ridge_solution
+from reprobe.probe import CascadeProbe
+from reprobe.probe.conv_decoders import MapToVectorDecoder, ReshapeDecoder, SubPixelConvDecoder, VectorToMapDecoder
+from reprobe.probe.decoders import DecoderSpec, LinearDecoder, build_decoder
+from reprobe.probe.ridge import RidgeStatistics, ridge_solution
 
 
 def _randomise(decoder, seed):
@@ -144,7 +144,7 @@ def test_nonfinite_feature_map_rows_are_skipped_and_counted():
 
 
 def test_decoders_saved_by_an_older_format_are_refused_in_one_line(tmp_path):
-    from reprobe.errors import ReprobeError
+    from reprobe.core.errors import ReprobeError
 
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh(), nn.MaxPool2d(2))

@@ -65,7 +65,7 @@ def test_describe_says_estimate_bound_or_why_not():
 def test_a_run_records_and_plots_its_correlation_length(tmp_path):
     import json
 
-    from reprobe.runner import run_named
+    from reprobe.experiments.run import run_named
 
     res, _, _ = run_named("mlp", "digits", model_options=dict(depth=12, width=64, sigma_w2=1.0, sigma_b2=0.05),
                           samples=40, progress=False)

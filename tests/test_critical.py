@@ -9,8 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from reprobe.cli.main import cli
-from reprobe.critical import find_critical, score_record
-from reprobe.errors import ReprobeError
+from reprobe.experiments.critical import find_critical, score_record
+from reprobe.core.errors import ReprobeError
 
 
 def _fake(peak: float, L: int = 40, width: float = 0.4):
@@ -71,7 +71,7 @@ def test_probe_finds_edge_of_chaos_width256_depth40():
     ell = {round(e["sigma_w2"], 2): e["l_star"] for e in obj["evaluated"]}
     assert max(ell.values()) == 40
 
-    from reprobe.runner import run_named
+    from reprobe.experiments.run import run_named
 
     cut = {}
     for sw in (1.0, 1.76):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import reprobe.metrics as rm
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 
 
 def test_threshold_by_hand():

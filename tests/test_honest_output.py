@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from reprobe.cli.main import cli
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 
 TINY = ["--data", "digits", "--depth", "3", "--width", "16", "--samples", "40", "-q"]
 
@@ -27,7 +27,7 @@ def invoke(*args):
 @pytest.fixture
 def no_fit(monkeypatch):
     """Any decoder fit is a test failure: the bad input must be caught before the work starts."""
-    from reprobe.probes.probe import CascadeProbe
+    from reprobe.probe.probe import CascadeProbe
 
     def fit(self, *a, **k):
         raise AssertionError("a decoder fit started before the bad input was refused")
@@ -101,12 +101,12 @@ def test_bad_input_fails_fast_in_one_line(args, needle, tmp_path, no_fit):
 
 
 def test_unexpected_error_is_one_line_and_debug_shows_traceback(tmp_path, monkeypatch):
-    import reprobe.runner
+    import reprobe.experiments.run
 
     def boom(*a, **k):
         raise RuntimeError("something\nbroke")
 
-    monkeypatch.setattr(reprobe.runner, "run_named", boom)
+    monkeypatch.setattr(reprobe.experiments.run, "run_named", boom)
     res = invoke("run", *TINY, "--out", tmp_path / "o")
     assert res.exit_code == 2
     assert res.output.strip() == ("Error: RuntimeError: something broke (rerun as `reprobe --debug …` "
@@ -142,7 +142,7 @@ def test_too_few_inputs_warn_that_the_verdict_is_unreliable(tmp_path):
 def test_one_sample_fit_through_the_api_warns():
     import torch
 
-    from reprobe.probes import CascadeProbe
+    from reprobe.probe import CascadeProbe
 
     net = torch.nn.Sequential(torch.nn.Linear(16, 16), torch.nn.Tanh(), torch.nn.Linear(16, 4))
     with CascadeProbe(net, progress=False, samples=50) as probe:
@@ -156,7 +156,7 @@ def test_one_sample_fit_through_the_api_warns():
 def test_probe_config_rejects_non_finite_and_bad_numbers(field, value):
     import torch
 
-    from reprobe.probes import CascadeProbe
+    from reprobe.probe import CascadeProbe
 
     with pytest.raises(ReprobeError, match=field):
         CascadeProbe(torch.nn.Sequential(torch.nn.Linear(4, 4)), **{field: value})
@@ -164,7 +164,7 @@ def test_probe_config_rejects_non_finite_and_bad_numbers(field, value):
 
 def test_image_size_and_batch_size_are_checked_by_the_library():
     from reprobe.data import load_dataset
-    from reprobe.runner import run_named
+    from reprobe.experiments.run import run_named
 
     bundle = load_dataset("digits")
     with pytest.raises(ReprobeError, match="image_size"):
@@ -181,8 +181,8 @@ def test_cnn_channels_zero_is_refused_not_replaced():
 
 
 def test_wording_of_unknown_names_and_tie_break():
-    from reprobe.critical import describe_tie_break
-    from reprobe.errors import unknown_name_message
+    from reprobe.experiments.critical import describe_tie_break
+    from reprobe.core.errors import unknown_name_message
 
     msg = unknown_name_message("factory", "nosuchfn", ["make", "build"], where="fac.py")
     assert msg == "unknown factory 'nosuchfn' in fac.py. Valid factories in fac.py: build, make."
@@ -306,7 +306,7 @@ def test_two_runs_into_one_folder_exactly_one_succeeds(tmp_path):
 
 
 def test_second_sweep_into_a_busy_folder_fails_at_once(tmp_path):
-    from reprobe.outdir import SWEEP_LOCK, claim
+    from reprobe.core.outdir import SWEEP_LOCK, claim
 
     out = tmp_path / "s"
     claim(out, marker=SWEEP_LOCK, must_be_empty=False)  # this (live) process holds it
@@ -317,7 +317,7 @@ def test_second_sweep_into_a_busy_folder_fails_at_once(tmp_path):
 def test_inputs_the_model_cannot_take_are_one_line_errors():
     import torch
 
-    from reprobe.probes import CascadeProbe
+    from reprobe.probe import CascadeProbe
 
     net = torch.nn.Sequential(torch.nn.Linear(16, 8), torch.nn.Tanh(), torch.nn.Linear(8, 4))
     with pytest.raises(ReprobeError, match=r"failed on inputs of shape \(4, 9\).*shape the model expects"):
@@ -332,10 +332,10 @@ def test_inputs_the_model_cannot_take_are_one_line_errors():
 def test_memory_estimate_refuses_before_building_or_fitting(monkeypatch):
     import torch
 
-    import reprobe.memory as mem
+    import reprobe.probe.memory as mem
     from reprobe.data import load_dataset
-    from reprobe.probes import CascadeProbe
-    from reprobe.runner import probe_model, run_named
+    from reprobe.probe import CascadeProbe
+    from reprobe.experiments.run import probe_model, run_named
 
     monkeypatch.setattr(mem, "available_bytes", lambda: 100_000)
     monkeypatch.setattr(CascadeProbe, "fit", lambda *a, **k: pytest.fail("fitted despite the memory estimate"))

@@ -9,8 +9,8 @@ from PIL import Image
 from reprobe.cli.main import cli
 from reprobe.data import load_dataset
 from reprobe.data.images import adapt_bundle, folder_bundle
-from reprobe.errors import ReprobeError
-from reprobe.runner import build_for_data
+from reprobe.core.errors import ReprobeError
+from reprobe.experiments.run import build_for_data
 
 
 def make_folder(root, classes=2, per_class=6, size=(20, 24)):

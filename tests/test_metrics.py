@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import reprobe.metrics as rm
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 
 
 def test_relative_entropy_paper_example():

@@ -5,7 +5,7 @@ import torch
 import torch.nn as nn
 
 from reprobe.data import load_dataset
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 from reprobe.models import build_model, layer_widths, mlp
 
 

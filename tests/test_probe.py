@@ -299,7 +299,7 @@ def test_probe_is_deterministic():
 
 
 def test_closed_form_memory_budget_switches_biggest_decoders_to_gradient(monkeypatch):
-    import reprobe.probes.fitting as fitting
+    import reprobe.probe.fitting as fitting
 
     net = mlp(depth=4, width=64, in_features=16, num_classes=3)
     x, _ = data(200)

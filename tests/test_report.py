@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from reprobe.cli.main import cli
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 from reprobe.report import detect_kind, render_report, write_report
 
 TINY = ["--width", "32", "--train-samples", "300", "--samples", "20", "-q"]
@@ -263,7 +263,7 @@ def test_sweep_report_from_points_jsonl_only(tmp_path):
 def test_tiles_stretch_faint_channels_and_label_every_tile(tmp_path):
     from PIL import Image
 
-    from reprobe.plotting import Tile, _stretch, plot_tiles
+    from reprobe.figures.run import Tile, _stretch, plot_tiles
 
     faint = 0.5 + 1e-3 * np.random.default_rng(0).standard_normal((3, 8, 8)).astype(np.float32)
     stretched = _stretch(faint.mean(0))

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reprobe.runner import run_named
+from reprobe.experiments.run import run_named
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ import pytest
 from click.testing import CliRunner
 
 from reprobe.cli.main import cli
-from reprobe.errors import ReprobeError
-from reprobe.sweep import PointStore, agreement, expand_grid, open_store, parse_values, point_key, spearman
+from reprobe.core.errors import ReprobeError
+from reprobe.experiments.sweep import PointStore, agreement, expand_grid, open_store, parse_values, point_key, spearman
 
 TINY = ["--model", "mlp", "--depth", "6", "--width", "32", "--sigma-b2", "0.05", "--data", "mnist-5k",
         "--train-samples", "256", "--samples", "40", "--jobs", "1", "--quiet"]
@@ -237,7 +237,7 @@ def test_kill_mid_sweep_then_resume(tmp_path):
 @pytest.mark.slow
 def test_parallel_workers_match_sequential(tmp_path):
     """jobs=2 (spawned workers, parent writes) gives the same records as jobs=1."""
-    from reprobe.sweep import run_tasks
+    from reprobe.experiments.sweep import run_tasks
 
     base = {"model": "mlp", "model_options": {"activation": "tanh"}, "data": "mnist-5k", "data_options": {},
             "probe": {"train_samples": 256, "samples": 40, "seed": 0}, "train": None}
@@ -264,7 +264,7 @@ def test_parse_long_range_is_fast():
 
 
 def test_run_tasks_rejects_zero_jobs(tmp_path):
-    from reprobe.sweep import run_tasks
+    from reprobe.experiments.sweep import run_tasks
 
     tasks = [{**p, "model": "mlp", "data": "mnist-5k", "probe": None, "train": None}
              for p in expand_grid([1.0], [0.05], [2], [8])]
@@ -301,7 +301,7 @@ def test_store_skips_records_with_bad_key_fields(tmp_path, bad):
 
 def test_check_model_bundle_is_reused_in_process(tmp_path, monkeypatch):
     import reprobe.data as data
-    import reprobe.sweep as sweep_mod
+    import reprobe.experiments.sweep as sweep_mod
 
     calls = []
     orig = data.load_dataset
@@ -335,7 +335,7 @@ def test_plot_phase_falls_back_to_a_probed_metric(tmp_path):
     import matplotlib.image as mpimg
     import numpy as np
 
-    from reprobe.plotting_phase import plot_phase
+    from reprobe.figures.phase import plot_phase
 
     pts = [_rec(sw, depth=4, metrics={"relative_entropy": [0.1 * sw, 0.2 * sw, 0.3, 0.4]},
                 cutoffs={"relative_entropy": 3}) for sw in (1.0, 2.0, 3.0)]
@@ -349,8 +349,8 @@ def test_plot_phase_falls_back_to_a_probed_metric(tmp_path):
 def test_plot_phase_shows_every_depth_and_keeps_6xi_c_in_range(tmp_path, monkeypatch):
     import numpy as np
 
-    from reprobe import plotting_phase
-    from reprobe.plotting_phase import _select, clip_to_depth, plot_phase
+    from reprobe.figures import phase as plotting_phase
+    from reprobe.figures.phase import _select, clip_to_depth, plot_phase
 
     pts = [_rec(sw, depth=d, metrics={"differential_entropy": [-1.0 * sw] * d}, cutoffs={"relative_entropy": d})
            for d in (6, 12) for sw in (0.3, 2.0)]
@@ -377,7 +377,7 @@ def test_entropy_plot_has_whole_stage_ticks(tmp_path, monkeypatch):
 
     import numpy as np
 
-    from reprobe import plotting
+    from reprobe.figures import run as plotting
 
     figures = []
     monkeypatch.setattr(plotting.plt, "close", figures.append)

@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from reprobe.errors import ReprobeError
+from reprobe.core.errors import ReprobeError
 from reprobe import theory as mf
 
 

@@ -13,7 +13,7 @@ from typing import Callable, List, Optional
 
 import torch.nn as nn
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 
 StageFinder = Callable[..., Optional[List[str]]]
 
@@ -72,7 +72,7 @@ def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> t
     candidates = adapters()
     if adapter is not None:
         if adapter not in _ADAPTERS:
-            from ..errors import unknown_name_message
+            from ..core.errors import unknown_name_message
 
             raise ReprobeError(unknown_name_message("adapter", adapter, _ADAPTERS))
         candidates = [_ADAPTERS[adapter]]

@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 
 import torch.nn as nn
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .common import ACTIVATION_TYPES, PASS_THROUGH_TYPES, has_own_parameters, layer_with_activation, leaf_modules
 from .registry import register_adapter
 

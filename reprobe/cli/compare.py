@@ -42,8 +42,8 @@ def compare_cmd(models, out, force, write_html, quiet, **params):
     OUT/report.html (entropy curves, ranking, reconstructions, stage tables). Exits with code 1
     when a model failed (the others are still ranked and written).
     """
-    from ..compare import compare_models, parse_model_spec
-    from ..outdir import claimed
+    from ..experiments.compare import compare_models, parse_model_spec
+    from ..core.outdir import claimed
     from ..report import command_line
 
     specs = [parse_model_spec(m) for m in models]

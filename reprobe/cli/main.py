@@ -14,7 +14,7 @@ import warnings
 
 import click
 
-from ..errors import ReprobeError, ReprobeWarning
+from ..core.errors import ReprobeError, ReprobeWarning
 
 #: Exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT = 130

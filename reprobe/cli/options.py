@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict
 import click
 
 from ..metrics import CUTOFFS, METRICS
-from ..probes.probe import FIT_METHODS
+from ..probe.probe import FIT_METHODS
 
 
 class FiniteFloat(click.FloatRange):
@@ -115,7 +115,7 @@ def check_options_apply(model: str) -> None:
     (``--model cnn --width 64`` would be ignored, and still recorded with the run)."""
     import inspect
 
-    from ..errors import ReprobeError
+    from ..core.errors import ReprobeError
     from ..models import MODELS
 
     if model not in MODELS.names():

@@ -18,7 +18,7 @@ import click
 import torch
 import torch.nn as nn
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 
 #: Options stored with a run that only concern the data, not the model builder.
 _DATA_ONLY = ("subset", "adapt_data")
@@ -28,9 +28,9 @@ def rebuild_probe(run_dir) -> Tuple["object", nn.Module, "object"]:
     """(result, model, probe with loaded decoders) for a run folder written with --save-decoders."""
     from ..models import MODELS, build_model
     from ..models.vision import _weights_kind, load_weights_file
-    from ..probes import CascadeProbe, ProbeResult
+    from ..probe import CascadeProbe, ProbeResult
 
-    from ..outdir import check_complete
+    from ..core.outdir import check_complete
 
     run_dir = Path(run_dir)
     check_complete(run_dir)
@@ -58,7 +58,7 @@ def rebuild_probe(run_dir) -> Tuple["object", nn.Module, "object"]:
 def _tile(label: str, im: torch.Tensor, transform, stretch: bool = False, colorbar: bool = False):
     """A labelled tile of one reconstruction, in the pixel units of the run's images."""
     from ..data.images import denormalise
-    from ..plotting import Tile
+    from ..figures.run import Tile
 
     im = im.detach().float().cpu()
     if im.dim() != 3:
@@ -78,7 +78,7 @@ def _tile(label: str, im: torch.Tensor, transform, stretch: bool = False, colorb
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="PNG file to write")
 def reconstruct_cmd(run_dir, image_path, stage, channel, class_index, out):
     """Reconstruct an image from every stage (or one, or one channel) with a run's saved decoders."""
-    from ..probes.result import check_writable_file
+    from ..core.io import check_writable_file
 
     if image_path is None and class_index is None:
         raise ReprobeError("give --image PATH (an image to reconstruct) or --class K (a one-hot output)")
@@ -96,7 +96,7 @@ def reconstruct_cmd(run_dir, image_path, stage, channel, class_index, out):
         "what the network takes for a perfect class input" if image_path is None else
         f"the image rebuilt from channel {channel} alone (reconstruction contrast-stretched)" if channel is not None else
         "the image rebuilt from each stage")
-    from ..plotting import plot_tiles
+    from ..figures.run import plot_tiles
 
     plot_tiles(tiles, out, title=title)
     click.echo(f"wrote {out} ({len(tiles)} image(s))")

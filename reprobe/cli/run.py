@@ -12,7 +12,7 @@ import click
 
 from ..analysis import correlation_lengths, describe
 from ..data import DATASETS, load_dataset
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
 
 
@@ -88,7 +88,7 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
     everything is written: an interrupted run never looks finished, and a second run into the same
     folder fails at once.
     """
-    from ..outdir import claimed
+    from ..core.outdir import claimed
 
     check_options_apply(params["model"])
     t0 = time.perf_counter()
@@ -112,9 +112,9 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
 
 def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, html: bool, t0: float):
     """Load the data, probe the model and write every file of the run into ``out_dir``."""
-    from ..memory import check_model_memory
+    from ..probe.memory import check_model_memory
     from ..report import command_line
-    from ..runner import run_named
+    from ..experiments.run import run_named
 
     kw = probe_kwargs(params, progress=not quiet)
     bundle = load_dataset(params["data"], **data_kwargs(params))
@@ -148,9 +148,9 @@ def stages_cmd(as_json, **params):
     import torch
 
     from ..models import build_model
-    from ..probes import CascadeProbe
+    from ..probe import CascadeProbe
 
-    from ..runner import build_for_data
+    from ..experiments.run import build_for_data
 
     check_options_apply(params["model"])
     extra = {k: params[k] for k in ("image_size", "subset") if params.get(k) is not None}
@@ -188,7 +188,7 @@ def list_cmd(what):
     from .. import metrics as m
     from ..adapters import adapters
     from ..models import MODELS, resolver_descriptions
-    from ..probes import DECODERS
+    from ..probe import DECODERS
 
     if what == "models":
         for name in MODELS.names():

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .options import (FLAG_NAMES, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, _stack, data_kwargs, data_options,
                       probe_kwargs, probe_options)
 
@@ -86,7 +86,7 @@ def train_options(prefix: str):
 
 
 def _train_kwargs(params: Dict[str, Any], prefix: str = "") -> Dict[str, Any]:
-    from ..training import check_train_options
+    from ..experiments.ground_truth import check_train_options
 
     kw = {
         "lr": params[f"{prefix}lr"], "epochs": params[f"{prefix}epochs"], "steps": params[f"{prefix}steps"],
@@ -104,7 +104,7 @@ def _check_jobs(jobs: Optional[int]) -> None:
 
 
 def _grid(params: Dict[str, Any]):
-    from ..sweep import parse_values
+    from ..experiments.sweep import parse_values
 
     sw = parse_values(params["sigma_w2"], "sigma_w2")
     sb = parse_values(params["sigma_b2"], "sigma_b2")
@@ -132,7 +132,7 @@ def _model_options(params) -> Dict[str, Any]:
 
 
 def _tasks(grid, params, probe: Optional[dict], train: Optional[dict]) -> List[dict]:
-    from ..sweep import expand_grid
+    from ..experiments.sweep import expand_grid
 
     base = {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
             "data_options": data_kwargs(params), "probe": probe, "train": train}
@@ -144,7 +144,7 @@ def _check_model(params, grid):
     """Load the data and build the model at the first grid point, so that a bad name or option
     fails here, once, before any worker starts. Returns (num_classes, bundle)."""
     from ..models import build_model
-    from ..sweep import _bundle
+    from ..experiments.sweep import _bundle
 
     bundle = _bundle(params["data"], data_kwargs(params))  # cached: in-process points reuse it
     opts = {**_model_options(params), "sigma_w2": grid["sigma_w2"][0], "sigma_b2": grid["sigma_b2"][0],
@@ -152,7 +152,7 @@ def _check_model(params, grid):
     if grid["width"][0] is not None:
         opts["width"] = min(grid["width"])
     build_model(params["model"], bundle.input_shape, bundle.num_classes, **opts)
-    from ..memory import check_model_memory
+    from ..probe.memory import check_model_memory
 
     biggest = {**opts, "depth": max(grid["depth"])}
     if grid["width"][0] is not None:
@@ -163,7 +163,7 @@ def _check_model(params, grid):
 
 
 def _open(path: Path, resume: bool, echo_warnings: bool = True):
-    from ..sweep import open_store
+    from ..experiments.sweep import open_store
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -177,8 +177,8 @@ def _open(path: Path, resume: bool, echo_warnings: bool = True):
 def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activation: str, quiet: bool,
              metric: str = "relative_entropy") -> Dict[str, Any]:
     """Read points.jsonl and trained.jsonl in ``out``; write sweep.json, phase.png, trained.png."""
-    from ..plotting_phase import plot_phase, plot_trained
-    from ..sweep import PointStore, agreement, point_key, probe_critical_estimate, theory_reference, write_summary
+    from ..figures.phase import plot_phase, plot_trained
+    from ..experiments.sweep import PointStore, agreement, point_key, probe_critical_estimate, theory_reference, write_summary
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -222,7 +222,7 @@ def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activatio
 
 
 def _print_table(probes: List[dict], theory: Dict[str, Any]) -> None:
-    from ..sweep import final_value, six_xi
+    from ..experiments.sweep import final_value, six_xi
 
     if not probes:
         return
@@ -295,13 +295,13 @@ def sweep_cmd(out, resume, jobs, quiet, verify, **params):
 
 def _locked(out: Path):
     """Hold ``out`` for this command: a second sweep into it fails at once instead of mixing points."""
-    from ..outdir import SWEEP_LOCK, claimed
+    from ..core.outdir import SWEEP_LOCK, claimed
 
     return claimed(out, marker=SWEEP_LOCK, must_be_empty=False)
 
 
 def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> None:
-    from ..sweep import check_resume_settings, run_tasks
+    from ..experiments.sweep import check_resume_settings, run_tasks
 
     store = _open(out / "points.jsonl", resume)
     check_resume_settings(store.records, tasks[0], out / "points.jsonl")
@@ -351,7 +351,7 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
 
 
 def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> None:
-    from ..sweep import check_resume_settings, run_tasks
+    from ..experiments.sweep import check_resume_settings, run_tasks
 
     store = _open(out / "trained.jsonl", resume)
     check_resume_settings(store.records, tasks[0], out / "trained.jsonl")
@@ -396,7 +396,7 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
     ranked by --tie-break. Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
-    from ..critical import describe_tie_break, find_critical, probe_evaluator
+    from ..experiments.critical import describe_tie_break, find_critical, probe_evaluator
 
     parts = bracket.split(":")
     try:

@@ -8,7 +8,7 @@ from typing import List
 
 import click
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .. import theory as mf
 
 _ACTIVATION_HELP = "Activation: " + ", ".join(mf.ACTIVATIONS) + "."
@@ -20,7 +20,7 @@ def _fmt(x: float, digits: int = 4) -> str:
 
 def _parse_values(spec: str) -> List[float]:
     """``a:b:step`` (inclusive range) or a comma-separated list of numbers (same rules as sweeps)."""
-    from ..sweep import parse_values
+    from ..experiments.sweep import parse_values
 
     return parse_values(spec, name="sigma_b2")
 

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .registry import DatasetBundle, open_or_download, register_dataset, split_tensors
 
 

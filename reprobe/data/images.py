@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .registry import DatasetBundle, open_or_download, register_dataset, register_fallback
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")

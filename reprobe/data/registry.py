@@ -16,8 +16,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-from .._registry import Registry
-from ..errors import ReprobeError, unknown_name_message
+from ..core.registry import Registry
+from ..core.errors import ReprobeError, unknown_name_message
 
 
 @dataclass

@@ -13,7 +13,7 @@ from typing import Callable, Optional, Sequence
 
 import torch
 
-from .._registry import Registry
+from ..core.registry import Registry
 
 MetricFn = Callable[[torch.Tensor, torch.Tensor], float]
 CutoffFn = Callable[..., Optional[int]]

@@ -13,7 +13,7 @@ from typing import List, Optional, Sequence
 import torch
 import torch.nn as nn
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .mlp import activation_module
 from .registry import register_model
 

@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 from .registry import register_model
 
 #: Activations an MLP can use, by name.
@@ -26,7 +26,7 @@ ACTIVATIONS = {
 def activation_module(name: str) -> nn.Module:
     """An activation module by name; unknown names list the valid ones."""
     if name not in ACTIVATIONS:
-        from ..errors import unknown_name_message
+        from ..core.errors import unknown_name_message
 
         raise ReprobeError(unknown_name_message("activation", name, ACTIVATIONS))
     return ACTIVATIONS[name]()

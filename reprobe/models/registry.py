@@ -12,8 +12,8 @@ from typing import Callable, Optional, Sequence
 
 import torch.nn as nn
 
-from .._registry import Registry
-from ..errors import ReprobeError, unknown_name_message
+from ..core.registry import Registry
+from ..core.errors import ReprobeError, unknown_name_message
 
 ModelBuilder = Callable[..., nn.Module]
 #: A resolver returns a model for specs it understands and None for the others.

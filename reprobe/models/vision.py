@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ..errors import ReprobeError, close_matches, unknown_name_message
+from ..core.errors import ReprobeError, close_matches, unknown_name_message
 from .registry import MODELS, register_resolver
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)

@@ -20,8 +20,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from ..errors import ReprobeError
-from ..probes.result import finite_or_none
+from ..core.errors import ReprobeError
+from ..core.io import finite_or_none
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, page, table
 
 __all__ = ["write_report", "render_report", "render_run", "render_compare", "render_sweep", "detect_kind", "command_line"]
@@ -103,7 +103,7 @@ def detect_kind(path: PathLike, allow_incomplete: bool = False) -> Tuple[str, Pa
     if not p.is_dir():
         raise ReprobeError(f"{p} is not a folder; pass a folder written by reprobe run, compare or sweep")
     if not allow_incomplete:
-        from ..outdir import check_complete
+        from ..core.outdir import check_complete
 
         check_complete(p)
     has_run = (p / "result.json").is_file()
@@ -162,7 +162,7 @@ def _stage_table(result, limit_open: int = 16) -> str:
 def _recon_html(result, cutoff: Optional[int], examples: int, caption: str) -> str:
     if result.reconstructions is None:
         return '<p class="warn">No reconstructions.npy in this run folder.</p>'
-    from .figures import recon_strip
+    from ..figures.report import recon_strip
 
     arr = result.reconstructions.detach().cpu().float().numpy() if hasattr(result.reconstructions, "detach") else np.asarray(result.reconstructions)
     if arr.ndim < 3 or arr.shape[0] < 2 or arr.shape[1] < 1:
@@ -171,7 +171,7 @@ def _recon_html(result, cutoff: Optional[int], examples: int, caption: str) -> s
 
 
 def _load_run(folder: Path):
-    from ..probes.result import ProbeResult
+    from ..probe.result import ProbeResult
 
     return ProbeResult.load(folder)
 
@@ -184,8 +184,8 @@ def _timing_rows(timings: Dict[str, Any]) -> List[tuple]:
 
 def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str, Optional[str]]:
     """(title, html, command) of one saved run."""
-    from ..compare import rank_metric_for, reason_for
-    from .figures import single_curve_figure
+    from ..experiments.compare import rank_metric_for, reason_for
+    from ..figures.report import single_curve_figure
 
     folder = Path(folder)
     result = _load_run(folder)
@@ -262,7 +262,7 @@ def load_compare(folder: Path) -> Tuple[dict, Dict[str, Any]]:
 
 
 def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[str, str, Optional[str]]:
-    from .figures import curves_figure
+    from ..figures.report import curves_figure
 
     folder = Path(folder)
     summary, runs = load_compare(folder)
@@ -438,7 +438,7 @@ def _any_table(v: Any) -> str:
 
 
 def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, str, Optional[str]]:
-    from .figures import sweep_points_figure
+    from ..figures.report import sweep_points_figure
 
     folder = Path(folder)
     sweep, points, notes = load_sweep(folder)
@@ -554,7 +554,7 @@ def write_report(paths: Union[PathLike, Sequence[PathLike]], out_file: PathLike,
     Raises:
         ReprobeError: a folder is missing, corrupt, or not a reprobe folder (the message names it).
     """
-    from ..probes.result import atomic_write, check_writable_file
+    from ..core.io import atomic_write, check_writable_file
 
     if isinstance(paths, (str, Path)):
         paths = [paths]

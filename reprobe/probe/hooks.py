@@ -19,7 +19,7 @@ from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set, Union
 import torch
 import torch.nn as nn
 
-from ..errors import ReprobeError
+from ..core.errors import ReprobeError
 
 Selector = Union[int, str, Callable[[Any], torch.Tensor]]
 MULTI_CALL_MODES = ("error", "first", "last")

@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from .plotting import metric_label  # noqa: E402
+from .run import metric_label  # noqa: E402
 
 
 def _edges(x: Sequence[float]) -> np.ndarray:
@@ -31,7 +31,7 @@ def _edges(x: Sequence[float]) -> np.ndarray:
 
 
 def _theory_curve(sigma_b2: float, sws: np.ndarray, activation: str, cap: float):
-    from . import theory as mf
+    from .. import theory as mf
 
     try:
         act = mf.get_activation(activation)

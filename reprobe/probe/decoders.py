@@ -20,8 +20,8 @@ from typing import Callable, Optional, Tuple
 import torch
 import torch.nn as nn
 
-from .._registry import Registry
-from ..errors import ReprobeError
+from ..core.registry import Registry
+from ..core.errors import ReprobeError
 from .ridge import ridge_solution
 
 OUTPUT_ACTIVATIONS = ("auto", "sigmoid", "tanh", "identity")
@@ -94,7 +94,7 @@ def build_decoder(spec: DecoderSpec, kind: Optional[str] = None) -> nn.Module:
             return module
     raise ReprobeError(
         f"no decoder can map stage {spec.index} output {spec.in_shape} to {spec.out_shape}; "
-        "register one with reprobe.probes.register_decoder"
+        "register one with reprobe.probe.register_decoder"
     )
 
 

@@ -1,4 +1,5 @@
-"""The probe: hooks, decoders, cascades and results."""
+"""The probe: hooks, decoders, fitting, cascades, results, and the memory estimate of a probe run
+(:mod:`reprobe.probe.memory`, imported on use)."""
 
 from .decoders import DECODERS, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, register_decoder  # noqa: F401
 from .hooks import StageHooks, select_output  # noqa: F401

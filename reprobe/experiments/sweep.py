@@ -28,8 +28,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from .errors import ReprobeError
-from .probes.result import json_safe
+from ..core.errors import ReprobeError
+from ..core.io import json_safe
 
 SCHEMA = "reprobe.sweep/1"
 GRID_AXES = ("sigma_w2", "sigma_b2", "depth", "width")
@@ -232,7 +232,7 @@ def _init_worker(threads: int) -> None:
 
 
 def _bundle(data: str, data_options: Dict[str, Any]):
-    from .data import load_dataset
+    from ..data import load_dataset
 
     key = (data, json.dumps(data_options, sort_keys=True, default=str))
     if key not in _BUNDLES:
@@ -280,8 +280,8 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
     ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
     ``train`` (train kwargs or None). Returns the JSON record."""
-    from .models import build_model
-    from .runner import probe_model
+    from ..models import build_model
+    from .run import probe_model
 
     t0 = time.perf_counter()
     point = {k: task[k] for k in KEY_FIELDS}
@@ -311,7 +311,7 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
         timings.update({f"probe_{k}": v for k, v in d["timings"].items()})
     if task.get("train") is not None:
         net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
-        from .training import train_model
+        from .ground_truth import train_model
 
         tr = train_model(net, bundle, seed=point["seed"], **task["train"])
         timings["train"] = tr.pop("time")
@@ -418,7 +418,7 @@ def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
 
 def theory_reference(activation: str, sigma_w2: Iterable[float], sigma_b2: Iterable[float]) -> Dict[str, Any]:
     """Mean-field critical σ_w² per σ_b² and 6ξ_c per (σ_b², σ_w²); {} when the activation is unknown to theory."""
-    from . import theory as mf
+    from .. import theory as mf
 
     try:
         act = mf.get_activation(activation)
@@ -566,7 +566,7 @@ def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], a
 def write_summary(out: Path, config: Dict[str, Any], command: str, grid: Dict[str, Any], probes: List[dict],
                   trained: List[dict], theory: Dict[str, Any], agree: Dict[str, Any],
                   critical: Optional[dict] = None) -> Path:
-    from .probes.result import write_json
+    from ..core.io import write_json
 
     obj = {
         "schema": SCHEMA,

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..plotting import metric_label, reconstruction_grid  # noqa: E402
+from .run import metric_label, reconstruction_grid  # noqa: E402
 
 DPI = 120
 COLORS = plt.get_cmap("tab10").colors

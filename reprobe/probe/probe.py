@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
-from ..errors import ReprobeError, ReprobeWarning, close_matches
+from ..core.errors import ReprobeError, ReprobeWarning, close_matches
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
@@ -64,7 +64,7 @@ class ProbeConfig:
             the cutoffs with 1024, 2048 and all 4500 images are identical, at less than half the
             time. Vector decoders with few features stop earlier (8 inputs per feature, at least
             256); feature-map decoders sample one patch position per feature (see
-            :mod:`reprobe.probes.ridge`). Pass a shuffled loader. Gradient-trained decoders still
+            :mod:`reprobe.probe.ridge`). Pass a shuffled loader. Gradient-trained decoders still
             see every input.
         max_fit_samples: stop fitting after this many training inputs (None: all of them).
         device: ``auto`` (cuda > mps > cpu), or a torch device string.
@@ -515,7 +515,7 @@ class CascadeProbe:
 
         The model never receives gradients. With ``fit="ridge"`` (default) every built-in decoder
         is solved exactly from statistics gathered in a single pass (feature-map decoders sample
-        patch positions; see :mod:`reprobe.probes.ridge`); decoders whose statistics would not fit
+        patch positions; see :mod:`reprobe.probe.ridge`); decoders whose statistics would not fit
         in memory fall back to Adam, with a warning naming the stage. ``fit="adam"``/``"sgd"``
         train all decoders by gradient for ``epochs`` epochs, sharing the same forward.
 

@@ -30,7 +30,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from .errors import ReprobeError
+from ..core.errors import ReprobeError
 
 TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…

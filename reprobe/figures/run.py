@@ -17,7 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
-from .analysis import correlation_lengths, describe, fitted_curve  # noqa: E402
+from ..analysis import correlation_lengths, describe, fitted_curve  # noqa: E402
 
 METRIC_LABELS = {
     "relative_entropy": "relative entropy D(x‖x̂) [nats]",

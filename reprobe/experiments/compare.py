@@ -1,6 +1,6 @@
 """Compare trainability across models: probe each on the same data, rank, summarise.
 
-``compare_models`` loads the dataset once, probes every model spec with :func:`reprobe.runner.run_named`,
+``compare_models`` loads the dataset once, probes every model spec with :func:`reprobe.experiments.run.run_named`,
 saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema ``reprobe.compare/1``),
 ``OUT/summary.csv`` and (unless ``report=False``) ``OUT/report.html``.
 
@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from .errors import ReprobeError
-from .probes.result import finite_or_none
+from ..core.errors import ReprobeError
+from ..core.io import finite_or_none
 
 SCHEMA = "reprobe.compare/1"
 
@@ -43,7 +43,7 @@ SCHEMA = "reprobe.compare/1"
 PROBE_KEYS = {"cutoff", "eta", "fit", "ridge", "epochs", "lr", "batch_size", "samples", "device", "train_samples"}
 #: Keys used by both (the seed sets weights and the probe's shuffling).
 SHARED_KEYS = {"seed"}
-#: Per-model keys that :func:`reprobe.runner.build_for_data` uses itself (not only the builder).
+#: Per-model keys that :func:`reprobe.experiments.run.build_for_data` uses itself (not only the builder).
 DATA_MODEL_KEYS = {"image_size", "weights", "adapt_data", "subset"}
 
 
@@ -165,7 +165,7 @@ def check_model_options(spec: ModelSpec) -> None:
     options were typed for that model, so an unknown one (``widht=64``) is a mistake, not noise.
     Models from resolvers (``timm:…``, ``file.py:…``) and builders taking ``**kwargs`` are not checked.
     """
-    from .models.registry import MODELS
+    from ..models.registry import MODELS
 
     if spec.name not in MODELS:
         return
@@ -207,7 +207,7 @@ def rank_metric_for(metrics: Sequence[str]) -> str:
 
 def _higher_is_more(metric: str) -> bool:
     try:
-        from .metrics import get
+        from ..metrics import get
 
         return get(metric).higher_is_more_information
     except Exception:
@@ -339,9 +339,9 @@ def compare_models(
     Returns:
         The summary dict (also written to ``out_dir/summary.json``).
     """
-    from .data import load_dataset
-    from .probes.result import write_json
-    from .runner import run_named
+    from ..data import load_dataset
+    from ..core.io import write_json
+    from .run import run_named
 
     if not specs:
         raise ReprobeError("no models to compare; pass --model at least once (e.g. --model mlp --model cnn)")
@@ -403,14 +403,14 @@ def compare_models(
     }
     write_json(out / "summary.json", summary)
     text = summary_csv(summary)
-    from .probes.result import atomic_write
+    from ..core.io import atomic_write
 
     def w(tmp):
         Path(tmp).write_text(text)
 
     atomic_write(out / "summary.csv", w)
     if report:
-        from .report import write_report
+        from ..report import write_report
 
         write_report([out], out / "report.html", command=command, allow_incomplete=True)
     return summary

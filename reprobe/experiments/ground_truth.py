@@ -17,9 +17,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .data import DatasetBundle
-from .errors import ReprobeError
-from .runner import train_loader
+from ..data import DatasetBundle
+from ..core.errors import ReprobeError
+from .run import train_loader
 
 OPTIMIZERS = ("sgd", "adam")
 

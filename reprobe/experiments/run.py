@@ -10,12 +10,12 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
-from .analysis import correlation_lengths
-from .data import DatasetBundle, load_dataset
-from .errors import ReprobeError
-from .memory import check_probe_memory
-from .models import build_model
-from .probes import CascadeProbe, ProbeResult
+from ..analysis import correlation_lengths
+from ..data import DatasetBundle, load_dataset
+from ..core.errors import ReprobeError
+from ..probe.memory import check_probe_memory
+from ..models import build_model
+from ..probe import CascadeProbe, ProbeResult
 
 
 def limit_dataset(ds, n: Optional[int], seed: int = 0):
@@ -52,7 +52,7 @@ def probe_model(
 ) -> Tuple[ProbeResult, Optional[CascadeProbe]]:
     """Fit and evaluate a probe on ``model`` with ``bundle``'s train/test splits.
 
-    Before the fit, the memory the probe will need is checked (:func:`reprobe.memory.check_probe_memory`;
+    Before the fit, the memory the probe will need is checked (:func:`reprobe.probe.memory.check_probe_memory`;
     ``names`` spells the options its error names, e.g. as CLI flags).
 
     Returns:
@@ -134,10 +134,10 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     and normalised, all in :func:`reprobe.data.images.adapt_bundle`. ``probe_options`` (the
     probe's settings) size the memory estimate checked before the model is built.
     """
-    from .data.images import adapt_bundle, subsample_bundle
-    from .memory import check_model_memory
-    from .models import MODELS
-    from .models.vision import _weights_kind, load_weights_file
+    from ..data.images import adapt_bundle, subsample_bundle
+    from ..probe.memory import check_model_memory
+    from ..models import MODELS
+    from ..models.vision import _weights_kind, load_weights_file
 
     opts = dict(model_options or {})
     allow = bool(opts.pop("adapt_data", True))

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .errors import ReprobeError
+from ..core.errors import ReprobeError
 
 Shape = Tuple[int, ...]
 FLOAT = 4  # bytes
@@ -31,7 +31,7 @@ class ModelSize:
 
 
 def _mlp_size(input_shape: Shape, num_classes: int, opts: Mapping[str, Any]) -> ModelSize:
-    from .models.mlp import layer_widths
+    from ..models.mlp import layer_widths
 
     n_in = math.prod(input_shape)
     widths = layer_widths(int(opts.get("depth", 50)), int(opts.get("width") or n_in), n_in, num_classes,
@@ -62,7 +62,7 @@ ESTIMATORS: Dict[str, Callable[..., Optional[ModelSize]]] = {
 
 def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
     """(features, targets) of the decoder from a stage of shape ``inp`` back to ``out``."""
-    from .probes.conv_decoders import subpixel_geometry
+    from .conv_decoders import subpixel_geometry
 
     if len(inp) == 3 and len(out) == 3:  # sub-pixel conv: k×k patches → C'·r² sub-pixels
         g = subpixel_geometry(inp, out)
@@ -74,7 +74,7 @@ def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
 
 def probe_bytes(size: ModelSize, probe: Mapping[str, Any], test_inputs: Optional[int] = None) -> Dict[str, float]:
     """Bytes by part: model, decoders (with optimizer state), statistics, fit activations, evaluation."""
-    from .probes.fitting import MAX_CLOSED_FORM_BYTES, MAX_CLOSED_FORM_FEATURES
+    from .fitting import MAX_CLOSED_FORM_BYTES, MAX_CLOSED_FORM_FEATURES
 
     fit = probe.get("fit", "ridge")
     batch = int(probe.get("batch_size", 64))
@@ -119,7 +119,7 @@ def available_bytes() -> Optional[int]:
 
 
 def _gpu_free_bytes(device: str) -> Optional[int]:
-    from .probes.probe import resolve_device
+    from .probe import resolve_device
 
     dev = resolve_device(device)
     if dev.type != "cuda":

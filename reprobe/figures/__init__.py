@@ -1,0 +1,6 @@
+"""Pictures (matplotlib, Agg backend), drawn from results and saved numbers.
+
+* :mod:`reprobe.figures.run` — one run: entropy vs depth with cutoffs, reconstruction grids, tiles;
+* :mod:`reprobe.figures.phase` — a sweep's phase diagrams and ground-truth accuracy maps;
+* :mod:`reprobe.figures.report` — the figures embedded in HTML reports (PNG bytes).
+"""
