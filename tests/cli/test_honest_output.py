@@ -224,7 +224,7 @@ def _cli(*args) -> list:
 
 
 def _env():
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]), MPLBACKEND="Agg")
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]), MPLBACKEND="Agg")
     env.pop("REPROBE_DEBUG", None)
     return env
 
