@@ -30,6 +30,7 @@ import numpy as np
 
 from .errors import ReprobeError
 from .probes.result import json_safe
+from .analysis import predict_trainability
 
 SCHEMA = "reprobe.sweep/1"
 GRID_AXES = ("sigma_w2", "sigma_b2", "depth", "width")
@@ -301,12 +302,14 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
         d = result.to_dict()
         record.update({
             "stages": len(d["stages"]),
+            "stage_shapes": [st["shape"] for st in d["stages"]],
             "metrics": d["metrics"],
             "cutoffs": d["cutoffs"],
             "cutoff_detector": d["cutoff_detector"],
             "cutoffs_by_detector": d["cutoffs_by_detector"],
             "decoder_mse": d["decoder_mse"],
             "warnings": d["warnings"],
+            "prediction": predict_trainability(result).to_dict(),
         })
         timings.update({f"probe_{k}": v for k, v in d["timings"].items()})
     if task.get("train") is not None:
@@ -612,3 +615,50 @@ def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy"
         best = max(ps, key=lambda p: score_record(p, metric))
         out[f"{sb:g}"] = {"sigma_w2": best["sigma_w2"], "depth": dmax, "l_star": best["cutoffs"].get(metric)}
     return out
+
+
+def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:
+    """Probed points and trained cells of a grid folder (``points.jsonl``, ``trained.jsonl`` and nets
+    a sweep trained with ``verify``; a net trained twice counts once)."""
+    out = Path(out)
+    if not out.is_dir():
+        raise ReprobeError(f"grid folder {out} does not exist; make one with `reprobe sweep` and `reprobe train-grid`")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probes = PointStore(out / "points.jsonl").load().records
+        trained_only = PointStore(out / "trained.jsonl").load().records
+    seen = {point_key(t) for t in trained_only}
+    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
+    return probes, trained
+
+
+def default_acc_threshold(trained: Sequence[dict]) -> float:
+    """Twice chance, read from the trained records (0.2 for ten classes)."""
+    chance = [(t.get("training") or {}).get("chance") for t in trained]
+    chance = [c for c in chance if isinstance(c, (int, float)) and c > 0]
+    return min(1.0, 2.0 * (min(chance) if chance else 0.1))
+
+
+def validate_grid(out: Path, acc_threshold: Optional[float] = None, activation: str = "tanh",
+                  **prediction_options: Any) -> Dict[str, Any]:
+    """Score the prediction, every ℓ* rule and mean field against a grid folder's trained nets.
+
+    Args:
+        out: a folder holding a sweep's ``points.jsonl`` and ``trained.jsonl`` (train-grid or verify).
+        acc_threshold: accuracy that counts as trained (default: twice chance).
+        activation: for mean field's 6ξ_c.
+        prediction_options: ``metric``, ``depth_per_xi``, ``floor_xi`` of the prediction.
+
+    Returns:
+        ``{"cells", "acc_threshold", "rules": [RuleScore, ...]}``.
+    """
+    from .analysis.validation import validate
+
+    probes, trained = load_grid(out)
+    if not probes or not trained:
+        raise ReprobeError(f"{out} needs probed points (reprobe sweep --out {out}) and trained nets "
+                           f"(reprobe train-grid --out {out}); found {len(probes)} and {len(trained)}")
+    thr = default_acc_threshold(trained) if acc_threshold is None else float(acc_threshold)
+    theory = theory_reference(activation, sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
+    rules = validate(probes, trained, thr, lambda sw, sb: six_xi(theory, sw, sb), **prediction_options)
+    return {"cells": max((r.cells for r in rules), default=0), "acc_threshold": thr, "rules": rules}

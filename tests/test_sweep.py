@@ -199,6 +199,23 @@ def test_train_grid_agreement_with_sweep(tmp_path):
     assert summary["agreement"]["cells"] == 4 and summary["agreement"]["acc_threshold"] == 0.15
     assert len(summary["points"]) == 2 and len(summary["trained"]) == 4
     assert (out / "trained.png").is_file()
+    # Points carry the prediction; `reprobe validate` scores it beside ℓ* and mean field.
+    points = [json.loads(x) for x in (out / "points.jsonl").read_text().splitlines()]
+    assert all(p["prediction"]["verdict"] in ("trainable", "marginal", "untrainable", "undecidable") for p in points)
+    assert all(len(p["stage_shapes"]) == p["stages"] for p in points)
+    r = runner.invoke(cli, ["validate", str(out), "--acc-threshold", "0.15", "--json"])
+    assert r.exit_code == 0, r.output
+    v = json.loads(r.output)
+    rules = {x["rule"]: x for x in v["rules"]}
+    assert {"prediction:relative_entropy", "l_star:relative_entropy", "mean_field:6xi_c"} <= set(rules)
+    assert rules["mean_field:6xi_c"]["cells"] == 4 and v["acc_threshold"] == 0.15
+    truth = [t["accuracy"] >= 0.15 for t in trained]
+    mf = summary["agreement"]["theory"]["agree"]
+    assert rules["mean_field:6xi_c"]["agree"] == mf and 0 <= rules["prediction:relative_entropy"]["agree"] <= len(truth)
+    r = runner.invoke(cli, ["validate", str(out)])
+    assert r.exit_code == 0 and "AUROC" in r.output and "prediction:relative_entropy" in r.output
+    r = runner.invoke(cli, ["validate", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "reprobe sweep" in r.output
 
 
 def test_sweep_bad_grid_is_one_line_error(tmp_path):
