@@ -381,7 +381,9 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> No
 @click.option("--bracket", default="1.0:4.0", show_default=True, metavar="LO:HI", help="σ_w² interval to search")
 @click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
-              help="metric whose cutoff ℓ* ranks first")
+              help="metric whose ξ̂ (or cutoff ℓ*) ranks first")
+@click.option("--rank-by", type=click.Choice(["xi", "cutoff"]), default="xi", show_default=True,
+              help="xi: correlation length ξ̂ (not capped by the depth); cutoff: ℓ*, then --tie-break")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
                                                  "mean-differential-entropy"]),
               default="mean-relative-entropy", show_default=True, help="ranks points with equal ℓ* (e.g. ℓ* = L)")
@@ -389,11 +391,12 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> No
 @probe_options
 @click.option("--json", "as_json", is_flag=True, help="print a JSON object (sigma_w2, probes, bracket, evaluated)")
 @click.option("--quiet", "-q", is_flag=True, help="no per-probe lines")
-def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params):
-    """Find the σ_w² with the deepest information propagation (golden-section search on ℓ*).
+def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet, **params):
+    """Find the σ_w² with the deepest information propagation (golden-section search on ξ̂).
 
-    ℓ*(σ_w²) rises to L near the edge of chaos and falls on both sides; points with equal ℓ* are
-    ranked by --tie-break. Needs O(log((HI-LO)/TOL)) probes instead of a grid.
+    The correlation length ξ̂ peaks at the edge of chaos and falls on both sides (--rank-by cutoff:
+    ℓ*, which is flat at L near the edge; points with equal scores are ranked by --tie-break).
+    Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
     from ..critical import describe_tie_break, find_critical, probe_evaluator
@@ -414,10 +417,13 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
 
     def on_probe(sw, rec, s):
         if not quiet and not as_json:
-            click.echo(f"  probe σ_w² = {sw:.4f}: ℓ* = {int(s[0]) if s[0] >= 0 else '-'} of {rec.get('depth')}, "
+            ell = (rec.get("cutoffs") or {}).get(score_metric)
+            xi = f"ξ̂ = {s[0]:.3g}, " if rank_by == "xi" and s[0] >= 0 else ""
+            click.echo(f"  probe σ_w² = {sw:.4f}: {xi}ℓ* = {'-' if ell is None else ell} of {rec.get('depth')}, "
                        f"{describe_tie_break(tie_break, s[1])}", err=True)
 
-    res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, on_probe=on_probe)
+    res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, rank_by=rank_by,
+                        on_probe=on_probe)
     obj = res.to_dict()
     obj.update({"model": params["model"], "depth": params["depth"], "width": params["width"],
                 "sigma_b2": params["sigma_b2"]})
@@ -429,7 +435,9 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
         click.echo(json.dumps(obj, allow_nan=False, default=str))
         return
     mfs = obj["mean_field_sigma_w2"]
-    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} (ℓ* = {int(res.score[0]) if res.score[0] >= 0 else '-'} of {params['depth']}; bracket "
+    ell = res.l_star
+    xi = f"ξ̂ = {res.score[0]:.3g}, " if rank_by == "xi" and res.score[0] >= 0 else ""
+    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} ({xi}ℓ* = {'-' if ell is None else ell} of {params['depth']}; bracket "
                f"[{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
                + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
 
