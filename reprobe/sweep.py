@@ -333,7 +333,8 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
               desc: str = "points", on_record: Optional[Callable[[dict], None]] = None) -> int:
     """Run the tasks whose points are not in ``store`` yet; append each record as it lands.
 
-    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each;
+    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each
+    (``OMP_NUM_THREADS``, when set, wins: :func:`threads_per_job`);
     only this process writes the store. Returns the number of points run now.
     """
     from tqdm.auto import tqdm
@@ -343,7 +344,7 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     if jobs < 1:
         raise ReprobeError(f"--jobs must be at least 1, got {jobs}")
     jobs = min(jobs, max(1, len(todo)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_job(jobs)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,
                dynamic_ncols=True)
     done = 0
@@ -369,6 +370,16 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     finally:
         bar.close()
     return done
+
+
+def threads_per_job(jobs: int) -> int:
+    """Torch threads for each of ``jobs`` workers: the cores shared out, or ``OMP_NUM_THREADS`` when the
+    user set it (on a machine shared with other work, two threads per job can run many times slower
+    than one: each parallel region waits for a thread that another process holds)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.strip().isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def _run_here(todo: List[Dict[str, Any]], threads: int, land: Callable[[dict], None]) -> None:

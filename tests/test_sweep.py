@@ -405,3 +405,15 @@ def test_entropy_plot_has_whole_stage_ticks(tmp_path, monkeypatch):
     plotting.plot_entropy(res, tmp_path / "e.png")
     ticks = [t for t in figures[0].axes[0].get_xticks() if 0.5 <= t <= L + 0.5]
     assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks)
+
+
+def test_threads_per_job_share_the_cores_unless_omp_num_threads_says(monkeypatch):
+    from reprobe.sweep import threads_per_job
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [threads_per_job(j) for j in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads_per_job(1) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "nonsense")
+    assert threads_per_job(2) == 4
