@@ -5,11 +5,13 @@ Three lines around any model::
     from reprobe import CascadeProbe
     probe = CascadeProbe(model)
     result = probe.fit(train_loader).evaluate(test_loader)
+    print(predict_trainability(result))   # e.g. "untrainable at depth 60: input information falls …"
 """
 
 from .core.errors import ReprobeError, ReprobeWarning  # noqa: F401
 from . import adapters, data, metrics, models  # noqa: F401
 from .probe import CascadeProbe, ProbeConfig, ProbeResult, StageInfo  # noqa: F401
+from .analysis import Prediction, predict_trainability  # noqa: F401
 
 __version__ = "0.1.0"
-__all__ = ["CascadeProbe", "ProbeConfig", "ProbeResult", "StageInfo", "ReprobeError", "ReprobeWarning", "__version__"]
+__all__ = ["CascadeProbe", "ProbeConfig", "ProbeResult", "StageInfo", "Prediction", "predict_trainability", "ReprobeError", "ReprobeWarning", "__version__"]

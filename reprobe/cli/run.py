@@ -10,7 +10,7 @@ from typing import Optional
 
 import click
 
-from ..analysis import correlation_lengths, describe
+from ..analysis import Prediction, correlation_lengths, describe, describe_prediction, predict_trainability
 from ..data import DATASETS, load_dataset
 from ..core.errors import ReprobeError
 from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
@@ -48,6 +48,19 @@ def print_result_table(result, echo=click.echo) -> None:
     echo("correlation length ξ̂ (stages per e-fold of the approach to saturation; the head is left out):")
     for m, fit in correlation_lengths(result.metrics, [s["shape"] for s in stages]).items():
         echo(f"  {m:<22} {describe(fit)}")
+    echo("")
+    echo(f"verdict: {describe_prediction(_prediction(result))}")
+
+
+def _prediction(result) -> Prediction:
+    """The run's recorded prediction, or one computed now (results saved before predictions existed)."""
+    if result.prediction:
+        return Prediction(**result.prediction) if _complete(result.prediction) else predict_trainability(result)
+    return predict_trainability(result)
+
+
+def _complete(d: dict) -> bool:
+    return set(d) == set(Prediction.__dataclass_fields__)
 
 
 def cutoff_summary(result) -> str:
@@ -55,14 +68,10 @@ def cutoff_summary(result) -> str:
     L = result.depth
     cuts = {m: result.cutoffs.get(m) for m in result.metrics}
     parts = ", ".join(f"{m.replace('_', ' ')} {'-' if c is None else c}" for m, c in cuts.items())
-    early = sorted((c, m) for m, c in cuts.items() if c is not None and c < L)
-    if early:
-        verdict = f"information is lost before the end (saturates at stage {early[0][0]}, {early[0][1].replace('_', ' ')})"
-    elif any(c is None for c in cuts.values()):
-        verdict = "undecidable for some metrics (non-finite values)"
-    else:
-        verdict = "no saturation: information reaches the last stage"
-    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — {verdict}"
+    pred = _prediction(result)
+    depth = "" if pred.max_trainable_depth is None else (
+        f" (nets {'of at least' if pred.depth_is_bound else 'up to ≈'} {pred.max_trainable_depth:.0f} stages train)")
+    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — verdict: {pred.verdict}{depth}"
 
 
 #: What ``reprobe run`` writes into its folder, in the order "wrote …" names them.

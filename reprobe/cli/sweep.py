@@ -381,7 +381,9 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> No
 @click.option("--bracket", default="1.0:4.0", show_default=True, metavar="LO:HI", help="σ_w² interval to search")
 @click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
-              help="metric whose cutoff ℓ* ranks first")
+              help="metric whose ξ̂ (or cutoff ℓ*) ranks first")
+@click.option("--rank-by", type=click.Choice(["xi", "cutoff"]), default="xi", show_default=True,
+              help="xi: correlation length ξ̂ (not capped by the depth); cutoff: ℓ*, then --tie-break")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
                                                  "mean-differential-entropy"]),
               default="mean-relative-entropy", show_default=True, help="ranks points with equal ℓ* (e.g. ℓ* = L)")
@@ -389,11 +391,12 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> No
 @probe_options
 @click.option("--json", "as_json", is_flag=True, help="print a JSON object (sigma_w2, probes, bracket, evaluated)")
 @click.option("--quiet", "-q", is_flag=True, help="no per-probe lines")
-def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params):
-    """Find the σ_w² with the deepest information propagation (golden-section search on ℓ*).
+def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet, **params):
+    """Find the σ_w² with the deepest information propagation (golden-section search on ξ̂).
 
-    ℓ*(σ_w²) rises to L near the edge of chaos and falls on both sides; points with equal ℓ* are
-    ranked by --tie-break. Needs O(log((HI-LO)/TOL)) probes instead of a grid.
+    The correlation length ξ̂ peaks at the edge of chaos and falls on both sides (--rank-by cutoff:
+    ℓ*, which is flat at L near the edge; points with equal scores are ranked by --tie-break).
+    Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
     from ..experiments.critical import describe_tie_break, find_critical, probe_evaluator
@@ -414,10 +417,13 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
 
     def on_probe(sw, rec, s):
         if not quiet and not as_json:
-            click.echo(f"  probe σ_w² = {sw:.4f}: ℓ* = {int(s[0]) if s[0] >= 0 else '-'} of {rec.get('depth')}, "
+            ell = (rec.get("cutoffs") or {}).get(score_metric)
+            xi = f"ξ̂ = {s[0]:.3g}, " if rank_by == "xi" and s[0] >= 0 else ""
+            click.echo(f"  probe σ_w² = {sw:.4f}: {xi}ℓ* = {'-' if ell is None else ell} of {rec.get('depth')}, "
                        f"{describe_tie_break(tie_break, s[1])}", err=True)
 
-    res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, on_probe=on_probe)
+    res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, rank_by=rank_by,
+                        on_probe=on_probe)
     obj = res.to_dict()
     obj.update({"model": params["model"], "depth": params["depth"], "width": params["width"],
                 "sigma_b2": params["sigma_b2"]})
@@ -429,9 +435,43 @@ def critical_cmd(bracket, tol, score_metric, tie_break, as_json, quiet, **params
         click.echo(json.dumps(obj, allow_nan=False, default=str))
         return
     mfs = obj["mean_field_sigma_w2"]
-    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} (ℓ* = {int(res.score[0]) if res.score[0] >= 0 else '-'} of {params['depth']}; bracket "
+    ell = res.l_star
+    xi = f"ξ̂ = {res.score[0]:.3g}, " if rank_by == "xi" and res.score[0] >= 0 else ""
+    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} ({xi}ℓ* = {'-' if ell is None else ell} of {params['depth']}; bracket "
                f"[{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
                + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
 
 
-COMMANDS = [sweep_cmd, critical_cmd, train_grid_cmd]
+@click.command("validate")
+@click.argument("grid_dir", type=click.Path(file_okay=False))
+@click.option("--acc-threshold", type=click.FloatRange(0, 1), default=None,
+              help="accuracy that counts as trained (default: 2 × chance)")
+@click.option("--activation", default="tanh", show_default=True, help="activation, for mean field's 6ξ_c")
+@click.option("--metric", default=None, help="curve of the prediction's ξ̂ (default: relative_entropy)")
+@click.option("--json", "as_json", is_flag=True, help="print a JSON object instead of the table")
+def validate_cmd(grid_dir, acc_threshold, activation, metric, as_json):
+    """How good are the predictions? Score them against the trained nets of GRID_DIR.
+
+    GRID_DIR holds a sweep's points.jsonl and the trained nets of `reprobe train-grid` (or
+    `sweep --verify`). Prints, for reprobe's prediction (depth ≤ c·ξ̂), the paper's ℓ* rules and mean
+    field's 6ξ_c side by side: the share of cells where the rule agrees with training, the AUROC of
+    its predicted depth over the cell's depth, and the Spearman correlation across σ_w² of its
+    depth with the deepest depth that trained.
+    """
+    from ..experiments.sweep import validate_grid
+
+    res = validate_grid(Path(grid_dir), acc_threshold, activation, **({"metric": metric} if metric else {}))
+    if as_json:
+        click.echo(json.dumps({**res, "rules": [r.to_dict() for r in res["rules"]]}, allow_nan=False))
+        return
+    click.echo(f"ground truth: {res['cells']} trained cells, trainable ⇔ accuracy ≥ {res['acc_threshold']:.3f}")
+    click.echo(f"  {'rule':<34} {'cells':>5} {'agreement':>10} {'AUROC':>6} {'spearman':>9}")
+    for r in res["rules"]:
+        click.echo(f"  {r.rule:<34} {r.cells:>5} {_fmt3(r.agreement):>10} {_fmt3(r.auroc):>6} {_fmt3(r.spearman):>9}")
+
+
+def _fmt3(v) -> str:
+    return "n/a" if v is None else f"{v:.3f}"
+
+
+COMMANDS = [sweep_cmd, critical_cmd, train_grid_cmd, validate_cmd]

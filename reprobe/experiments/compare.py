@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from ..analysis import predict_trainability
 from ..core.errors import ReprobeError
 from ..core.io import finite_or_none
 
@@ -244,8 +245,18 @@ def reason_for(entry: Dict[str, Any], metric: str) -> str:
     return text
 
 
+def _headroom(e: Dict[str, Any]) -> float:
+    """Predicted deepest trainable net over the probed depth (-1 when undecidable or not predicted)."""
+    pred = e.get("prediction") or {}
+    depth, L = finite_or_none(pred.get("max_trainable_depth")), e.get("depth")
+    if pred.get("verdict") in (None, "undecidable") or depth is None or not L:
+        return -1.0
+    return depth / L
+
+
 def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, Any]]:
-    """Sort by ℓ*/L (higher first), then by the final value of ``metric`` (more information first).
+    """Sort by the prediction: predicted deepest trainable net / L (higher first; undecidable
+    last), then by ℓ*/L of ``metric``, then by its final value (more information first).
 
     Sets ``rank`` (1 = predicted most trainable) and ``reason`` on each entry; returns them sorted.
     """
@@ -255,12 +266,14 @@ def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, A
         frac = finite_or_none((e.get("cutoff_fraction") or {}).get(metric))
         final = finite_or_none((e.get("final") or {}).get(metric))
         f = -math.inf if final is None else (final if higher else -final)
-        return (-(frac if frac is not None else -1.0), -f)
+        return (-_headroom(e), -(frac if frac is not None else -1.0), -f)
 
     ordered = sorted(entries, key=key)
     for i, e in enumerate(ordered, 1):
         e["rank"] = i
-        e["reason"] = reason_for(e, metric)
+        pred = e.get("prediction") or {}
+        cut_reason = reason_for(e, metric)
+        e["reason"] = f"{pred['verdict']}: {pred['reason']} (ℓ*: {cut_reason})" if pred.get("verdict") else cut_reason
     return ordered
 
 
@@ -284,6 +297,7 @@ def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
         "adapter": result.model.get("adapter"),
         "timings": {k: float(v) for k, v in result.timings.items() if finite_or_none(v) is not None},
         "warnings": list(result.warnings),
+        "prediction": result.prediction or predict_trainability(result).to_dict(),
     }
 
 

@@ -1,11 +1,15 @@
 """Find the σ_w² of deepest information propagation with O(log M) probes (golden-section search).
 
-The cutoff curve ℓ*(σ_w²) rises to L near the edge of chaos and falls on both sides. Near the
-critical point ℓ* = L over a whole interval, so the score of a probe is the pair
+The score of a probe is a pair compared lexicographically, ``(primary, tie-break)``. The primary
+(``rank_by``) is
 
-    (ℓ* of ``metric``,  tie-break)
+* ``xi`` (default): the correlation length ξ̂ of ``metric`` — stages per e-fold of the approach to
+  saturation (:mod:`reprobe.analysis.correlation`). It peaks at the edge of chaos and, unlike ℓ*, is
+  not capped by L (a bound, where nothing saturates, counts as its value);
+* ``cutoff``: ℓ* of ``metric``. The cutoff curve rises to L near the edge of chaos and stays there
+  over a whole interval, so the tie-break decides inside it.
 
-compared lexicographically. Tie-breaks (all "more information is better"):
+Tie-breaks (all "more information is better"):
 
 * ``mean-relative-entropy`` (default): minus the relative entropy averaged over all stages — the
   area under the information-loss curve, smooth in σ_w² and lowest where information travels
@@ -30,8 +34,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from ..analysis import correlation_lengths
 from ..core.errors import ReprobeError
 
+RANK_BY = ("xi", "cutoff")
 TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
 
@@ -41,12 +47,28 @@ def _vals(rec: dict, metric: str) -> np.ndarray:
     return np.array([np.nan if x is None else x for x in v], dtype=float)
 
 
-def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy") -> Tuple[float, float]:
-    """(ℓ*, tie-break value) — higher is deeper propagation. Undecidable ℓ* counts as -1."""
+def record_xi(rec: dict, metric: str = "relative_entropy") -> float:
+    """ξ̂ of ``metric`` in a probe record (its classifier head left out when the record has stage
+    shapes); -1 when the curve cannot be fitted."""
+    values = (rec.get("metrics") or {}).get(metric)
+    if not values:
+        return -1.0
+    fit = correlation_lengths({metric: values}, rec.get("stage_shapes") or ())[metric]
+    return -1.0 if fit.xi is None else float(fit.xi)
+
+
+def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy",
+                 rank_by: str = "cutoff") -> Tuple[float, float]:
+    """(ξ̂ or ℓ*, tie-break value) — higher is deeper propagation. Undecidable counts as -1."""
     if tie_break not in TIE_BREAKS:
         raise ReprobeError(f"unknown tie-break {tie_break!r}; valid: {', '.join(TIE_BREAKS)}")
-    ell = (rec.get("cutoffs") or {}).get(metric)
-    ell = -1.0 if ell is None else float(ell)
+    if rank_by not in RANK_BY:
+        raise ReprobeError(f"unknown rank_by {rank_by!r}; valid: {', '.join(RANK_BY)}")
+    if rank_by == "xi":
+        ell = record_xi(rec, metric)
+    else:
+        ell = (rec.get("cutoffs") or {}).get(metric)
+        ell = -1.0 if ell is None else float(ell)
     if tie_break == "mean-relative-entropy":
         v = _vals(rec, "relative_entropy")
         t = -float(np.nanmean(v)) if np.isfinite(v).any() else -math.inf
@@ -86,11 +108,19 @@ class CriticalResult:
     time: float = 0.0
     metric: str = "relative_entropy"
     tie_break: str = "mean-relative-entropy"
+    rank_by: str = "xi"
+
+    @property
+    def l_star(self) -> Optional[float]:
+        """ℓ* of ``metric`` at the best probe."""
+        return next((e["l_star"] for e in self.evaluated if e["sigma_w2"] == self.sigma_w2), None)
 
     def to_dict(self) -> dict:
         return {
             "sigma_w2": self.sigma_w2,
-            "l_star": self.score[0],
+            "rank_by": self.rank_by,
+            "score": self.score[0],
+            "l_star": self.l_star,
             "tie_break_value": self.score[1] if math.isfinite(self.score[1]) else None,
             "probes": self.probes,
             "bracket": list(self.bracket),
@@ -109,6 +139,7 @@ def find_critical(
     *,
     metric: str = "relative_entropy",
     tie_break: str = "mean-relative-entropy",
+    rank_by: str = "xi",
     max_probes: int = 60,
     on_probe: Optional[Callable[[float, dict, Tuple[float, float]], None]] = None,
 ) -> CriticalResult:
@@ -117,7 +148,7 @@ def find_critical(
     Args:
         evaluate: σ_w² → a probe record (dict with ``metrics`` and ``cutoffs``, e.g. a sweep point).
         lo, hi: the bracket; tol: stop when the bracket is narrower than this.
-        metric: whose ℓ* ranks first; tie_break: see the module doc.
+        metric: whose ξ̂ (or ℓ*) ranks first; tie_break, rank_by: see the module doc.
         max_probes: hard limit on the number of probes.
         on_probe: called after each new probe with (σ_w², record, score).
 
@@ -131,7 +162,7 @@ def find_critical(
         raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
     if not (tol > 0):
         raise ReprobeError(f"--tol must be > 0, got {tol}")
-    score_record({}, metric, tie_break)  # validates the tie-break name
+    score_record({}, metric, tie_break, rank_by)  # validates the names
     t0 = time.perf_counter()
     cache: Dict[float, Tuple[float, float]] = {}
     evaluated: List[Dict[str, Any]] = []
@@ -146,10 +177,10 @@ def find_critical(
             if metric not in cuts:
                 raise ReprobeError(f"--score-metric {metric!r} is not a probed metric; probed: "
                                    f"{', '.join(sorted(cuts)) or 'none'}")
-            s = score_record(rec, metric, tie_break)
+            s = score_record(rec, metric, tie_break, rank_by)
             cache[sw] = s
-            evaluated.append({"sigma_w2": sw, "l_star": s[0], "tie_break_value": s[1] if math.isfinite(s[1]) else None,
-                              "depth": rec.get("depth")})
+            evaluated.append({"sigma_w2": sw, rank_by: s[0], "l_star": cuts[metric],
+                              "tie_break_value": s[1] if math.isfinite(s[1]) else None, "depth": rec.get("depth")})
             if on_probe:
                 on_probe(sw, rec, s)
         return cache[sw]
@@ -169,7 +200,8 @@ def find_critical(
             fd = f(d)
     best = max(cache, key=lambda k: (cache[k], -abs(k - 0.5 * (a + b))))
     return CriticalResult(sigma_w2=best, score=cache[best], probes=len(cache), bracket=(round(a, 4), round(b, 4)),
-                          evaluated=evaluated, time=time.perf_counter() - t0, metric=metric, tie_break=tie_break)
+                          evaluated=evaluated, time=time.perf_counter() - t0, metric=metric, tie_break=tie_break,
+                          rank_by=rank_by)
 
 
 def probe_evaluator(model: str, data: str, *, depth: int, width: Optional[int], sigma_b2: float, seed: int = 0,

@@ -10,7 +10,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
-from ..analysis import correlation_lengths
+from ..analysis import correlation_lengths, predict_trainability
 from ..data import DatasetBundle, load_dataset
 from ..core.errors import ReprobeError
 from ..probe.memory import check_probe_memory
@@ -115,6 +115,7 @@ def run_named(
     result, probe = probe_model(net, bundle, **probe_kwargs)
     fits = correlation_lengths(result.metrics, [s["shape"] for s in result.stage_dicts()])
     result.extra["correlation_length"] = {m: f.to_dict() for m, f in fits.items()}
+    result.prediction = predict_trainability(result).to_dict()
     result.timings["build_model"] = build_time
     result.model["spec"] = model
     result.model["options"] = {k: v for k, v in (model_options or {}).items() if _jsonable(v)}

@@ -28,6 +28,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 
 import numpy as np
 
+from ..analysis import predict_trainability
 from ..core.errors import ReprobeError
 from ..core.io import json_safe
 
@@ -301,12 +302,14 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
         d = result.to_dict()
         record.update({
             "stages": len(d["stages"]),
+            "stage_shapes": [st["shape"] for st in d["stages"]],
             "metrics": d["metrics"],
             "cutoffs": d["cutoffs"],
             "cutoff_detector": d["cutoff_detector"],
             "cutoffs_by_detector": d["cutoffs_by_detector"],
             "decoder_mse": d["decoder_mse"],
             "warnings": d["warnings"],
+            "prediction": predict_trainability(result).to_dict(),
         })
         timings.update({f"probe_{k}": v for k, v in d["timings"].items()})
     if task.get("train") is not None:
@@ -330,7 +333,8 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
               desc: str = "points", on_record: Optional[Callable[[dict], None]] = None) -> int:
     """Run the tasks whose points are not in ``store`` yet; append each record as it lands.
 
-    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each;
+    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each
+    (``OMP_NUM_THREADS``, when set, wins: :func:`threads_per_job`);
     only this process writes the store. Returns the number of points run now.
     """
     from tqdm.auto import tqdm
@@ -340,7 +344,7 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     if jobs < 1:
         raise ReprobeError(f"--jobs must be at least 1, got {jobs}")
     jobs = min(jobs, max(1, len(todo)))
-    threads = max(1, (os.cpu_count() or 1) // jobs)
+    threads = threads_per_job(jobs)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,
                dynamic_ncols=True)
     done = 0
@@ -366,6 +370,16 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     finally:
         bar.close()
     return done
+
+
+def threads_per_job(jobs: int) -> int:
+    """Torch threads for each of ``jobs`` workers: the cores shared out, or ``OMP_NUM_THREADS`` when the
+    user set it (on a machine shared with other work, two threads per job can run many times slower
+    than one: each parallel region waits for a thread that another process holds)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.strip().isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, (os.cpu_count() or 1) // jobs)
 
 
 def _run_here(todo: List[Dict[str, Any]], threads: int, land: Callable[[dict], None]) -> None:
@@ -612,3 +626,50 @@ def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy"
         best = max(ps, key=lambda p: score_record(p, metric))
         out[f"{sb:g}"] = {"sigma_w2": best["sigma_w2"], "depth": dmax, "l_star": best["cutoffs"].get(metric)}
     return out
+
+
+def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:
+    """Probed points and trained cells of a grid folder (``points.jsonl``, ``trained.jsonl`` and nets
+    a sweep trained with ``verify``; a net trained twice counts once)."""
+    out = Path(out)
+    if not out.is_dir():
+        raise ReprobeError(f"grid folder {out} does not exist; make one with `reprobe sweep` and `reprobe train-grid`")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probes = PointStore(out / "points.jsonl").load().records
+        trained_only = PointStore(out / "trained.jsonl").load().records
+    seen = {point_key(t) for t in trained_only}
+    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
+    return probes, trained
+
+
+def default_acc_threshold(trained: Sequence[dict]) -> float:
+    """Twice chance, read from the trained records (0.2 for ten classes)."""
+    chance = [(t.get("training") or {}).get("chance") for t in trained]
+    chance = [c for c in chance if isinstance(c, (int, float)) and c > 0]
+    return min(1.0, 2.0 * (min(chance) if chance else 0.1))
+
+
+def validate_grid(out: Path, acc_threshold: Optional[float] = None, activation: str = "tanh",
+                  **prediction_options: Any) -> Dict[str, Any]:
+    """Score the prediction, every ℓ* rule and mean field against a grid folder's trained nets.
+
+    Args:
+        out: a folder holding a sweep's ``points.jsonl`` and ``trained.jsonl`` (train-grid or verify).
+        acc_threshold: accuracy that counts as trained (default: twice chance).
+        activation: for mean field's 6ξ_c.
+        prediction_options: ``metric``, ``depth_per_xi``, ``floor_xi`` of the prediction.
+
+    Returns:
+        ``{"cells", "acc_threshold", "rules": [RuleScore, ...]}``.
+    """
+    from ..analysis.validation import validate
+
+    probes, trained = load_grid(out)
+    if not probes or not trained:
+        raise ReprobeError(f"{out} needs probed points (reprobe sweep --out {out}) and trained nets "
+                           f"(reprobe train-grid --out {out}); found {len(probes)} and {len(trained)}")
+    thr = default_acc_threshold(trained) if acc_threshold is None else float(acc_threshold)
+    theory = theory_reference(activation, sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
+    rules = validate(probes, trained, thr, lambda sw, sb: six_xi(theory, sw, sb), **prediction_options)
+    return {"cells": max((r.cells for r in rules), default=0), "acc_threshold": thr, "rules": rules}

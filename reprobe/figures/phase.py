@@ -1,4 +1,5 @@
-"""Phase diagrams of a sweep (paper Fig. 4): entropy over (σ_w², stage ℓ), with ℓ* and 6ξ_c on top.
+"""Phase diagrams of a sweep (paper Fig. 4): entropy over (σ_w², stage ℓ), with ℓ*, reprobe's predicted
+deepest trainable net (c·ξ̂) and mean field's 6ξ_c on top.
 
 ``plot_phase(points, path, theory=…)`` — one panel per σ_b² and depth L: σ_w² on the horizontal axis, stage ℓ
 vertical, colour = differential entropy of the reconstruction from stage ℓ (each probed net's
@@ -17,6 +18,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import patheffects  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from .run import metric_label  # noqa: E402
@@ -97,6 +99,28 @@ def _draw_theory(ax, sb: float, sws: np.ndarray, activation: str, L: int) -> Non
         ax.axvline(crit, color="#00bfff", lw=1.2, ls=":", label=f"edge of chaos σ_w² = {crit:.3f}", zorder=3)
 
 
+def _draw_prediction(ax, ps: List[dict], sws: np.ndarray, L: int) -> None:
+    """reprobe's predicted deepest trainable net (c·ξ̂) per σ_w²: hollow where it is a lower bound,
+    arrow heads on the top edge where it is deeper than L."""
+    preds = [p.get("prediction") or {} for p in ps]
+    depth = np.array([np.nan if d.get("max_trainable_depth") is None else d["max_trainable_depth"] for d in preds])
+    if np.isnan(depth).all():
+        return
+    ys, above = clip_to_depth(depth, L)
+    bound = np.array([bool(d.get("depth_is_bound")) for d in preds])
+    col = "#f0f0f0"
+    outline = [patheffects.withStroke(linewidth=3.2, foreground="#333333")]  # readable on light and dark
+    ax.plot(sws, np.where(above, np.nan, ys), color=col, lw=1.8, ls="-.", zorder=6, path_effects=outline,
+            label="predicted deepest trainable (c·ξ̂)")
+    inside = ~above & ~np.isnan(ys)
+    ax.plot(sws[inside & ~bound], ys[inside & ~bound], ls="none", marker="D", ms=4, color=col, mec="#333333", zorder=6)
+    ax.plot(sws[inside & bound], ys[inside & bound], ls="none", marker="D", ms=4, mfc="none", color=col, mec="#333333", zorder=6,
+            label="  … at least (lower bound)" if (inside & bound).any() else None)
+    if above.any():
+        ax.plot(sws[above], np.full(int(above.sum()), L + 0.5), ls="none", marker="^", ms=6, color=col, mec="#333333",
+                zorder=7, clip_on=False, label="  … deeper than L")
+
+
 def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequence[str],
                 activation: Optional[str], vmin: float, vmax: float):
     """One σ_b², one depth: the entropy mesh over (σ_w², ℓ), ℓ* curves and 6ξ_c on top."""
@@ -116,6 +140,7 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
         col, ls, mk, order = CUTOFF_STYLES.get(m, ("#e74c3c", ":", "^", 4))
         ax.plot(sws, [np.nan if c is None else c for c in cuts], ls=ls, marker=mk, ms=3.5, color=col, lw=1.8,
                 label=f"cutoff ℓ* ({m.replace('_', ' ')})", zorder=order)
+    _draw_prediction(ax, ps, sws, L)
     if activation:
         _draw_theory(ax, sb, sws, activation, L)
     ax.set_xlim(x_e[0], x_e[-1])

@@ -17,7 +17,9 @@
       "decoder_mse": [...],     # per stage: one decoder's MSE on its own target, held-out data
       "nonfinite": {"stage name": {"activations": n, "reconstructions": n}},
       "samples": 100, "config": {...}, "timings": {"fit": s, "evaluate": s},
-      "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...}
+      "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
+      "prediction": {"metric": ..., "xi": ..., "xi_err": ..., "max_trainable_depth": ..., "depth": L,
+                     "verdict": "trainable|marginal|untrainable|undecidable", "reason": "...", ...}
     }
 
   Metric values are in stage order (stage 1 first); ``null`` marks a value that is not finite.
@@ -57,6 +59,8 @@ class ProbeResult:
         decoder_mse: per-stage single-decoder MSE on held-out data (decoder quality).
         nonfinite: stage name → counts of non-finite activations/reconstructions.
         timings, config, fit, model, data, warnings: run details.
+        prediction: the trainability prediction (``reprobe.predict_trainability(result).to_dict()``),
+            set by runs and sweeps; written to ``result.json`` as ``prediction`` when present.
     """
 
     stages: List[Any]
@@ -76,6 +80,7 @@ class ProbeResult:
     warnings: List[str] = field(default_factory=list)
     samples: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
+    prediction: Optional[Dict[str, Any]] = None
 
     @property
     def depth(self) -> int:
@@ -106,6 +111,7 @@ class ProbeResult:
         return v
 
     def to_dict(self) -> dict:
+        extra = {} if self.prediction is None else {"prediction": self.prediction}
         return json_safe({
             "schema": SCHEMA,
             "depth": self.depth,
@@ -125,6 +131,7 @@ class ProbeResult:
             "data": self.data,
             "warnings": self.warnings,
             "extra": self.extra,
+            **extra,
         })
 
     def save(self, directory, plots: bool = True) -> Path:
@@ -193,4 +200,5 @@ class ProbeResult:
             warnings=obj.get("warnings", []),
             samples=obj.get("samples", 0),
             extra=obj.get("extra", {}),
+            prediction=obj.get("prediction"),
         )

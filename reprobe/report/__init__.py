@@ -119,7 +119,24 @@ def detect_kind(path: PathLike, allow_incomplete: bool = False) -> Tuple[str, Pa
     raise ReprobeError(f"{p} is not a reprobe run, comparison or sweep folder (no result.json, summary.json or sweep.json)")
 
 
-def _verdict(cut: Optional[int], L: Optional[int]) -> Raw:
+#: How each verdict of the prediction is coloured.
+_VERDICT_CLASS = {"trainable": "good", "marginal": "unknown", "untrainable": "bad", "undecidable": "unknown"}
+
+
+def _prediction_badge(pred: Optional[dict]) -> Optional[Raw]:
+    """The prediction's verdict as a badge, with the predicted depth (None without a prediction)."""
+    if not pred or not pred.get("verdict"):
+        return None
+    v = pred["verdict"]
+    depth = finite_or_none(pred.get("max_trainable_depth"))
+    tail = "" if depth is None else f": nets {'of at least' if pred.get('depth_is_bound') else 'up to ≈'} {depth:.0f} stages"
+    return Raw(f'<span class="verdict {_VERDICT_CLASS.get(v, "unknown")}" data-verdict="{attr(v)}">{esc("predicted " + v + tail)}</span>')
+
+
+def _verdict(cut: Optional[int], L: Optional[int], pred: Optional[dict] = None) -> Raw:
+    badge = _prediction_badge(pred)
+    if badge is not None:
+        return badge
     if cut is None or not L:
         return Raw('<span class="verdict unknown">undecided</span>')
     if cut >= L:
@@ -210,7 +227,10 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     ):
         h.append(f'<div class="card"{extra}><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div></div>')
     h.append("</div>")
-    h.append(f'<p data-reason>{_verdict(cut, L).html} {esc(reason)}.</p>')
+    pred = result.prediction
+    if pred and pred.get("reason"):
+        reason = f"{pred['reason']} (ℓ*: {reason})"
+    h.append(f'<p data-reason>{_verdict(cut, L, pred).html} {esc(reason)}.</p>')
     h.append(HOW_TO_READ)
     h.append("<h2>Entropy vs depth</h2>")
     h.append(img_tag(single_curve_figure(result.metrics, result.cutoffs, result.cutoff_detector),
@@ -284,7 +304,8 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
 
     # ranking
     h.append(f'<h2 id="{esc(anchor)}-ranking">Ranking by predicted trainability</h2>')
-    h.append(f"<p>Ranked by ℓ*/L of {esc(metric.replace('_', ' '))} (higher first), ties broken by its final value.</p>")
+    h.append(f"<p>Ranked by the prediction: predicted deepest trainable net over L (higher first; undecidable last), "
+             f"then by ℓ*/L of {esc(metric.replace('_', ' '))} and its final value.</p>")
     other = [m for m in metrics if m != metric and m != "mse"]
     headers = ["rank", "model", "L", "ℓ*", "ℓ*/L", f"final {metric.replace('_', ' ')}"] + \
               [f"ℓ* of {m.replace('_', ' ')}" for m in other] + ["parameters", "probe time", "prediction"]
@@ -296,7 +317,7 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
         fin = (e.get("final") or {}).get(metric)
         t = e.get("timings") or {}
         probe_t = (t.get("fit") or 0) + (t.get("evaluate") or 0) if ("fit" in t or "evaluate" in t) else None
-        pred = Raw(f'{_verdict(c, L).html}<br><span class="reason" data-reason>{esc(e.get("reason", ""))}</span>')
+        pred = Raw(f'{_verdict(c, L, e.get("prediction")).html}<br><span class="reason" data-reason>{esc(e.get("reason", ""))}</span>')
         rows.append([e.get("rank"), Raw(f'<a href="#{esc(anchor)}-m-{esc(e.get("slug") or e.get("rank"))}">{esc(e["name"])}</a>'),
                      L, "–" if c is None else c, "–" if frac is None else f"{frac:.2f}", fmt(finite_or_none(fin))]
                     + ["–" if (e.get("cutoffs") or {}).get(m) is None else e["cutoffs"][m] for m in other]

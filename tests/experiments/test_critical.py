@@ -87,3 +87,30 @@ def test_unknown_score_metric_is_an_error():
     with pytest.raises(ReprobeError, match="score-metric"):
         find_critical(evaluate, 1.0, 4.0, metric="nope")
     assert len(calls) == 1  # stops at the first probe
+
+
+def _fake_xi(peak: float, L: int = 40):
+    """Relative entropy approaching saturation with ξ largest at ``peak`` (ℓ* = L everywhere: no help)."""
+    import numpy as np
+
+    def evaluate(sw):
+        xi = 3.0 + 12.0 / (1.0 + 4.0 * abs(sw - peak))
+        l = np.arange(1, L + 1)
+        return {"depth": L, "cutoffs": {"relative_entropy": L},
+                "metrics": {"relative_entropy": list(1.0 - np.exp(-l / xi))}}
+
+    return evaluate
+
+
+@pytest.mark.parametrize("peak", [1.3, 1.76, 2.6])
+def test_search_by_xi_finds_the_longest_correlation_length(peak):
+    res = find_critical(_fake_xi(peak), 1.0, 4.0, tol=0.05, rank_by="xi")
+    assert abs(res.sigma_w2 - peak) < 0.05 and res.rank_by == "xi"
+    assert res.score[0] == pytest.approx(15.0, rel=0.1)
+    d = res.to_dict()
+    assert d["rank_by"] == "xi" and d["l_star"] == 40 and all("xi" in e for e in d["evaluated"])
+
+
+def test_unknown_rank_by_is_a_clear_error():
+    with pytest.raises(ReprobeError, match="valid: xi, cutoff"):
+        find_critical(_fake_xi(1.7), 1.0, 4.0, rank_by="nope")

@@ -199,6 +199,23 @@ def test_train_grid_agreement_with_sweep(tmp_path):
     assert summary["agreement"]["cells"] == 4 and summary["agreement"]["acc_threshold"] == 0.15
     assert len(summary["points"]) == 2 and len(summary["trained"]) == 4
     assert (out / "trained.png").is_file()
+    # Points carry the prediction; `reprobe validate` scores it beside ℓ* and mean field.
+    points = [json.loads(x) for x in (out / "points.jsonl").read_text().splitlines()]
+    assert all(p["prediction"]["verdict"] in ("trainable", "marginal", "untrainable", "undecidable") for p in points)
+    assert all(len(p["stage_shapes"]) == p["stages"] for p in points)
+    r = runner.invoke(cli, ["validate", str(out), "--acc-threshold", "0.15", "--json"])
+    assert r.exit_code == 0, r.output
+    v = json.loads(r.output)
+    rules = {x["rule"]: x for x in v["rules"]}
+    assert {"prediction:relative_entropy", "l_star:relative_entropy", "mean_field:6xi_c"} <= set(rules)
+    assert rules["mean_field:6xi_c"]["cells"] == 4 and v["acc_threshold"] == 0.15
+    truth = [t["accuracy"] >= 0.15 for t in trained]
+    mf = summary["agreement"]["theory"]["agree"]
+    assert rules["mean_field:6xi_c"]["agree"] == mf and 0 <= rules["prediction:relative_entropy"]["agree"] <= len(truth)
+    r = runner.invoke(cli, ["validate", str(out)])
+    assert r.exit_code == 0 and "AUROC" in r.output and "prediction:relative_entropy" in r.output
+    r = runner.invoke(cli, ["validate", str(tmp_path / "nothing")])
+    assert r.exit_code == 2 and r.output.count("\n") == 1 and "reprobe sweep" in r.output
 
 
 def test_sweep_bad_grid_is_one_line_error(tmp_path):
@@ -388,3 +405,15 @@ def test_entropy_plot_has_whole_stage_ticks(tmp_path, monkeypatch):
     plotting.plot_entropy(res, tmp_path / "e.png")
     ticks = [t for t in figures[0].axes[0].get_xticks() if 0.5 <= t <= L + 0.5]
     assert len(ticks) >= 3 and all(float(t).is_integer() for t in ticks)
+
+
+def test_threads_per_job_share_the_cores_unless_omp_num_threads_says(monkeypatch):
+    from reprobe.experiments.sweep import threads_per_job
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+    assert [threads_per_job(j) for j in (1, 2, 3, 16)] == [8, 4, 2, 1]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert threads_per_job(1) == 1
+    monkeypatch.setenv("OMP_NUM_THREADS", "nonsense")
+    assert threads_per_job(2) == 4

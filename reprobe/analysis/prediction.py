@@ -1,0 +1,235 @@
+"""From a per-stage curve to a verdict: predicted deepest trainable net and what it means at depth L.
+
+The chain of reasoning, each step measured (``benchmarks/trainability.py`` re-makes the table):
+
+1. **ξ̂.** Input information decays like ``e^(−ℓ/ξ)``; :func:`~reprobe.analysis.correlation.fit_saturation`
+   measures ξ̂ from the shape of the curve (the classifier head left out).
+2. **The probe's own floor.** The ridge strength makes every decoder drop directions carrying
+   less than ``ridge`` of the mean power, so even a net that loses nothing shows a decay of its own,
+   ``ξ_floor`` stages per e-fold. Rates add, ``1/ξ̂ = 1/ξ_net + 1/ξ_floor``, so the net's own length is
+   ``ξ_net = 1 / (1/ξ̂ − 1/ξ_floor)``; a ξ̂ at the floor means "no decay the probe can resolve".
+3. **Depth.** ``max_trainable_depth = c · ξ_net`` stages, like mean field's ``L ≲ 6 ξ_c``. ``c`` and
+   ``ξ_floor`` are fitted to trained tanh MLPs (MNIST, width 300, depth 10–100, σ_w² 1–4).
+4. **Verdict at the probed depth L.** ``trainable`` when L is below the predicted depth by more than
+   the margin (the larger of :data:`MARGIN` and ξ̂'s relative error), ``untrainable`` when above by
+   more, ``marginal`` in between. Two cross-checks can only make it more careful: the other decay
+   metric disagreeing, or every reconstruction from the last stage being nearly the same image
+   (then never ``trainable``). ``undecidable`` when the curve cannot be fitted, with the reason.
+
+Pure functions over plain sequences (no torch): a run, a sweep point or a synthetic curve.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Mapping, Optional, Sequence, Tuple
+
+from .correlation import SaturationFit, correlation_lengths, ends_in_head
+
+VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
+#: The curve whose ξ̂ decides (chosen by agreement with trained nets; see the module docstring).
+DEFAULT_METRIC = "relative_entropy"
+#: The decay metrics that cross-check each other (differential entropy measures spread, not loss).
+DECAY_METRICS = ("relative_entropy", "mse")
+#: c in ``max_trainable_depth = c · ξ_net`` (calibrated on trained MLPs; benchmarks/trainability.py).
+DEPTH_PER_XI = 6.0
+#: ξ_floor of the default ridge (0.1): the decay the decoders alone produce (calibrated likewise).
+FLOOR_XI: Optional[float] = None
+#: L within this share of the predicted depth is ``marginal``.
+MARGIN = 0.25
+#: Reconstructions whose spread across inputs (geometric mean of per-pixel variances) fell below
+#: this share of stage 1's are "nearly the same image": e^(2ΔS) from the differential entropy.
+COLLAPSE_SPREAD = 1e-2
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A trainability prediction and the evidence it rests on (``result.json``'s ``prediction``).
+
+    Attributes:
+        metric: the curve ξ̂ was measured on.
+        xi: ξ̂ in stages per e-fold (a lower bound if ``xi_is_bound``); None when undecidable.
+        xi_err: one-sigma error of ξ̂ (None for bounds).
+        xi_is_bound: nothing saturated within the probed stages.
+        xi_net: ξ̂ with the probe's floor taken out (``inf``: no decay beyond the floor).
+        max_trainable_depth: predicted deepest trainable net, in stages; a lower bound if
+            ``depth_is_bound``; None when undecidable.
+        depth_is_bound: ``max_trainable_depth`` is "at least".
+        depth: L, the probed net's depth in stages.
+        verdict: one of :data:`VERDICTS` for depth L.
+        reason: the evidence in words.
+        depth_per_xi: the c used.
+        floor_xi: the ξ_floor used (None: no floor correction).
+    """
+
+    metric: str
+    xi: Optional[float]
+    xi_err: Optional[float]
+    xi_is_bound: bool
+    xi_net: Optional[float]
+    max_trainable_depth: Optional[float]
+    depth_is_bound: bool
+    depth: int
+    verdict: str
+    reason: str
+    depth_per_xi: float = DEPTH_PER_XI
+    floor_xi: Optional[float] = FLOOR_XI
+
+    def __str__(self) -> str:
+        return describe_prediction(self)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        for k in ("xi_net", "max_trainable_depth"):
+            if d[k] is not None and not math.isfinite(d[k]):
+                d[k] = None  # JSON has no infinity; depth_is_bound says "at least"
+        return d
+
+
+def net_xi(xi: float, floor_xi: Optional[float]) -> float:
+    """ξ with the probe's floor taken out: ``1 / (1/ξ − 1/ξ_floor)``; ``inf`` at or beyond the floor."""
+    if floor_xi is None:
+        return xi
+    rate = 1.0 / xi - 1.0 / floor_xi
+    return math.inf if rate <= 0 else 1.0 / rate
+
+
+def spread_ratio(differential_entropy: Sequence[Optional[float]], head: bool) -> Optional[float]:
+    """Spread of the last (non-head) stage's reconstructions across inputs, relative to stage 1's.
+
+    ``e^(2(S_L − S_1))``: the differential entropy is the mean over pixels of ½ln(2πe σ²), so the
+    difference is the log of the geometric-mean variance ratio. None if either value is missing.
+    """
+    values = list(differential_entropy)[: -1 if head else None]
+    if len(values) < 2 or values[0] is None or values[-1] is None:
+        return None
+    if not (math.isfinite(values[0]) and math.isfinite(values[-1])):
+        return None
+    return math.exp(min(2.0 * (values[-1] - values[0]), 0.0))
+
+
+def predicted_depth(fit: SaturationFit, depth: int, c: float, floor_xi: Optional[float]) -> Tuple[Optional[float], bool]:
+    """(max_trainable_depth, is it a lower bound) from a fit: ``c · ξ_net``; at least L when the
+    curve did not saturate or decays no faster than the floor. (None, False) for undefined fits."""
+    if fit.xi is None:
+        return None, False
+    xi_net = net_xi(fit.xi, floor_xi)
+    bound = fit.lower_bound or math.isinf(xi_net)
+    max_depth = c * xi_net if math.isfinite(xi_net) else c * fit.xi
+    return (max(max_depth, float(depth)) if bound else max_depth), bound
+
+
+def _verdict_for(depth: int, max_depth: float, bound: bool, rel_err: float, margin: float) -> str:
+    if bound and max_depth >= depth:
+        return "trainable"
+    m = max(margin, rel_err)
+    if depth <= max_depth * (1 - m):
+        return "trainable"
+    if depth > max_depth * (1 + m):
+        return "untrainable"
+    return "marginal"
+
+
+def _from_fit(metric: str, fit: SaturationFit, depth: int, c: float, floor_xi: Optional[float],
+              margin: float) -> Prediction:
+    """The prediction of one curve's fit, before cross-checks."""
+    base = dict(metric=metric, depth=depth, depth_per_xi=c, floor_xi=floor_xi)
+    if fit.xi is None:
+        return Prediction(xi=None, xi_err=None, xi_is_bound=False, xi_net=None, max_trainable_depth=None,
+                          depth_is_bound=False, verdict="undecidable", reason=f"{metric}: {fit.reason}", **base)
+    xi_net = net_xi(fit.xi, floor_xi)
+    max_depth, bound = predicted_depth(fit, depth, c, floor_xi)
+    rel_err = (fit.xi_err / fit.xi) if fit.xi_err else 0.0
+    verdict = _verdict_for(depth, max_depth, bound, rel_err, margin)
+    return Prediction(xi=fit.xi, xi_err=fit.xi_err, xi_is_bound=fit.lower_bound, xi_net=xi_net,
+                      max_trainable_depth=max_depth, depth_is_bound=bound, verdict=verdict,
+                      reason=_evidence(metric, fit, xi_net, max_depth, bound, depth), **base)
+
+
+def _evidence(metric: str, fit: SaturationFit, xi_net: float, max_depth: float, bound: bool, depth: int) -> str:
+    name = metric.replace("_", " ")
+    if fit.lower_bound:
+        return (f"{name} has not saturated within {len(fit.stages)} stages (ξ̂ ≥ {fit.xi:.3g}): information "
+                f"still reaches stage {depth}; nets of at least {max_depth:.0f} stages are predicted trainable")
+    if math.isinf(xi_net):
+        return (f"{name} decays no faster than the decoders' own floor (ξ̂ = {fit.xi:.3g} stages per e-fold): "
+                f"no loss the probe can resolve; nets of at least {max_depth:.0f} stages are predicted trainable")
+    left = math.exp(-depth / xi_net)
+    return (f"input information falls to 1/e every {xi_net:.3g} stages ({name}, ξ̂ = {fit.xi:.3g}); at depth "
+            f"{depth} ≈ e^-{depth / xi_net:.1f} = {left:.1e} of it is left; nets up to ≈ {max_depth:.0f} stages "
+            f"are predicted trainable")
+
+
+def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequence[Sequence[int]] = (),
+            depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, depth_per_xi: float = DEPTH_PER_XI,
+            floor_xi: Optional[float] = FLOOR_XI, margin: float = MARGIN) -> Prediction:
+    """Predict the deepest trainable net and give a verdict for the probed depth.
+
+    Args:
+        metrics: metric name → per-stage values, stage 1 first (a result's ``metrics``).
+        stage_shapes: the stages' output shapes (a classifier head at the end is left out of ξ̂).
+        depth: L, the probed depth in stages (default: the number of stages).
+        metric: the curve whose ξ̂ decides (must be in ``metrics``).
+        depth_per_xi: c in ``max_trainable_depth = c · ξ_net``.
+        floor_xi: the decoders' own decay length (None: no floor correction).
+        margin: relative band around the predicted depth that counts as ``marginal``.
+
+    Returns:
+        A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
+        ``undecidable`` with the reason.
+    """
+    values = metrics.get(metric)
+    depth = int(depth if depth is not None else len(values or ()))
+    if values is None:
+        return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
+                          f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
+                          depth_per_xi, floor_xi)
+    fits = correlation_lengths({m: v for m, v in metrics.items() if m in DECAY_METRICS or m == metric}, stage_shapes)
+    pred = _from_fit(metric, fits[metric], depth, depth_per_xi, floor_xi, margin)
+    if pred.verdict == "undecidable":
+        return pred
+    pred = _cross_check_metrics(pred, fits, depth, depth_per_xi, floor_xi, margin)
+    head = ends_in_head(stage_shapes)
+    if "differential_entropy" in metrics:
+        pred = _cross_check_collapse(pred, spread_ratio(metrics["differential_entropy"], head))
+    return pred
+
+
+def _cross_check_metrics(pred: Prediction, fits: Mapping[str, SaturationFit], depth: int, c: float,
+                         floor_xi: Optional[float], margin: float) -> Prediction:
+    """A decay metric that says the opposite (trainable vs untrainable) makes the verdict marginal."""
+    for other, fit in fits.items():
+        if other == pred.metric or other not in DECAY_METRICS:
+            continue
+        alt = _from_fit(other, fit, depth, c, floor_xi, margin)
+        if {alt.verdict, pred.verdict} == {"trainable", "untrainable"}:
+            return replace(pred, verdict="marginal", reason=(
+                f"metrics disagree: {pred.metric.replace('_', ' ')} says {pred.verdict} ({pred.reason}), "
+                f"{other.replace('_', ' ')} says {alt.verdict} (nets up to ≈ {alt.max_trainable_depth:.0f} stages)"))
+    return pred
+
+
+def _cross_check_collapse(pred: Prediction, spread: Optional[float]) -> Prediction:
+    """Reconstructions from the last stage that are nearly all the same image are never ``trainable``."""
+    if spread is None or spread >= COLLAPSE_SPREAD or pred.verdict != "trainable":
+        return pred
+    return replace(pred, verdict="marginal", reason=(
+        f"{pred.reason}; but every reconstruction from stage {pred.depth} is nearly the same image (its spread "
+        f"across inputs is {spread:.1e} of stage 1's), so the input is not told apart there"))
+
+
+def describe_prediction(pred: Prediction) -> str:
+    """One line: ``verdict at depth L: reason``."""
+    return f"{pred.verdict} at depth {pred.depth}: {pred.reason}"
+
+
+def predict_trainability(result, **options) -> Prediction:
+    """:func:`predict` for a probe result (anything with ``metrics``, ``stage_dicts()`` and ``depth``).
+
+    ``options`` go to :func:`predict` (``metric``, ``depth_per_xi``, ``floor_xi``, ``margin``)::
+
+        result = CascadeProbe(model).fit(train_loader).evaluate(test_loader)
+        print(predict_trainability(result))
+    """
+    return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)

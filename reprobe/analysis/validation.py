@@ -1,0 +1,199 @@
+"""How good is a trainability rule? Agreement, Spearman and AUROC against trained networks.
+
+A ground-truth grid is two lists of records (``reprobe sweep`` and ``reprobe train-grid`` write
+them as ``points.jsonl`` and ``trained.jsonl``):
+
+* probed points: ``sigma_w2``, ``sigma_b2``, ``width``, ``depth``, ``metrics``, ``cutoffs`` and
+  ``stage_shapes``, one net per σ_w² (the deepest probed net of a line speaks for the line);
+* trained cells: ``sigma_w2``, ``sigma_b2``, ``width``, ``depth`` and the test ``accuracy``.
+
+A cell is *trainable* when its accuracy reaches the threshold. Each rule turns a line's probe
+(or mean field) into a predicted deepest trainable depth D and says "trainable" iff ``depth ≤ D``:
+
+* ``prediction``: ``D = max_trainable_depth`` of :func:`~reprobe.analysis.prediction.predict`;
+* ``l_star:<metric>``: ``D = ℓ*`` of the deepest probed net (the paper's rule; capped at its L);
+* ``mean_field``: ``D = 6 ξ_c`` from the theory.
+
+Scores per rule: share of cells that agree, AUROC of ``D / depth`` as a score for "trains", and
+the Spearman correlation across σ_w² between ``min(D, deepest trained depth)`` and the deepest
+depth that trained (0 when none did).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .correlation import SaturationFit, correlation_lengths
+from .prediction import DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI, predicted_depth
+
+LineKey = Tuple[float, float, Optional[int]]
+
+
+@dataclass(frozen=True)
+class RuleScore:
+    """One rule's agreement with the trained cells.
+
+    Attributes:
+        rule: the rule's name.
+        cells: cells the rule could judge.
+        agree: cells where the rule and the training agree.
+        agreement: ``agree / cells`` (None without cells).
+        auroc: area under the ROC curve of ``D / depth`` for "trains" (None if one class is empty).
+        spearman: rank correlation across σ_w² of the predicted and the deepest trainable depth.
+    """
+
+    rule: str
+    cells: int
+    agree: int
+    agreement: Optional[float]
+    auroc: Optional[float]
+    spearman: Optional[float]
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+def line_key(rec: Mapping) -> LineKey:
+    return (round(float(rec["sigma_w2"]), 6), round(float(rec["sigma_b2"]), 6), rec.get("width"))
+
+
+def deepest_points(points: Iterable[Mapping]) -> Dict[LineKey, Mapping]:
+    """The deepest probed net of each (σ_w², σ_b², width) line."""
+    best: Dict[LineKey, Mapping] = {}
+    for p in points:
+        if not p.get("metrics"):
+            continue
+        k = line_key(p)
+        if k not in best or p["depth"] > best[k]["depth"]:
+            best[k] = p
+    return best
+
+
+def line_fits(points: Mapping[LineKey, Mapping], metric: str = DEFAULT_METRIC) -> Dict[LineKey, Tuple[SaturationFit, int]]:
+    """ξ̂ fit of ``metric`` and the probed depth per line (fitted once; calibration reuses them)."""
+    out = {}
+    for k, p in points.items():
+        fits = correlation_lengths({metric: p["metrics"].get(metric) or []}, p.get("stage_shapes") or ())
+        out[k] = (fits[metric], int(p.get("stages") or p["depth"]))
+    return out
+
+
+def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT_METRIC,
+                     depth_per_xi: float = DEPTH_PER_XI, floor_xi: Optional[float] = FLOOR_XI,
+                     fits: Optional[Mapping[LineKey, Tuple[SaturationFit, int]]] = None) -> Dict[LineKey, Optional[float]]:
+    """``max_trainable_depth`` per line, as :func:`~reprobe.analysis.prediction.predict` gives it
+    (None when undecidable); pass ``fits`` from :func:`line_fits` to skip refitting."""
+    fits = fits if fits is not None else line_fits(points, metric)
+    return {k: predicted_depth(fit, depth, depth_per_xi, floor_xi)[0] for k, (fit, depth) in fits.items()}
+
+
+def cutoff_depths(points: Mapping[LineKey, Mapping], metric: str) -> Dict[LineKey, Optional[float]]:
+    return {k: (p.get("cutoffs") or {}).get(metric) for k, p in points.items()}
+
+
+def auroc(scores: Sequence[float], labels: Sequence[bool]) -> Optional[float]:
+    """Probability that a random trainable cell scores above a random untrainable one (ties: ½)."""
+    s = np.asarray(scores, dtype=float)
+    y = np.asarray(labels, dtype=bool)
+    pos, neg = s[y], s[~y]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
+    """Spearman rank correlation (ties averaged); None with < 3 pairs or a constant side."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
+        return None
+    return float(np.corrcoef(_ranks(a), _ranks(b))[0, 1])
+
+
+def _ranks(x: np.ndarray) -> np.ndarray:
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=float)
+    ranks[order] = np.arange(len(x), dtype=float)
+    for v in np.unique(x):
+        ranks[x == v] = ranks[x == v].mean()
+    return ranks
+
+
+def score_rule(rule: str, depths: Mapping[LineKey, Optional[float]], trained: Iterable[Mapping],
+               acc_threshold: float) -> RuleScore:
+    """Score "trainable iff depth ≤ D" with ``depths`` (line → D) against the trained cells."""
+    cells = [(line_key(t), int(t["depth"]), float(t["accuracy"]) >= acc_threshold) for t in trained
+             if t.get("accuracy") is not None and depths.get(line_key(t)) is not None]
+    if not cells:
+        return RuleScore(rule, 0, 0, None, None, None)
+    agree = sum((d <= depths[k]) == ok for k, d, ok in cells)
+    score = auroc([depths[k] / d for k, d, _ in cells], [ok for *_, ok in cells])
+    cap = max(d for _, d, _ in cells)
+    deepest: Dict[LineKey, int] = {}
+    for k, d, ok in cells:
+        deepest[k] = max(deepest.get(k, 0), d if ok else 0)
+    keys = sorted(deepest)
+    rho = spearman([min(depths[k], cap) for k in keys], [deepest[k] for k in keys])
+    return RuleScore(rule, len(cells), agree, agree / len(cells), score, rho)
+
+
+def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc_threshold: float, *,
+              metric: str = DEFAULT_METRIC, factors: Sequence[float] = tuple(np.arange(1.0, 12.01, 0.25)),
+              floors: Sequence[Optional[float]] = (None,) + tuple(np.arange(8.0, 40.1, 1.0))) -> Tuple[float, Optional[float], RuleScore]:
+    """The (c, ξ_floor) whose predictions agree best with the trained cells (then: best AUROC).
+
+    Returns:
+        (c, ξ_floor, score of the calibrated rule). Two numbers fitted to a grid: report
+        :func:`cross_validate` beside the in-sample score.
+    """
+    best = None
+    fits = line_fits(points, metric)
+    for floor in floors:
+        for c in factors:
+            s = score_rule("prediction", predicted_depths(points, metric=metric, depth_per_xi=c, floor_xi=floor,
+                                                          fits=fits), trained, acc_threshold)
+            key = (s.agree, s.auroc or 0.0, -abs(c - 6.0))
+            if best is None or key > best[0]:
+                best = (key, float(c), floor, s)
+    return best[1], best[2], best[3]
+
+
+def cross_validate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc_threshold: float,
+                   metric: str = DEFAULT_METRIC, **grid) -> RuleScore:
+    """Leave one σ_w² line out: calibrate on the others, judge the held-out line's cells."""
+    agree = cells = 0
+    for k in points:
+        rest = {j: p for j, p in points.items() if j != k}  # refitting per fold is cheap next to the grid
+        c, floor, _ = calibrate(rest, [t for t in trained if line_key(t) != k], acc_threshold, metric=metric, **grid)
+        held = [t for t in trained if line_key(t) == k]
+        s = score_rule("cv", predicted_depths({k: points[k]}, metric=metric, depth_per_xi=c, floor_xi=floor),
+                       held, acc_threshold)
+        agree, cells = agree + s.agree, cells + s.cells
+    return RuleScore(f"prediction:{metric} (leave-one-σ_w²-out)", cells, agree, agree / cells if cells else None, None, None)
+
+
+def validate(points: Iterable[Mapping], trained: Sequence[Mapping], acc_threshold: float,
+             six_xi: Callable[[float, float], Optional[float]], *, metrics: Sequence[str] = (),
+             **prediction_options) -> List[RuleScore]:
+    """Every rule side by side: the prediction, ℓ* of each metric, and mean field's 6ξ_c.
+
+    Args:
+        points: probed records (see the module docstring).
+        trained: trained records.
+        acc_threshold: accuracy that counts as trained.
+        six_xi: (σ_w², σ_b²) → 6ξ_c, or None where mean field does not apply.
+        metrics: the metrics whose ℓ* rule to score (default: all the points measured).
+        prediction_options: passed to :func:`predict` (``metric``, ``depth_per_xi``, ``floor_xi``).
+    """
+    lines = deepest_points(points)
+    if not metrics:
+        metrics = sorted({m for p in lines.values() for m in (p.get("cutoffs") or {})})
+    metric = prediction_options.get("metric", DEFAULT_METRIC)
+    rows = [score_rule(f"prediction:{metric}", predicted_depths(lines, **prediction_options), trained, acc_threshold)]
+    rows += [score_rule(f"l_star:{m}", cutoff_depths(lines, m), trained, acc_threshold) for m in metrics]
+    mf = {k: six_xi(k[0], k[1]) for k in lines}
+    rows.append(score_rule("mean_field:6xi_c", mf, trained, acc_threshold))  # ξ_c = inf: every depth trains
+    return rows
