@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reprobe.analysis.prediction import (
-    COLLAPSE_SPREAD, VERDICTS, describe_prediction, net_xi, predict, spread_ratio,
+    COLLAPSE_SPREAD, DEFAULT_METRIC, VERDICTS, describe_prediction, net_xi, predict, spread_ratio,
 )
 
 
@@ -57,7 +57,8 @@ def test_no_saturation_within_the_net_is_a_lower_bound():
 
 def test_metrics_that_disagree_make_the_verdict_marginal():
     p = predict(_metrics(20.0, 60, mse_xi=3.0), depth=60, depth_per_xi=6.0, floor_xi=None)
-    assert p.verdict == "marginal" and "metrics disagree" in p.reason and "mse says untrainable" in p.reason
+    assert p.metric == "mse"  # the default curve, chosen on trained nets
+    assert p.verdict == "marginal" and "metrics disagree" in p.reason and "relative entropy says trainable" in p.reason
 
 
 def test_all_reconstructions_alike_is_never_trainable():
@@ -89,15 +90,15 @@ def test_classifier_head_does_not_decide():
     ([None, float("nan")] * 4, "finite"),  # NaN stages only
 ])
 def test_curves_it_cannot_read_are_undecidable_with_the_reason(values, words):
-    p = predict({"relative_entropy": values})
+    p = predict({DEFAULT_METRIC: values})
     assert p.verdict == "undecidable" and words in p.reason
     assert p.max_trainable_depth is None and p.depth == len(values)
     json.dumps(p.to_dict(), allow_nan=False)
 
 
 def test_missing_metric_is_undecidable_naming_what_was_measured():
-    p = predict({"mse": _decay(5.0, 20)}, metric="relative_entropy")
-    assert p.verdict == "undecidable" and "relative_entropy was not measured" in p.reason and "mse" in p.reason
+    p = predict({"differential_entropy": _decay(5.0, 20)})
+    assert p.verdict == "undecidable" and "mse was not measured" in p.reason and "differential_entropy" in p.reason
 
 
 def test_every_verdict_is_a_known_word():

@@ -48,15 +48,16 @@ def test_score_rule_counts_agreeing_cells():
 
 def test_calibration_recovers_the_factor_that_made_the_truth():
     lines = deepest_points(_point(sw, xi) for sw, xi in XI.items())
-    c, floor, s = calibrate(lines, _trained(3.0), 0.5, floors=(None,))
+    c, floor, s = calibrate(lines, _trained(3.0), 0.5, metric="relative_entropy", floors=(None,))
     assert s.agreement == 1.0 and 2.0 <= c <= 4.0 and floor is None
-    cv = cross_validate(lines, _trained(3.0), 0.5, floors=(None,))
+    cv = cross_validate(lines, _trained(3.0), 0.5, metric="relative_entropy", floors=(None,))
     assert cv.cells == 20 and cv.agreement >= 0.9
 
 
 def test_validate_puts_every_rule_side_by_side():
     lines = [_point(sw, xi) for sw, xi in XI.items()] + [_point(1.0, 3.0, depth=20)]  # a shallower probe is ignored
-    rows = validate(lines, _trained(3.0), 0.5, lambda sw, sb: 6.0 * XI[sw], depth_per_xi=3.0, floor_xi=None)
+    rows = validate(lines, _trained(3.0), 0.5, lambda sw, sb: 6.0 * XI[sw], metric="relative_entropy",
+                    depth_per_xi=3.0, floor_xi=None)
     names = [r.rule for r in rows]
     assert names == ["prediction:relative_entropy", "l_star:relative_entropy", "mean_field:6xi_c"]
     pred, lstar, mf = rows

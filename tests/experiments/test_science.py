@@ -35,6 +35,21 @@ def test_ordered_cutoff_tracks_mean_field_depth(ridge_results):
     assert abs(ridge_results[1.0].cutoff("relative_entropy") - six_xi) <= 8
 
 
+def test_verdicts_differ_as_theory_says_and_depth_tracks_mean_field(ridge_results):
+    from reprobe import predict_trainability
+    from reprobe.theory import trainable_depth
+
+    ordered, critical = (predict_trainability(ridge_results[s]) for s in (1.0, 1.76))
+    assert ordered.verdict == "untrainable", ordered.reason  # depth 40 > 6ξ_c ≈ 21.8
+    assert critical.verdict in ("trainable", "marginal") and critical.verdict != ordered.verdict, critical.reason
+    # Near the edge the ridge floor caps ξ̂ (c was fitted to nets trained for 5 epochs, where depth 60
+    # failed even there), so the critical net's predicted depth is about L: clearly deeper all the same.
+    assert critical.max_trainable_depth > 1.5 * ordered.max_trainable_depth
+    six_xi = trainable_depth("tanh", 1.0, 0.05)
+    assert six_xi / 1.5 <= ordered.max_trainable_depth <= six_xi * 1.5, (ordered.max_trainable_depth, six_xi)
+    assert ridge_results[1.0].prediction == ordered.to_dict()  # runs record what predict_trainability says
+
+
 def test_ridge_decoders_reconstruct_the_first_stage_well(ridge_results):
     # a sharp probe: stage 1 keeps almost everything (the paper's 1-epoch Adam reaches ≈ 1.0 here)
     assert ridge_results[1.76].metrics["relative_entropy"][0] < 0.3
