@@ -3,7 +3,8 @@
 Information that decays with depth makes a per-stage metric approach its saturation value
 exponentially: ``D(ℓ) ≈ D∞ − A·e^(−ℓ/ξ)``. :func:`fit_saturation` fits that form by variable
 projection — for each ξ on a fine logarithmic grid, D∞ and A follow from linear least squares,
-so the only search is one-dimensional and cannot land in a local minimum — and reads the
+so the only search is one-dimensional and cannot land in a local minimum; the best grid point is
+then refined between its neighbours, so that ξ̂ is continuous in the curve — and reads the
 uncertainty off the profile of the residual (the ξ range whose residual is within one noise unit
 of the best). It stays defined when nothing saturates within the L stages: ξ̂ is then a lower
 bound — the smallest ξ the curve is still consistent with, but never more than the stages fitted,
@@ -19,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
+from scipy.optimize import minimize_scalar
 
 #: ξ grid: from a tenth of a stage to this many times the number of stages fitted.
 MAX_XI_PER_STAGE = 200.0
@@ -108,9 +110,24 @@ def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False
         bound = min(float(lo), span)
         return SaturationFit(bound, None, True, None, None, used,
                              f"no saturation within {len(y)} stages: the curve is consistent with any ξ ≥ {bound:.3g}")
+    xi, (d_inf, amp) = _refine(l, y, xis, best)
     # The interval cannot be read finer than the grid: at least one grid step either side.
-    err = max(float(hi - lo) / 2, float(xis[best]) * (float(xis[1] / xis[0]) - 1))
-    return SaturationFit(float(xis[best]), err, False, float(coef[best, 0]), float(coef[best, 1]), used)
+    err = max(float(hi - lo) / 2, xi * (float(xis[1] / xis[0]) - 1))
+    return SaturationFit(xi, err, False, d_inf, amp, used)
+
+
+def _refine(l: np.ndarray, y: np.ndarray, xis: np.ndarray, best: int) -> tuple:
+    """The residual's minimum between the grid neighbours of ``best`` (bounded 1-D search in log ξ), so
+    that ξ̂ varies smoothly with the curve instead of in grid steps; returns (ξ, (D∞, A))."""
+    lo, hi = np.log(xis[max(best - 1, 0)]), np.log(xis[min(best + 1, len(xis) - 1)])
+    res = minimize_scalar(lambda t: _profile(l, y, np.exp([t]))[0][0], bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-6})
+    xi = float(np.exp(res.x))
+    rss, coef = _profile(l, y, np.array([xi]))
+    if rss[0] > _profile(l, y, xis[best:best + 1])[0][0]:  # never worse than the grid point
+        xi = float(xis[best])
+        coef = _profile(l, y, xis[best:best + 1])[1]
+    return xi, (float(coef[0, 0]), float(coef[0, 1]))
 
 
 def fitted_curve(fit: SaturationFit, stages: Sequence[float]) -> Optional[np.ndarray]:

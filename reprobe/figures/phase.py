@@ -231,6 +231,11 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
                 ks = sorted(best)
                 ax.plot(ks, [best[k]["cutoffs"][metric] for k in ks], "o-", color="#e3242b", lw=1.8, ms=3.5,
                         label=f"probe ℓ* ({metric.replace('_', ' ')}, L = {max(p['depth'] for p in best.values())})")
+                pred = [(best[k].get("prediction") or {}).get("max_trainable_depth") for k in ks]
+                if any(v is not None for v in pred):
+                    ax.plot(ks, [np.nan if v is None else v for v in pred], "D-.", color="#f0f0f0", mec="#333333", lw=1.8,
+                            ms=4, zorder=5, path_effects=[patheffects.withStroke(linewidth=3.2, foreground="#333333")],
+                            label="predicted deepest trainable (c·ξ̂)")
         if activation:
             xs, ys, _ = _theory_curve(sb, np.array(sws), activation, max(ds))
             if xs is not None:

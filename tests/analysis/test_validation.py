@@ -17,7 +17,7 @@ def _point(sw, xi, depth=60):
 
 
 XI = {1.0: 3.0, 1.5: 8.0, 2.0: 15.0, 3.0: 6.0}
-DEPTHS = (10, 20, 30, 45, 60)
+DEPTHS = (10, 20, 30, 46, 60)  # none on a boundary c·ξ
 
 
 def _trained(c=3.0):
