@@ -62,7 +62,7 @@ def table(out: Path) -> None:
         print(f"  {name:<44} {f(r.agreement):>10} {f(r.auroc):>6} {f(r.spearman):>9}")
 
     mf = lambda sw, sb: six_xi(theory, sw, sb)  # noqa: E731
-    for metric in ("mse", "relative_entropy"):
+    for metric in ("relative_entropy", "mse"):
         t0 = time.perf_counter()
         rows = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric, depth_per_xi=DEPTH_PER_XI,
                         floor_xi=FLOOR_XI)

@@ -57,8 +57,8 @@ def test_no_saturation_within_the_net_is_a_lower_bound():
 
 def test_metrics_that_disagree_make_the_verdict_marginal():
     p = predict(_metrics(20.0, 60, mse_xi=3.0), depth=60, depth_per_xi=6.0, floor_xi=None)
-    assert p.metric == "mse"  # the default curve, chosen on trained nets
-    assert p.verdict == "marginal" and "metrics disagree" in p.reason and "relative entropy says trainable" in p.reason
+    assert p.metric == "relative_entropy"  # the default curve, chosen on trained nets
+    assert p.verdict == "marginal" and "metrics disagree" in p.reason and "mse says untrainable" in p.reason
 
 
 def test_all_reconstructions_alike_is_never_trainable():
@@ -98,7 +98,8 @@ def test_curves_it_cannot_read_are_undecidable_with_the_reason(values, words):
 
 def test_missing_metric_is_undecidable_naming_what_was_measured():
     p = predict({"differential_entropy": _decay(5.0, 20)})
-    assert p.verdict == "undecidable" and "mse was not measured" in p.reason and "differential_entropy" in p.reason
+    assert p.verdict == "undecidable" and "relative_entropy was not measured" in p.reason
+    assert "differential_entropy" in p.reason
 
 
 def test_every_verdict_is_a_known_word():

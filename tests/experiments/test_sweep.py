@@ -207,13 +207,13 @@ def test_train_grid_agreement_with_sweep(tmp_path):
     assert r.exit_code == 0, r.output
     v = json.loads(r.output)
     rules = {x["rule"]: x for x in v["rules"]}
-    assert {"prediction:mse", "l_star:relative_entropy", "mean_field:6xi_c"} <= set(rules)
+    assert {"prediction:relative_entropy", "l_star:relative_entropy", "mean_field:6xi_c"} <= set(rules)
     assert rules["mean_field:6xi_c"]["cells"] == 4 and v["acc_threshold"] == 0.15
     truth = [t["accuracy"] >= 0.15 for t in trained]
     mf = summary["agreement"]["theory"]["agree"]
-    assert rules["mean_field:6xi_c"]["agree"] == mf and 0 <= rules["prediction:mse"]["agree"] <= len(truth)
+    assert rules["mean_field:6xi_c"]["agree"] == mf and 0 <= rules["prediction:relative_entropy"]["agree"] <= len(truth)
     r = runner.invoke(cli, ["validate", str(out)])
-    assert r.exit_code == 0 and "AUROC" in r.output and "prediction:mse" in r.output
+    assert r.exit_code == 0 and "AUROC" in r.output and "prediction:relative_entropy" in r.output
     r = runner.invoke(cli, ["validate", str(tmp_path / "nothing")])
     assert r.exit_code == 2 and r.output.count("\n") == 1 and "reprobe sweep" in r.output
 
