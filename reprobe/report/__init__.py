@@ -133,6 +133,18 @@ def _prediction_badge(pred: Optional[dict]) -> Optional[Raw]:
     return Raw(f'<span class="verdict {_VERDICT_CLASS.get(v, "unknown")}" data-verdict="{attr(v)}">{esc("predicted " + v + tail)}</span>')
 
 
+def _prediction_cards(pred: Optional[dict]) -> List[Tuple[str, Any, str]]:
+    """Cards for the prediction: predicted deepest trainable net and ξ̂ (none without a prediction)."""
+    if not pred or pred.get("verdict") is None:
+        return []
+    depth, xi = finite_or_none(pred.get("max_trainable_depth")), finite_or_none(pred.get("xi"))
+    at_least = "≥ " if pred.get("depth_is_bound") else "≈ "
+    return [("predicted deepest trainable", "–" if depth is None else f"{at_least}{depth:.0f}",
+             f' data-max-trainable-depth="{attr(depth)}"'),
+            (f"correlation length ({str(pred.get('metric', '')).replace('_', ' ')})",  # labels are upper-cased: no ξ
+             "–" if xi is None else (f"ξ̂ ≥ {xi:.3g}" if pred.get("xi_is_bound") else f"ξ̂ = {xi:.3g}"), "")]
+
+
 def _verdict(cut: Optional[int], L: Optional[int], pred: Optional[dict] = None) -> Raw:
     badge = _prediction_badge(pred)
     if badge is not None:
@@ -220,8 +232,8 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     for k, v, extra in (
         ("model", name, ""),
         ("depth L", L, f' data-depth="{attr(L)}"'),
+        *_prediction_cards(result.prediction),
         (f"cutoff ℓ* ({metric.replace('_', ' ')})", "–" if cut is None else cut, f' data-cutoff="{attr(cut)}"'),
-        ("ℓ*/L", "–" if cut is None or not L else f"{cut / L:.2f}", ""),
         ("parameters", fmt_params(result.model.get("parameters")), ""),
         ("probe time", fmt_seconds((result.timings.get("fit") or 0) + (result.timings.get("evaluate") or 0)), ""),
     ):

@@ -169,11 +169,15 @@ stage ℓ−1, and chains them to reconstruct the input from every depth ℓ = 1
 <li><strong>Relative entropy</strong> D(x‖x̂) (nats, lower is better) measures how far each reconstruction
 is from its input; <strong>differential entropy</strong> S (nats, higher is better) measures how much the
 reconstructions of different inputs still differ — when information is lost they all look alike and S falls steeply.</li>
-<li>The <strong>cutoff ℓ*</strong> is the depth where a curve stops changing (saturates). ℓ* = L means
-information reaches the last stage: the net is predicted <strong>trainable</strong> at this depth.
-ℓ* &lt; L means the input is lost by stage ℓ* and deeper layers cannot learn from it: predicted
-<strong>hard or impossible to train</strong>. ℓ*/L compares nets of different depths.</li>
-<li>These are predictions from untrained weights; the threshold detector is noisy on short or flat curves.</li>
+<li>The <strong>correlation length ξ̂</strong> is how many stages it takes the curve to close 1/e of
+its remaining gap to saturation: input information falls to 1/e every ξ̂ stages. The
+<strong>prediction</strong> is that nets up to ≈ 3ξ̂ stages train (calibrated on trained MLPs); the verdict
+compares it with this net's depth L: <strong>trainable</strong>, <strong>marginal</strong> (within 25 %),
+<strong>untrainable</strong>, or <strong>undecidable</strong> when the curve cannot be read.</li>
+<li>The paper's <strong>cutoff ℓ*</strong> is the depth where a curve stops changing (saturates); ℓ* = L means
+no saturation within the net. It is capped at L and, for differential entropy, does not track
+trainability, so it is shown but does not decide the verdict.</li>
+<li>These are predictions from untrained weights; ξ̂ and ℓ* are noisy on short or flat curves.</li>
 </ul></div>
 """
 
