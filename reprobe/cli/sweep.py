@@ -47,7 +47,8 @@ def grid_options(f):
         click.option("--depth", "depth", default="50", show_default=True, metavar="GRID",
                      help=f"depths (stages) L: {GRID_HELP}"),
         click.option("--width", "width", default=None, metavar="GRID",
-                     help=f"hidden widths: {GRID_HELP} (default: the model's, 784 for MNIST MLPs)"),
+                     help=f"hidden widths (cnn/resnet: channels): {GRID_HELP} (default: the model's, 784 for "
+                          "MNIST MLPs)"),
     )(f)
 
 
@@ -144,19 +145,19 @@ def _check_model(params, grid):
     """Load the data and build the model at the first grid point, so that a bad name or option
     fails here, once, before any worker starts. Returns (num_classes, bundle)."""
     from ..models import build_model
-    from ..experiments.sweep import _bundle
+    from ..experiments.sweep import _bundle, _width_key
 
     bundle = _bundle(params["data"], data_kwargs(params))  # cached: in-process points reuse it
     opts = {**_model_options(params), "sigma_w2": grid["sigma_w2"][0], "sigma_b2": grid["sigma_b2"][0],
             "depth": min(grid["depth"])}
     if grid["width"][0] is not None:
-        opts["width"] = min(grid["width"])
+        opts[_width_key(params["model"])] = min(grid["width"])
     build_model(params["model"], bundle.input_shape, bundle.num_classes, **opts)
     from ..probe.memory import check_model_memory
 
     biggest = {**opts, "depth": max(grid["depth"])}
     if grid["width"][0] is not None:
-        biggest["width"] = max(grid["width"])
+        biggest[_width_key(params["model"])] = max(grid["width"])
     if "metrics" in params:  # a probing sweep: the probe's buffers count too
         check_model_memory(params["model"], bundle, biggest, probe_kwargs(params, progress=False), names=FLAG_NAMES)
     return bundle.num_classes, bundle

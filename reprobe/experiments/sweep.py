@@ -277,6 +277,16 @@ def check_resume_settings(records: List[dict], task: Dict[str, Any], path: Path)
         )
 
 
+def _width_key(model: str) -> str:
+    """The model option a grid's width sets (cnn/resnet: channels); an error where there is none."""
+    from ..models.registry import width_option
+
+    key = width_option(model)
+    if key is None:
+        raise ReprobeError(f"model {model!r} has no width or channels option; leave the width axis out")
+    return key
+
+
 def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
     ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
@@ -291,7 +301,7 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     mopts.update({"sigma_w2": point["sigma_w2"], "sigma_b2": point["sigma_b2"], "depth": point["depth"],
                   "seed": point["seed"]})
     if point["width"] is not None:
-        mopts["width"] = point["width"]
+        mopts[_width_key(task["model"])] = point["width"]
     record: Dict[str, Any] = dict(point)
     record["model"] = task["model"]
     record["settings"] = settings_of(task)

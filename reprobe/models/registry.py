@@ -54,6 +54,19 @@ def _accepted(fn: Callable, options: dict) -> dict:
     return {k: v for k, v in options.items() if k in params}
 
 
+def width_option(spec: str) -> Optional[str]:
+    """The builder option a sweep's ``width`` axis sets: ``width`` (MLPs), ``channels`` (conv nets
+    without a width), or None when the model takes neither (a registered name) or is not registered
+    (resolved models take ``width`` as given)."""
+    if spec not in MODELS:
+        return "width"
+    params = inspect.signature(MODELS.get(spec)).parameters
+    for name in ("width", "channels"):
+        if name in params:
+            return name
+    return None
+
+
 def build_model(
     spec: str,
     input_shape: Sequence[int],

@@ -417,3 +417,16 @@ def test_threads_per_job_share_the_cores_unless_omp_num_threads_says(monkeypatch
     assert threads_per_job(1) == 1
     monkeypatch.setenv("OMP_NUM_THREADS", "nonsense")
     assert threads_per_job(2) == 4
+
+
+def test_width_axis_sets_the_channels_of_conv_families(tmp_path):
+    """cnn takes no `width`: the grid's width must become its channels, not be dropped silently."""
+    out = tmp_path / "c"
+    r = CliRunner().invoke(cli, ["sweep", "--model", "cnn", "--depth", "3", "--width", "4", "--sigma-w2", "1.0",
+                                 "--train-samples", "256", "--samples", "16", "--jobs", "1", "--quiet", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    point = json.loads((out / "points.jsonl").read_text().splitlines()[0])
+    assert point["width"] == 4 and point["stage_shapes"][0][0] == 4
+    from reprobe.models.registry import width_option
+
+    assert (width_option("mlp"), width_option("cnn"), width_option("timm:resnet18")) == ("width", "channels", "width")
