@@ -1,0 +1,113 @@
+"""Helpers shared by the predictors (not public)."""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .registry import Batch, NotApplicable
+
+#: The layers zero-cost-nas scores ("prunable" layers): their ``weight`` carries the score.
+PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+#: Activation modules NASWOT reads a sign pattern from (the sign of their input, the pre-activation).
+ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
+                      nn.Mish, nn.Tanh, nn.Hardtanh, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.Softplus)
+
+
+def prunable_layers(model: nn.Module) -> List[Tuple[str, nn.Module]]:
+    """(name, module) of every Linear/Conv layer with a weight, in module order."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, PRUNABLE) and getattr(m, "weight", None) is not None]
+
+
+def cross_entropy_loss(model: nn.Module, batch: Batch) -> torch.Tensor:
+    """Cross-entropy of the model's logits on the batch (``NotApplicable`` if the output is not logits)."""
+    out = model(batch.x)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or batch.y is None or batch.y.dim() != 1 \
+            or batch.y.dtype not in (torch.int64, torch.int32, torch.int16, torch.uint8) or out.shape[0] != batch.y.shape[0]:
+        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise NotApplicable(f"needs class logits (batch, classes) and integer labels; the model returned {shape}")
+    return F.cross_entropy(out, batch.y.long())
+
+
+def layer_weight_grads(model: nn.Module, batch: Batch) -> List[Tuple[nn.Parameter, torch.Tensor]]:
+    """(weight, ∂L/∂weight) for every prunable layer, L the cross-entropy on the batch (no ``.grad`` touched)."""
+    layers = prunable_layers(model)
+    if not layers:
+        raise NotApplicable("the model has no Linear or Conv layers")
+    weights = [m.weight for _, m in layers]
+    for w in weights:
+        w.requires_grad_(True)
+    with torch.enable_grad():
+        loss = cross_entropy_loss(model, batch)
+        grads = torch.autograd.grad(loss, weights, allow_unused=True)
+    return [(w, torch.zeros_like(w) if g is None else g) for w, g in zip(weights, grads)]
+
+
+class StageCut:
+    """Forward hooks that cut the autograd graph at each stage output.
+
+    Inside :meth:`attach`/:meth:`remove`, each stage module's output ``o`` is recorded in
+    :attr:`outputs` (still attached to the graph from the previous cut) and replaced, for the rest
+    of the forward, by a copy of a fresh leaf ``o.detach().requires_grad_()`` kept in :attr:`leaves`.
+    So ``outputs[k+1]`` is a function of ``leaves[k]`` alone (for a chain of stages), and one backward
+    pass gives every stage-to-stage vector-Jacobian product at once.
+
+    Args:
+        model: the network.
+        names: stage module names (e.g. ``reprobe.adapters.find_stages(model)[1]``).
+    """
+
+    def __init__(self, model: nn.Module, names: List[str]):
+        modules = dict(model.named_modules())
+        self.modules = {n: modules[n] for n in names}
+        self.order: List[str] = []
+        self.outputs: dict = {}
+        self.leaves: dict = {}
+        self._handles: list = []
+
+    def _hook(self, name: str):
+        def hook(module: nn.Module, inputs, output):
+            if name in self.outputs:
+                raise NotApplicable(f"stage {name!r} runs more than once in one forward (a shared module)")
+            if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+                raise NotApplicable(f"stage {name!r} does not return a float tensor")
+            self.order.append(name)
+            self.outputs[name] = output
+            leaf = output.detach().requires_grad_(True)
+            self.leaves[name] = leaf
+            return leaf.clone()  # a clone: later in-place ops must not touch the leaf
+
+        return hook
+
+    def attach(self) -> "StageCut":
+        for n, m in self.modules.items():
+            self._handles.append(m.register_forward_hook(self._hook(n)))
+        return self
+
+    def remove(self) -> None:
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+    def __enter__(self) -> "StageCut":
+        return self.attach()
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def stage_names(model: nn.Module, stages=None) -> List[str]:
+    """The probe's stages of ``model`` (``stages`` given: those names), as ``NotApplicable`` when none are found."""
+    if stages is not None:
+        return [stages] if isinstance(stages, str) else list(stages)
+    from ..adapters import find_stages
+    from ..core.errors import ReprobeError
+
+    try:
+        return list(find_stages(model)[1])
+    except ReprobeError as e:
+        raise NotApplicable(f"no stages found ({e})") from None
