@@ -122,7 +122,7 @@ def _grid(params: Dict[str, Any]):
 
 
 def _command() -> str:
-    from ..report import command_line
+    from .options import command_line
 
     return command_line()
 
@@ -399,7 +399,8 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
-    from ..experiments.critical import describe_tie_break, find_critical, probe_evaluator
+    from ..analysis.critical import describe_tie_break, find_critical
+    from ..experiments.critical import probe_evaluator
 
     parts = bracket.split(":")
     try:

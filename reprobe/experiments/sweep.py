@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..analysis import predict_trainability
+from ..analysis.critical import score_record
 from ..core.errors import ReprobeError
 from ..core.io import json_safe
 
@@ -613,7 +614,6 @@ def _merge_accuracy(p: dict, trained: List[dict]) -> dict:
 def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy") -> Dict[str, Any]:
     """Per σ_b² (deepest depth, first width): the grid σ_w² with the best score (ℓ*, then lowest mean
     relative entropy); a grid estimate of the critical point."""
-    from .critical import score_record
 
     out = {}
     groups: Dict[float, List[dict]] = {}

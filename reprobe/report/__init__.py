@@ -13,64 +13,22 @@ Use :func:`write_report` (``paths`` → one HTML file) or the ``render_*`` funct
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..core.errors import ReprobeError
+from ..analysis.ranking import rank_metric_for, reason_for
 from ..core.io import finite_or_none
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, page, table
 
-__all__ = ["write_report", "render_report", "render_run", "render_compare", "render_sweep", "detect_kind", "command_line"]
+__all__ = ["write_report", "render_report", "render_run", "render_compare", "render_sweep", "detect_kind"]
 
 PathLike = Union[str, Path]
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def command_line(ctx=None) -> Optional[str]:
-    """The command line that is running, as people would type it (``reprobe …``).
-
-    Uses ``sys.argv`` when the process is the reprobe CLI; otherwise (e.g. click's test runner)
-    rebuilds it from the click context's explicitly given parameters.
-    """
-    argv0 = Path(sys.argv[0]).name if sys.argv else ""
-    if argv0 == "reprobe" or (sys.argv and "reprobe" in sys.argv[0] and argv0 in ("__main__.py", "main.py")):
-        return "reprobe " + shlex.join(sys.argv[1:])
-    if ctx is None:
-        try:
-            import click
-
-            ctx = click.get_current_context(silent=True)
-        except Exception:
-            ctx = None
-    if ctx is None:
-        return None
-    import click.core
-
-    parts = [ctx.command_path.replace(ctx.find_root().info_name or "", "reprobe", 1)]
-    for p in ctx.command.params:
-        src = ctx.get_parameter_source(p.name)
-        if src is None or src.name not in ("COMMANDLINE", "ENVIRONMENT"):
-            continue
-        v = ctx.params.get(p.name)
-        if isinstance(p, click.core.Argument):
-            parts += [shlex.quote(str(x)) for x in (v if isinstance(v, (list, tuple)) else [v])]
-            continue
-        flag = max(p.opts, key=len)
-        if getattr(p, "is_flag", False):
-            if v:
-                parts.append(flag)
-            elif p.secondary_opts:
-                parts.append(max(p.secondary_opts, key=len))
-            continue
-        for x in (v if isinstance(v, (list, tuple)) else [v]):
-            parts += [flag, shlex.quote(str(x))]
-    return " ".join(parts)
-
 
 def _read_json(path: Path, what: str) -> Any:
     try:
@@ -201,7 +159,6 @@ def _timing_rows(timings: Dict[str, Any]) -> List[tuple]:
 
 def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str, Optional[str]]:
     """(title, html, command) of one saved run."""
-    from ..experiments.compare import rank_metric_for, reason_for
     from ..figures.report import single_curve_figure
 
     folder = Path(folder)
