@@ -38,7 +38,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from .correlation import correlation_lengths
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 
 RANK_BY = ("xi", "cutoff")
 TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
@@ -160,11 +160,11 @@ def find_critical(
         and every evaluated point (σ_w², ℓ*, tie-break value).
     """
     if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. --bracket 1.0:4.0")
+        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. {param('bracket', '1.0:4.0', python='lo=1.0, hi=4.0')}")
     if lo <= 0:
         raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
     if not (tol > 0):
-        raise ReprobeError(f"--tol must be > 0, got {tol}")
+        raise ReprobeError(f"{param('tol')} must be > 0, got {tol}")
     score_record({}, metric, tie_break, rank_by)  # validates the names
     t0 = time.perf_counter()
     cache: Dict[float, Tuple[float, float]] = {}
@@ -174,11 +174,11 @@ def find_critical(
         sw = round(sw, 4)
         if sw not in cache:
             if len(cache) >= max_probes:
-                raise ReprobeError(f"critical search used {max_probes} probes without converging; raise --tol")
+                raise ReprobeError(f"critical search used {max_probes} probes without converging; raise {param('tol')}")
             rec = evaluate(sw)
             cuts = rec.get("cutoffs") or {}
             if metric not in cuts:
-                raise ReprobeError(f"--score-metric {metric!r} is not a probed metric; probed: "
+                raise ReprobeError(f"{param('score_metric', python='metric')} {metric!r} is not a probed metric; probed: "
                                    f"{', '.join(sorted(cuts)) or 'none'}")
             s = score_record(rec, metric, tie_break, rank_by)
             cache[sw] = s

@@ -70,7 +70,9 @@ class ReprobeGroup(click.Group):
             _close_progress_bars()
             if debug():
                 raise
-            raise CliError(_one_line(str(e))) from None
+            from .options import flag_for
+
+            raise CliError(_one_line(e.spelled(flag_for))) from None  # parameters named as flags
         except KeyboardInterrupt as e:
             _close_progress_bars()
             if debug():

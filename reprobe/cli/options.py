@@ -36,7 +36,15 @@ POSITIVE = FiniteFloat(min=0, min_open=True)
 
 #: How the CLI spells the options that library messages name by their Python names.
 FLAG_NAMES = {"depth": "--depth", "width": "--width", "channels": "--channels", "image_size": "--image-size",
-              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples"}
+              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples",
+              "root": "--data-root"}
+
+
+def flag_for(name: str, value: str = "") -> str:
+    """How the CLI spells a parameter that a library message names (:func:`reprobe.core.errors.param`):
+    ``batch_size`` → ``--batch-size``, with its value when it has one (``--device cpu``)."""
+    flag = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+    return f"{flag} {value}" if value else flag
 
 
 def command_line(ctx=None) -> Optional[str]:

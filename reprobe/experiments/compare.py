@@ -36,7 +36,10 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..analysis import predict_trainability
 from ..analysis.ranking import rank_entries, rank_metric_for
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
+
+#: A model spec, named in messages (the CLI: --model).
+MODEL = param("model", python="model spec")
 from ..core.io import finite_or_none
 
 SCHEMA = "reprobe.compare/1"
@@ -97,7 +100,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     """
     text = (text or "").strip()
     if not text:
-        raise ReprobeError("empty --model; write NAME or NAME:key=value,key=value (e.g. mlp:depth=50,sigma_w2=1.2)")
+        raise ReprobeError(f"empty {MODEL}; write NAME or NAME:key=value,key=value (e.g. mlp:depth=50,sigma_w2=1.2)")
     name, options = text, {}
     head, sep, tail = text.rpartition(":")
     if sep and "=" in tail:
@@ -120,7 +123,7 @@ def parse_model_spec(text: str) -> ModelSpec:
                 raise ReprobeError(f"model option {k!r} is given twice in {text!r}")
             options[k] = parse_value(v)
         if not name:
-            raise ReprobeError(f"--model {text!r} has options but no model name; write NAME:key=value")
+            raise ReprobeError(f"{MODEL} {text!r} has options but no model name; write NAME:key=value")
     return ModelSpec(name=name, options=options)
 
 
@@ -178,7 +181,7 @@ def check_model_options(spec: ModelSpec) -> None:
     unknown = [k for k in spec.options if k not in valid and k not in PROBE_KEYS | SHARED_KEYS | {"preset"}]
     if unknown:
         raise ReprobeError(
-            f"--model {spec.display!r}: model {spec.name!r} does not take option(s) {', '.join(unknown)}; "
+            f"{MODEL} {spec.display!r}: model {spec.name!r} does not take option(s) {', '.join(unknown)}; "
             f"its options: {', '.join(sorted(valid))}; probe options: {', '.join(sorted(PROBE_KEYS | {'preset'}))}")
 
 
@@ -283,7 +286,8 @@ def compare_models(
     from .run import run_named
 
     if not specs:
-        raise ReprobeError("no models to compare; pass --model at least once (e.g. --model mlp --model cnn)")
+        raise ReprobeError(f"no models to compare; pass {param('model', python='a model spec')} at least once "
+                           f"(e.g. {param('model', 'mlp', python='mlp')} {param('model', 'cnn', python='and cnn')})")
     specs = unique_specs(specs)
     for spec in specs:
         check_model_options(spec)

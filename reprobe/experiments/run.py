@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..analysis import correlation_lengths, predict_trainability
 from ..data import DatasetBundle, load_dataset
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
 from ..probe import CascadeProbe, ProbeResult
@@ -155,7 +155,7 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     net = build_model(model, bundle.input_shape, bundle.num_classes, **opts)
     kind = _weights_kind(opts.get("weights"))
     if model in MODELS and kind == "imagenet":
-        raise ReprobeError(f"model {model!r} has no imagenet weights; use --weights none or --weights PATH")
+        raise ReprobeError(f"model {model!r} has no imagenet weights; use {param('weights', 'none')} or {param('weights', 'PATH', python='weights=PATH')}")
     if model in MODELS and kind == "path":
         load_weights_file(net, opts["weights"])
     req = getattr(net, "reprobe_input", None)

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..analysis import predict_trainability
 from ..analysis.critical import score_record
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 from ..core.io import json_safe
 
 SCHEMA = "reprobe.sweep/1"
@@ -62,24 +62,24 @@ def parse_values(spec: Any, name: str = "value", integer: bool = False) -> List[
                 if not all(math.isfinite(v) for v in parts):
                     raise ValueError
                 if step <= 0:
-                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: the step must be > 0; {hint}")
+                    raise ReprobeError(f"{param(name)} {spec!r}: the step must be > 0; {hint}")
                 if stop < start:
-                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: STOP is below START; {hint}")
+                    raise ReprobeError(f"{param(name)} {spec!r}: STOP is below START; {hint}")
                 count = int(math.floor((stop - start) / step + 1e-6)) + 1
                 if count > MAX_GRID:
-                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r} has {count} values; at most {MAX_GRID}")
+                    raise ReprobeError(f"{param(name)} {spec!r} has {count} values; at most {MAX_GRID}")
                 values = [round(start + i * step, 10) for i in range(count)]
             else:
                 values = [float(p) for p in text.split(",") if p.strip()]
         except ValueError:
-            raise ReprobeError(f"cannot read --{name.replace('_', '-')} {spec!r}; {hint}") from None
+            raise ReprobeError(f"cannot read {param(name)} {spec!r}; {hint}") from None
     if not values:
-        raise ReprobeError(f"--{name.replace('_', '-')} {spec!r} gives no values")
+        raise ReprobeError(f"{param(name)} {spec!r} gives no values")
     if not all(math.isfinite(v) for v in values):
-        raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: values must be finite numbers")
+        raise ReprobeError(f"{param(name)} {spec!r}: values must be finite numbers")
     if integer:
         if any(abs(v - round(v)) > 1e-9 for v in values):
-            raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: needs whole numbers, e.g. 10,20,40 or 10:40:10")
+            raise ReprobeError(f"{param(name)} {spec!r}: needs whole numbers, e.g. 10,20,40 or 10:40:10")
         values = [int(round(v)) for v in values]
     return list(dict.fromkeys(values))  # keep order, drop duplicates (linear time)
 
@@ -274,7 +274,7 @@ def check_resume_settings(records: List[dict], task: Dict[str, Any], path: Path)
                 diffs.append(f"{key}: {a!r} there, {b!r} now")
         raise ReprobeError(
             f"{path} holds points made with other settings ({'; '.join(diffs[:3])}); resume with the same "
-            "options, or start a new sweep with another --out"
+            f"options, or start a new sweep with another {param('out', python='output folder')}"
         )
 
 

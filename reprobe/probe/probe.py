@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
-from ..core.errors import ReprobeError, ReprobeWarning, close_matches
+from ..core.errors import ReprobeError, ReprobeWarning, close_matches, param
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
@@ -159,9 +159,9 @@ def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
     except (RuntimeError, TypeError):
         raise ReprobeError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ReprobeError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto")
+        raise ReprobeError(f"device {device!r} asked for, but CUDA is not available here; use {param('device', 'cpu')} or auto")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use --device cpu or auto")
+        raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use {param('device', 'cpu')} or auto")
     return dev
 
 
