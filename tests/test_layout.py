@@ -156,6 +156,7 @@ FLAG_MESSAGES_PINNED_BY_TESTS = {
                                "$REPROBE_DATA), or use an image folder (--data PATH); "),
     ("reprobe/experiments/sweep.py", " already holds finished points; pass --resume to continue it, or a new --out"),
     ("reprobe/experiments/sweep.py", "--jobs must be at least 1, got "),
+    ("reprobe/analysis/critical.py", "--score-metric "),
     ("reprobe/experiments/sweep.py", " needs probed points (reprobe sweep --out "),
     ("reprobe/experiments/sweep.py", ") and trained nets (reprobe train-grid --out "),
 }
