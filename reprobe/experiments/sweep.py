@@ -628,6 +628,48 @@ def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy"
     return out
 
 
+def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold: float = 0.2,
+                   activation: str = "tanh", metric: str = "relative_entropy") -> Dict[str, Any]:
+    """Summarise a sweep folder: read ``points.jsonl`` and ``trained.jsonl`` in ``out``, compute the
+    mean-field reference, the agreement with ground truth and the critical estimate, and write
+    ``sweep.json`` (merged with the one already there; ``meta`` holds this run's ``config``,
+    ``grid`` and ``command``).
+
+    Returns:
+        ``{"probes", "trained", "agreement", "theory", "critical", "command", "files": ["sweep.json"]}``;
+        :func:`reprobe.figures.phase.draw_sweep` draws the pictures from it.
+    """
+    out = Path(out)
+    meta = meta or {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probes = PointStore(out / "points.jsonl").load().records
+        trained_only = PointStore(out / "trained.jsonl").load().records
+    seen = {point_key(t) for t in trained_only}  # a net both --verify'd and in train-grid counts once
+    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
+    sws = sorted({p["sigma_w2"] for p in probes + trained})
+    sbs = sorted({p["sigma_b2"] for p in probes + trained})
+    theory = theory_reference(activation, sws, sbs)
+    agree = agreement(probes, trained, theory, acc_threshold, metric) if trained and probes else {}
+    old = {}
+    if (out / "sweep.json").is_file():
+        try:
+            old = json.loads((out / "sweep.json").read_text())
+        except (ValueError, OSError):
+            old = {}
+    config = {**(old.get("config") or {}), **meta.get("config", {})}
+    grid = {**(old.get("grid") or {}), **meta.get("grid", {})}
+    command = meta.get("command") or old.get("command")
+    critical = probe_critical_estimate(probes, metric) if probes else None
+    if critical:
+        critical = {"method": "best grid point by (l_star, -mean relative entropy) at the deepest depth",
+                    "by_sigma_b2": critical,
+                    "mean_field": theory.get("critical_sigma_w2") if theory else None}
+    write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical)
+    return {"probes": probes, "trained": trained, "agreement": agree, "theory": theory, "files": ["sweep.json"],
+            "critical": critical, "command": command}
+
+
 def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:
     """Probed points and trained cells of a grid folder (``points.jsonl``, ``trained.jsonl`` and nets
     a sweep trained with ``verify``; a net trained twice counts once)."""

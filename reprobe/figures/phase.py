@@ -249,3 +249,17 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def draw_sweep(out, probes: List[dict], trained: List[dict], *, metric: str = "relative_entropy",
+               acc_threshold: float = 0.2, activation: str = "tanh") -> List[str]:
+    """``phase.png`` (when there are probed points) and ``trained.png`` (when there are trained nets)
+    in the sweep folder ``out``; returns the names of the files written."""
+    out = Path(out)
+    files = []
+    if probes and plot_phase(probes, out / "phase.png", activation=activation):
+        files.append("phase.png")
+    if trained and plot_trained(trained, out / "trained.png", probes=probes, metric=metric,
+                                acc_threshold=acc_threshold, activation=activation):
+        files.append("trained.png")
+    return files
