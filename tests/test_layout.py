@@ -187,3 +187,15 @@ def test_the_cli_spells_parameters_as_flags():
     e = ReprobeError(f"{param('batch_size')} must be at least 1; pass {param('force', True)} or {param('device', 'cpu')}")
     assert str(e) == "batch_size must be at least 1; pass force=True or device='cpu'"
     assert e.spelled(flag_for) == "--batch-size must be at least 1; pass --force or --device cpu"
+
+
+def test_functions_are_short():
+    """No function in reprobe/ longer than 80 lines: a long one does several jobs; name them."""
+    long = []
+    for path, _, _ in _modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                lines = node.end_lineno - node.lineno + 1
+                if lines > 80:
+                    long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
+    assert not long, "\n".join(long)

@@ -257,6 +257,52 @@ def summary_csv(summary: Dict[str, Any]) -> str:
     return buf.getvalue()
 
 
+def _probe_each(specs: Sequence[ModelSpec], out: Path, data: str, bundle, model_options, probe_options,
+                command: Optional[str], echo: Callable[[str], None]):
+    """Probe and save every spec into ``out/runs/<slug>/``: (entries, failed, metric names)."""
+    from .run import run_named
+
+    entries: List[Dict[str, Any]] = []
+    failed: List[Dict[str, Any]] = []
+    metric_names: List[str] = []
+    for i, spec in enumerate(specs, 1):
+        echo(f"[{i}/{len(specs)}] {spec.display}")
+        mkw, pkw = split_options(model_options or {}, probe_options or {}, spec.options)
+        t0 = time.perf_counter()
+        try:
+            result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, **pkw)
+        except (ReprobeError, RuntimeError, ValueError, TypeError) as e:
+            msg = " ".join(str(e).split()) or type(e).__name__
+            if not isinstance(e, ReprobeError):
+                msg = f"{type(e).__name__}: {msg}"
+            echo(f"  failed: {msg}")
+            failed.append({"name": spec.display, "spec": spec.name, "options": spec.options, "error": msg[:500]})
+            continue
+        result.timings["total"] = time.perf_counter() - t0
+        result.extra["command"] = command
+        result.extra["compare_name"] = spec.display
+        run_dir = out / "runs" / spec.slug
+        result.save(run_dir)
+        entries.append(entry_from_result(result, spec, f"runs/{spec.slug}"))
+        for m in result.metrics:
+            if m not in metric_names:
+                metric_names.append(m)
+    return entries, failed, metric_names
+
+
+def _write_summary(out: Path, summary: Dict[str, Any]) -> None:
+    """``summary.json`` and ``summary.csv``."""
+    from ..core.io import atomic_write, write_json
+
+    write_json(out / "summary.json", summary)
+    text = summary_csv(summary)
+
+    def w(tmp):
+        Path(tmp).write_text(text)
+
+    atomic_write(out / "summary.csv", w)
+
+
 def compare_models(
     specs: Sequence[ModelSpec],
     out_dir,
@@ -282,8 +328,6 @@ def compare_models(
         The summary dict (also written to ``out_dir/summary.json``).
     """
     from ..data import load_dataset
-    from ..core.io import write_json
-    from .run import run_named
 
     if not specs:
         raise ReprobeError(f"no models to compare; pass {param('model', python='a model spec')} at least once "
@@ -300,30 +344,7 @@ def compare_models(
     if bundle is None:
         bundle = load_dataset(data, **(data_options or {}))
     t_data = time.perf_counter() - t_start
-    entries, failed = [], []
-    metric_names: List[str] = []
-    for i, spec in enumerate(specs, 1):
-        echo(f"[{i}/{len(specs)}] {spec.display}")
-        mkw, pkw = split_options(model_options or {}, probe_options or {}, spec.options)
-        t0 = time.perf_counter()
-        try:
-            result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, **pkw)
-        except (ReprobeError, RuntimeError, ValueError, TypeError) as e:
-            msg = " ".join(str(e).split()) or type(e).__name__
-            if not isinstance(e, ReprobeError):
-                msg = f"{type(e).__name__}: {msg}"
-            echo(f"  failed: {msg}")
-            failed.append({"name": spec.display, "spec": spec.name, "options": spec.options, "error": msg[:500]})
-            continue
-        result.timings["total"] = time.perf_counter() - t0
-        result.extra["command"] = command
-        result.extra["compare_name"] = spec.display
-        run_dir = out / "runs" / spec.slug
-        result.save(run_dir)
-        entries.append(entry_from_result(result, spec, f"runs/{spec.slug}"))
-        for m in result.metrics:
-            if m not in metric_names:
-                metric_names.append(m)
+    entries, failed, metric_names = _probe_each(specs, out, data, bundle, model_options, probe_options, command, echo)
     if not entries:
         first = failed[0]
         raise ReprobeError(f"every model failed; first: {first['name']}: {first['error']}")
@@ -344,14 +365,7 @@ def compare_models(
         "failed": failed,
         "timings": {"data": t_data, "total": time.perf_counter() - t_start},
     }
-    write_json(out / "summary.json", summary)
-    text = summary_csv(summary)
-    from ..core.io import atomic_write
-
-    def w(tmp):
-        Path(tmp).write_text(text)
-
-    atomic_write(out / "summary.csv", w)
+    _write_summary(out, summary)
     if report:
         report(out)
     return summary
