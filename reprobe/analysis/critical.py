@@ -39,6 +39,7 @@ import numpy as np
 
 from .correlation import correlation_lengths
 from ..core.errors import ReprobeError, param
+from ..core.io import nan_array
 
 RANK_BY = ("xi", "cutoff")
 TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
@@ -47,7 +48,7 @@ GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
 
 def _vals(rec: dict, metric: str) -> np.ndarray:
     v = (rec.get("metrics") or {}).get(metric) or []
-    return np.array([np.nan if x is None else x for x in v], dtype=float)
+    return nan_array(v)
 
 
 def record_xi(rec: dict, metric: str = "relative_entropy") -> float:

@@ -40,7 +40,7 @@ import numpy as np
 import torch
 
 from ..core.errors import ReprobeError
-from ..core.io import atomic_write, json_safe, write_json
+from ..core.io import atomic_write, json_safe, nan_array, write_json
 
 SCHEMA = "reprobe.result/1"
 
@@ -114,7 +114,7 @@ class ProbeResult:
         """Per-stage values of ``metric`` as a float array (NaN where not finite)."""
         if metric not in self.metrics:
             raise ReprobeError(f"metric {metric!r} was not measured; measured: {', '.join(self.metrics)}")
-        return np.array([np.nan if v is None else v for v in self.metrics[metric]], dtype=float)
+        return nan_array(self.metrics[metric])
 
     def final(self, metric: str) -> Optional[float]:
         """The value at the last stage."""
