@@ -8,6 +8,9 @@ Nothing is re-probed: a report is drawn from what the folders hold.
   ``phase.png`` (and other ``*.png``), written by ``reprobe sweep``.
 
 Use :func:`write_report` (``paths`` → one HTML file) or the ``render_*`` functions (→ HTML string).
+
+Layer: beside :mod:`reprobe.figures`, above :mod:`reprobe.experiments`; experiments never import it
+(the CLI writes a comparison's or sweep's page after the library has written its files).
 """
 
 from __future__ import annotations
