@@ -41,8 +41,8 @@ def spell_params(text: str, spell: Optional[Callable[[str, str], str]] = None) -
     return _PARAM_RE.sub(one, text)
 
 
-class ReprobeError(Exception):
-    """A user-facing error: the message is one line and says how to fix the problem."""
+class ParamMessage:
+    """Mixed into exceptions whose message may name parameters with :func:`param`."""
 
     def __str__(self) -> str:
         return spell_params(super().__str__())
@@ -50,6 +50,10 @@ class ReprobeError(Exception):
     def spelled(self, spell: Callable[[str, str], str]) -> str:
         """The message with every :func:`param` written by ``spell(name, value)`` (e.g. as CLI flags)."""
         return spell_params(super().__str__(), spell)
+
+
+class ReprobeError(ParamMessage, Exception):
+    """A user-facing error: the message is one line and says how to fix the problem."""
 
 
 class ReprobeWarning(UserWarning):

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..analysis import predict_trainability
 from ..analysis.critical import score_record
-from ..core.errors import ReprobeError, param
+from ..core.errors import ParamMessage, ReprobeError, param
 from ..core.io import json_safe
 
 SCHEMA = "reprobe.sweep/1"
@@ -205,7 +205,7 @@ def open_store(path: Path, resume: bool) -> PointStore:
 _BUNDLES: Dict[Tuple, Any] = {}
 
 
-class Interrupted(KeyboardInterrupt):
+class Interrupted(ParamMessage, KeyboardInterrupt):
     """Ctrl-C during a sweep; the message says how many points were saved and how to go on."""
 
 
@@ -367,7 +367,7 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
             _run_in_workers(todo, jobs, threads, land)
     except KeyboardInterrupt:
         saved = len(tasks) - len(todo) + done
-        raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, --resume continues") from None
+        raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, {param('resume', True)} continues") from None
     finally:
         bar.close()
     return done
