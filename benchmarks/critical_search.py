@@ -18,7 +18,8 @@ import time
 import numpy as np
 
 from reprobe import theory as mf
-from reprobe.experiments.critical import find_critical, probe_evaluator, score_record
+from reprobe.analysis.critical import find_critical, score_record
+from reprobe.experiments.critical import probe_evaluator
 
 
 def main() -> None:

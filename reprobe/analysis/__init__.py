@@ -1,4 +1,13 @@
-"""Pure functions over probe results: correlation length ξ̂ and the trainability prediction."""
+"""Pure functions over probe results and records (no probing, no files, no plots).
+
+* :mod:`reprobe.analysis.correlation` — the correlation length ξ̂ of a metric curve;
+* :mod:`reprobe.analysis.prediction` — the trainability prediction from ξ̂;
+* :mod:`reprobe.analysis.validation` — the prediction checked against ground-truth grids;
+* :mod:`reprobe.analysis.ranking` — ranking compared models (entries of ``summary.json``);
+* :mod:`reprobe.analysis.critical` — the golden-section search for the critical σ_w².
+
+Layer: above :mod:`reprobe.probe` and the foundations, below :mod:`reprobe.experiments`.
+"""
 
 from .correlation import (  # noqa: F401
     SaturationFit, correlation_lengths, describe, ends_in_head, fit_saturation, fitted_curve,

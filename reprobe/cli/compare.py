@@ -44,17 +44,23 @@ def compare_cmd(models, out, force, write_html, quiet, **params):
     """
     from ..experiments.compare import compare_models, parse_model_spec
     from ..core.outdir import claimed
-    from ..report import command_line
+    from ..report import write_report
+    from .options import command_line
 
     specs = [parse_model_spec(m) for m in models]
     out_dir = Path(out) if out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     echo = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
+    command = command_line()
+
+    def write_page(folder):
+        write_report([folder], folder / "report.html", command=command, allow_incomplete=True)
+
     with claimed(out_dir, force=force):
         try:
             summary = compare_models(
                 specs, out_dir, data=params["data"], data_options=data_kwargs(params),
                 model_options=model_kwargs(params), probe_options=probe_kwargs(params, progress=not quiet),
-                command=command_line(), report=write_html, echo=echo,
+                command=command, report=write_page if write_html else None, echo=echo,
             )
         except KeyboardInterrupt:
             raise KeyboardInterrupt(f"interrupted; {out_dir} is incomplete (marked by its INCOMPLETE file); "

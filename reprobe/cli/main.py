@@ -14,7 +14,7 @@ import warnings
 
 import click
 
-from ..core.errors import ReprobeError, ReprobeWarning
+from ..core.errors import ParamMessage, ReprobeError, ReprobeWarning
 
 #: Exit code of a command stopped by Ctrl-C (128 + SIGINT), as shells report it.
 INTERRUPTED_EXIT = 130
@@ -70,12 +70,17 @@ class ReprobeGroup(click.Group):
             _close_progress_bars()
             if debug():
                 raise
-            raise CliError(_one_line(str(e))) from None
+            from .options import flag_for
+
+            raise CliError(_one_line(e.spelled(flag_for))) from None  # parameters named as flags
         except KeyboardInterrupt as e:
             _close_progress_bars()
             if debug():
                 raise
-            click.echo(f"Error: {_one_line(str(e)) or 'interrupted'}", err=True)
+            from .options import flag_for
+
+            text = e.spelled(flag_for) if isinstance(e, ParamMessage) else str(e)  # e.g. sweep's Interrupted
+            click.echo(f"Error: {_one_line(text) or 'interrupted'}", err=True)
             sys.exit(INTERRUPTED_EXIT)
         except Exception as e:
             _close_progress_bars()

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Dict
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable, Dict, Optional
 
 import click
 
@@ -33,7 +36,52 @@ POSITIVE = FiniteFloat(min=0, min_open=True)
 
 #: How the CLI spells the options that library messages name by their Python names.
 FLAG_NAMES = {"depth": "--depth", "width": "--width", "channels": "--channels", "image_size": "--image-size",
-              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples"}
+              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples",
+              "root": "--data-root"}
+
+
+def flag_for(name: str, value: str = "") -> str:
+    """How the CLI spells a parameter that a library message names (:func:`reprobe.core.errors.param`):
+    ``batch_size`` → ``--batch-size``, with its value when it has one (``--device cpu``)."""
+    flag = FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+    return f"{flag} {value}" if value else flag
+
+
+def command_line(ctx=None) -> Optional[str]:
+    """The command line that is running, as people would type it (``reprobe …``).
+
+    Uses ``sys.argv`` when the process is the reprobe CLI; otherwise (e.g. click's test runner)
+    rebuilds it from the click context's explicitly given parameters.
+    """
+    argv0 = Path(sys.argv[0]).name if sys.argv else ""
+    if argv0 == "reprobe" or (sys.argv and "reprobe" in sys.argv[0] and argv0 in ("__main__.py", "main.py")):
+        return "reprobe " + shlex.join(sys.argv[1:])
+    if ctx is None:
+        try:
+            ctx = click.get_current_context(silent=True)
+        except Exception:
+            ctx = None
+    if ctx is None:
+        return None
+    parts = [ctx.command_path.replace(ctx.find_root().info_name or "", "reprobe", 1)]
+    for p in ctx.command.params:
+        src = ctx.get_parameter_source(p.name)
+        if src is None or src.name not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        v = ctx.params.get(p.name)
+        if isinstance(p, click.core.Argument):
+            parts += [shlex.quote(str(x)) for x in (v if isinstance(v, (list, tuple)) else [v])]
+            continue
+        flag = max(p.opts, key=len)
+        if getattr(p, "is_flag", False):
+            if v:
+                parts.append(flag)
+            elif p.secondary_opts:
+                parts.append(max(p.secondary_opts, key=len))
+            continue
+        for x in (v if isinstance(v, (list, tuple)) else [v]):
+            parts += [flag, shlex.quote(str(x))]
+    return " ".join(parts)
 
 
 def _stack(*decorators: Callable) -> Callable:

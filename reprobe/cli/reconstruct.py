@@ -12,48 +12,13 @@ decoders from ``decoders.pt`` (``reprobe run … --save-decoders``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional
 
 import click
 import torch
-import torch.nn as nn
 
 from ..core.errors import ReprobeError
-
-#: Options stored with a run that only concern the data, not the model builder.
-_DATA_ONLY = ("subset", "adapt_data")
-
-
-def rebuild_probe(run_dir) -> Tuple["object", nn.Module, "object"]:
-    """(result, model, probe with loaded decoders) for a run folder written with --save-decoders."""
-    from ..models import MODELS, build_model
-    from ..models.vision import _weights_kind, load_weights_file
-    from ..probe import CascadeProbe, ProbeResult
-
-    from ..core.outdir import check_complete
-
-    run_dir = Path(run_dir)
-    check_complete(run_dir)
-    if not (run_dir / "result.json").is_file():
-        raise ReprobeError(f"{run_dir} has no result.json; give a folder written by `reprobe run --out DIR`")
-    result = ProbeResult.load(run_dir)
-    dec = run_dir / "decoders.pt"
-    if not dec.is_file():
-        raise ReprobeError(f"{run_dir} has no decoders.pt; rerun `reprobe run` with --save-decoders")
-    spec = result.model.get("spec")
-    if not spec:
-        raise ReprobeError(f"{run_dir}/result.json does not name its model (model.spec); it was not written by `reprobe run`")
-    opts = {k: v for k, v in dict(result.model.get("options") or {}).items() if k not in _DATA_ONLY}
-    num_classes = int(result.data.get("num_classes") or 10)
-    model = build_model(spec, tuple(result.input_shape), num_classes, **opts)
-    if spec in MODELS and _weights_kind(opts.get("weights")) == "path":
-        load_weights_file(model, opts["weights"])
-    names = [s["name"] if isinstance(s, dict) else s.name for s in result.stages]
-    probe = CascadeProbe(model, names, progress=False, device="cpu",
-                         multi_call=result.config.get("multi_call", "error"))
-    probe.load_decoders(dec)
-    return result, model, probe
-
+from ..experiments.run import rebuild_probe
 
 def _tile(label: str, im: torch.Tensor, transform, stretch: bool = False, colorbar: bool = False):
     """A labelled tile of one reconstruction, in the pixel units of the run's images."""

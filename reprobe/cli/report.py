@@ -16,7 +16,8 @@ def report_cmd(folders, out_file):
 
     A run folder has result.json, a comparison summary.json + runs/, a sweep sweep.json.
     """
-    from ..report import command_line, write_report
+    from ..report import write_report
+    from .options import command_line
 
     if out_file is None:
         out_file = Path(folders[0]) / "report.html" if len(folders) == 1 else Path("report.html")

@@ -122,7 +122,7 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
 def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, html: bool, t0: float):
     """Load the data, probe the model and write every file of the run into ``out_dir``."""
     from ..probe.memory import check_model_memory
-    from ..report import command_line
+    from .options import command_line
     from ..experiments.run import run_named
 
     kw = probe_kwargs(params, progress=not quiet)

@@ -123,7 +123,7 @@ def _grid(params: Dict[str, Any]):
 
 
 def _command() -> str:
-    from ..report import command_line
+    from .options import command_line
 
     return command_line()
 
@@ -177,49 +177,21 @@ def _open(path: Path, resume: bool, echo_warnings: bool = True):
 
 def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activation: str, quiet: bool,
              metric: str = "relative_entropy") -> Dict[str, Any]:
-    """Read points.jsonl and trained.jsonl in ``out``; write sweep.json, phase.png, trained.png."""
-    from ..figures.phase import plot_phase, plot_trained
-    from ..experiments.sweep import PointStore, agreement, point_key, probe_critical_estimate, theory_reference, write_summary
+    """Summarise ``out`` (:func:`~reprobe.experiments.sweep.finalize_sweep`: sweep.json), draw
+    phase.png and trained.png, and write the folder's report.html."""
+    from ..experiments.sweep import finalize_sweep
+    from ..figures.phase import draw_sweep
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        probes = PointStore(out / "points.jsonl").load().records
-        trained_only = PointStore(out / "trained.jsonl").load().records
-    seen = {point_key(t) for t in trained_only}  # a net both --verify'd and in train-grid counts once
-    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
-    sws = sorted({p["sigma_w2"] for p in probes + trained})
-    sbs = sorted({p["sigma_b2"] for p in probes + trained})
-    theory = theory_reference(activation, sws, sbs)
-    agree = agreement(probes, trained, theory, acc_threshold, metric) if trained and probes else {}
-    old = {}
-    if (out / "sweep.json").is_file():
-        try:
-            old = json.loads((out / "sweep.json").read_text())
-        except (ValueError, OSError):
-            old = {}
-    config = {**(old.get("config") or {}), **meta.get("config", {})}
-    grid = {**(old.get("grid") or {}), **meta.get("grid", {})}
-    command = meta.get("command") or old.get("command")
-    critical = probe_critical_estimate(probes, metric) if probes else None
-    if critical:
-        critical = {"method": "best grid point by (l_star, -mean relative entropy) at the deepest depth",
-                    "by_sigma_b2": critical,
-                    "mean_field": theory.get("critical_sigma_w2") if theory else None}
-    write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical)
-    files = ["sweep.json"]
-    if probes and plot_phase(probes, out / "phase.png", activation=activation):
-        files.append("phase.png")
-    if trained and plot_trained(trained, out / "trained.png", probes=probes, metric=metric,
-                                acc_threshold=acc_threshold, activation=activation):
-        files.append("trained.png")
-    if probes or trained:
+    res = finalize_sweep(out, meta=meta, acc_threshold=acc_threshold, activation=activation, metric=metric)
+    res["files"] += draw_sweep(out, res["probes"], res["trained"], metric=metric, acc_threshold=acc_threshold,
+                               activation=activation)
+    if res["probes"] or res["trained"]:
         # Every sweep folder carries its own readable page (re-render with `reprobe report OUT`).
         from ..report import write_report
 
-        write_report([out], out / "report.html", command=command)
-        files.append("report.html")
-    return {"probes": probes, "trained": trained, "agreement": agree, "theory": theory, "files": files,
-            "critical": critical}
+        write_report([out], out / "report.html", command=res["command"])
+        res["files"].append("report.html")
+    return res
 
 
 def _print_table(probes: List[dict], theory: Dict[str, Any]) -> None:
@@ -400,7 +372,8 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
-    from ..experiments.critical import describe_tie_break, find_critical, probe_evaluator
+    from ..analysis.critical import describe_tie_break, find_critical
+    from ..experiments.critical import probe_evaluator
 
     parts = bracket.split(":")
     try:

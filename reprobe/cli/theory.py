@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from typing import List
 
 import click
 
@@ -16,13 +15,6 @@ _ACTIVATION_HELP = "Activation: " + ", ".join(mf.ACTIVATIONS) + "."
 
 def _fmt(x: float, digits: int = 4) -> str:
     return "inf" if isinstance(x, float) and math.isinf(x) else f"{x:.{digits}f}"
-
-
-def _parse_values(spec: str) -> List[float]:
-    """``a:b:step`` (inclusive range) or a comma-separated list of numbers (same rules as sweeps)."""
-    from ..experiments.sweep import parse_values
-
-    return parse_values(spec, name="sigma_b2")
 
 
 activation_option = click.option(
@@ -99,8 +91,10 @@ def xi_cmd(activation: str, sigma_w2: float, sigma_b2: float, factor: float, as_
 @json_option
 def line_cmd(activation: str, sigma_b2: str, as_json: bool) -> None:
     """The critical line: critical sigma_w2 for a range of sigma_b2."""
+    from ..experiments.sweep import parse_values
+
     act = mf.get_activation(activation)
-    values = _parse_values(sigma_b2)
+    values = parse_values(sigma_b2, name="sigma_b2")  # a:b:step or a,b,c (same rules as sweeps)
     if not values:
         raise ReprobeError("--sigma-b2 gave no values")
     crit = mf.critical_line(act, values)

@@ -75,6 +75,11 @@ def json_safe(v: Any) -> Any:
     return v
 
 
+def nan_array(values) -> np.ndarray:
+    """Stored values (``None`` where not finite) as a float array with NaN in their place."""
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+
+
 def finite_or_none(v: Any) -> Optional[float]:
     """A finite number as float, anything else (None, NaN, inf, text, bool) as None."""
     if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):

@@ -20,7 +20,10 @@ import time
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .errors import ReprobeError
+from .errors import ReprobeError, param
+
+#: The output folder, named in messages (the CLI: --out).
+OUT = param("out", python="output folder")
 
 #: Marker of a folder whose run has not finished (interrupted, crashed, or still running).
 INCOMPLETE = "INCOMPLETE"
@@ -60,12 +63,12 @@ def _alive(info: dict) -> bool:
 def _busy_error(out: Path, info: dict, marker: str) -> ReprobeError:
     who = f" (pid {info['pid']})" if info.get("pid") else ""
     return ReprobeError(f"another reprobe command{who} is writing to {out}; wait for it to finish or pick another "
-                        f"--out (if no reprobe is running, delete {out / marker})")
+                        f"{OUT} (if no reprobe is running, delete {out / marker})")
 
 
 def _check_existing(out: Path, marker: str, force: bool, resume: bool, must_be_empty: bool) -> None:
     if out.exists() and not out.is_dir():
-        raise ReprobeError(f"--out {out} is a file, not a folder; pick another --out")
+        raise ReprobeError(f"{OUT} {out} is a file, not a folder; pick another {OUT}")
     if not out.is_dir():
         return
     info = _read_marker(out / marker) if (out / marker).exists() else None
@@ -74,11 +77,11 @@ def _check_existing(out: Path, marker: str, force: bool, resume: bool, must_be_e
     if not must_be_empty or force or resume:
         return
     if info is not None:
-        raise ReprobeError(f"{out} holds an interrupted run (it still has its {marker} marker); pass --force to "
-                           "replace it, or pick another --out")
+        raise ReprobeError(f"{out} holds an interrupted run (it still has its {marker} marker); pass {param('force', True)} to "
+                           f"replace it, or pick another {OUT}")
     if any(out.iterdir()):
-        raise ReprobeError(f"--out {out} already exists and is not empty; pass --force to replace its results, "
-                           "or pick another --out")
+        raise ReprobeError(f"{OUT} {out} already exists and is not empty; pass {param('force', True)} to replace its "
+                           f"results, or pick another {OUT}")
 
 
 def _remove_outputs(out: Path) -> None:
@@ -114,7 +117,7 @@ def claim(out, *, force: bool = False, resume: bool = False, marker: str = INCOM
     except FileExistsError:
         raise _busy_error(out, _read_marker(out / marker), marker) from None
     except OSError as e:
-        raise ReprobeError(f"cannot write to --out {out}: {e.strerror or e}") from None
+        raise ReprobeError(f"cannot write to {OUT} {out}: {e.strerror or e}") from None
     info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
             "note": "this folder is incomplete while this file exists; it is removed when the command finishes"}
     with os.fdopen(fd, "w") as f:
@@ -158,7 +161,8 @@ def claimed(out, *, force: bool = False, resume: bool = False, marker: str = INC
 
 
 def incomplete_message(folder) -> Optional[str]:
-    """Why ``folder`` is not a finished result (None when it is)."""
+    """Why ``folder`` is not a finished result (None when it is); a :class:`ReprobeError` message
+    (its parameters marked with :func:`~reprobe.core.errors.param`)."""
     folder = Path(folder)
     if not (folder / INCOMPLETE).exists():
         return None
@@ -166,7 +170,7 @@ def incomplete_message(folder) -> Optional[str]:
     if _alive(info) and info.get("pid"):
         return f"{folder} is incomplete: reprobe (pid {info['pid']}) is still writing it; wait for it to finish"
     return (f"{folder} is incomplete: the command that wrote it was interrupted or failed (it left its "
-            f"{INCOMPLETE} marker); run it again with --force")
+            f"{INCOMPLETE} marker); run it again with {param('force', True)}")
 
 
 def check_complete(folder) -> None:

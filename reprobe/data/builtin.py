@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import TensorDataset
 
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 from .registry import DatasetBundle, open_or_download, register_dataset, split_tensors
 
 
@@ -104,8 +104,8 @@ def _torchvision_loader(name: str):
         except Exception as e:  # offline, corrupt or partial files
             raise ReprobeError(
                 f"cannot load {name}: not found in {root / folder} and the download failed "
-                f"({type(e).__name__}). Put the {cls_name} files there (or set --data-root / $REPROBE_DATA), "
-                "or use the bundled data: --data mnist-5k"
+                f"({type(e).__name__}). Put the {cls_name} files there (or set {param('root')} / $REPROBE_DATA), "
+                f"or use the bundled data: {param('data', 'mnist-5k')}"
             ) from None
 
         def tensors(ds):

@@ -20,12 +20,13 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 from .registry import DatasetBundle, open_or_download, register_dataset, register_fallback
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 DEFAULT_FOLDER_SIZE = 224
-BUNDLED_HINT = "bundled data that works offline: --data mnist-5k, --data digits, --data photos or --data noise"
+BUNDLED_HINT = ("bundled data that works offline: "
+                + ", ".join(param("data", n) for n in ("mnist-5k", "digits", "photos")) + " or " + param("data", "noise"))
 
 
 # -- adapting data to a model --------------------------------------------------------------------------
@@ -89,7 +90,7 @@ def adapt_bundle(bundle: DatasetBundle, channels: Optional[int] = None, size: Op
     if change and not allow:
         raise ReprobeError(
             f"the model expects {c_out}x{size_t[0]}x{size_t[1]} images, dataset {bundle.name!r} has "
-            f"{'x'.join(map(str, shape))}; allow adaptation (drop --no-adapt) or give matching data")
+            f"{'x'.join(map(str, shape))}; allow adaptation (drop {param('no_adapt', python='adapt_data=False')}) or give matching data")
     if not change and mean is None:
         return bundle
     fn = image_transform(shape, c_out, size_t, mean, std)
@@ -243,7 +244,8 @@ def imagenet_subset(root: Path, seed: int = 0, test_fraction: float = 0.1, **opt
     if not folder.is_dir():
         raise ReprobeError(
             f"imagenet-subset not found: put an ImageFolder (one subfolder per class, or train/ and val/) at "
-            f"{folder} (set --data-root or $REPROBE_DATA), or pass --data PATH to any image folder; {BUNDLED_HINT}")
+            f"{folder} (set {param('root')} or $REPROBE_DATA), or pass {param('data', 'PATH', python='data=PATH')} to any "
+            f"image folder; {BUNDLED_HINT}")
     return folder_bundle(folder, "imagenet-subset", seed, test_fraction, **options)
 
 

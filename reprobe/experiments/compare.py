@@ -2,7 +2,7 @@
 
 ``compare_models`` loads the dataset once, probes every model spec with :func:`reprobe.experiments.run.run_named`,
 saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema ``reprobe.compare/1``),
-``OUT/summary.csv`` and (unless ``report=False``) ``OUT/report.html``.
+``OUT/summary.csv``, then calls ``report(OUT)`` when given (the CLI writes ``OUT/report.html`` there).
 
 ``summary.json``::
 
@@ -35,7 +35,11 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..analysis import predict_trainability
-from ..core.errors import ReprobeError
+from ..analysis.ranking import rank_entries, rank_metric_for
+from ..core.errors import ReprobeError, param
+
+#: A model spec, named in messages (the CLI: --model).
+MODEL = param("model", python="model spec")
 from ..core.io import finite_or_none
 
 SCHEMA = "reprobe.compare/1"
@@ -96,7 +100,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     """
     text = (text or "").strip()
     if not text:
-        raise ReprobeError("empty --model; write NAME or NAME:key=value,key=value (e.g. mlp:depth=50,sigma_w2=1.2)")
+        raise ReprobeError(f"empty {MODEL}; write NAME or NAME:key=value,key=value (e.g. mlp:depth=50,sigma_w2=1.2)")
     name, options = text, {}
     head, sep, tail = text.rpartition(":")
     if sep and "=" in tail:
@@ -119,7 +123,7 @@ def parse_model_spec(text: str) -> ModelSpec:
                 raise ReprobeError(f"model option {k!r} is given twice in {text!r}")
             options[k] = parse_value(v)
         if not name:
-            raise ReprobeError(f"--model {text!r} has options but no model name; write NAME:key=value")
+            raise ReprobeError(f"{MODEL} {text!r} has options but no model name; write NAME:key=value")
     return ModelSpec(name=name, options=options)
 
 
@@ -177,7 +181,7 @@ def check_model_options(spec: ModelSpec) -> None:
     unknown = [k for k in spec.options if k not in valid and k not in PROBE_KEYS | SHARED_KEYS | {"preset"}]
     if unknown:
         raise ReprobeError(
-            f"--model {spec.display!r}: model {spec.name!r} does not take option(s) {', '.join(unknown)}; "
+            f"{MODEL} {spec.display!r}: model {spec.name!r} does not take option(s) {', '.join(unknown)}; "
             f"its options: {', '.join(sorted(valid))}; probe options: {', '.join(sorted(PROBE_KEYS | {'preset'}))}")
 
 
@@ -196,85 +200,6 @@ def split_options(shared_model: Dict[str, Any], shared_probe: Dict[str, Any], op
         else:
             model_kw[k] = v
     return model_kw, probe_kw
-
-
-# ----------------------------------------------------------------------------- ranking
-
-def rank_metric_for(metrics: Sequence[str]) -> str:
-    if "differential_entropy" in metrics:
-        return "differential_entropy"
-    return metrics[0] if metrics else "differential_entropy"
-
-
-def _higher_is_more(metric: str) -> bool:
-    try:
-        from ..metrics import get
-
-        return get(metric).higher_is_more_information
-    except Exception:
-        return metric == "differential_entropy"
-
-
-def metric_words(metric: str) -> str:
-    return metric.replace("_", " ")
-
-
-def _num(v: float) -> str:
-    return (f"{v:.1f}" if abs(v) >= 1 else f"{v:.3g}").replace("-", "\u2212")
-
-
-def reason_for(entry: Dict[str, Any], metric: str) -> str:
-    """One sentence explaining ``entry``'s rank, from its ℓ* and final value of ``metric``
-    (plus any other metric that saturates before the end)."""
-    L = entry.get("depth")
-    cuts = entry.get("cutoffs") or {}
-    cut = cuts.get(metric)
-    final = finite_or_none((entry.get("final") or {}).get(metric))
-    unit = " nats" if "entropy" in metric else ""
-    tail = f"; final {metric_words(metric)} {_num(final)}{unit}" if final is not None else f"; final {metric_words(metric)} not finite"
-    if cut is None:
-        text = f"cutoff undecidable (non-finite {metric_words(metric)} values) in {L} stages" + tail
-    elif L and cut >= L:
-        text = f"information reaches the last stage (ℓ* = L = {L})" + tail
-    else:
-        text = f"information lost by stage {cut} of {L} (ℓ*/L = {cut / L:.2f})" + tail
-    others = [f"{metric_words(m)} saturates at stage {c}" for m, c in cuts.items()
-              if m != metric and m != "mse" and isinstance(c, int) and L and c < L]
-    if others:
-        text += " (" + "; ".join(others) + ")"
-    return text
-
-
-def _headroom(e: Dict[str, Any]) -> float:
-    """Predicted deepest trainable net over the probed depth (-1 when undecidable or not predicted)."""
-    pred = e.get("prediction") or {}
-    depth, L = finite_or_none(pred.get("max_trainable_depth")), e.get("depth")
-    if pred.get("verdict") in (None, "undecidable") or depth is None or not L:
-        return -1.0
-    return depth / L
-
-
-def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, Any]]:
-    """Sort by the prediction: predicted deepest trainable net / L (higher first; undecidable
-    last), then by ℓ*/L of ``metric``, then by its final value (more information first).
-
-    Sets ``rank`` (1 = predicted most trainable) and ``reason`` on each entry; returns them sorted.
-    """
-    higher = _higher_is_more(metric)
-
-    def key(e):
-        frac = finite_or_none((e.get("cutoff_fraction") or {}).get(metric))
-        final = finite_or_none((e.get("final") or {}).get(metric))
-        f = -math.inf if final is None else (final if higher else -final)
-        return (-_headroom(e), -(frac if frac is not None else -1.0), -f)
-
-    ordered = sorted(entries, key=key)
-    for i, e in enumerate(ordered, 1):
-        e["rank"] = i
-        pred = e.get("prediction") or {}
-        cut_reason = reason_for(e, metric)
-        e["reason"] = f"{pred['verdict']}: {pred['reason']} (ℓ*: {cut_reason})" if pred.get("verdict") else cut_reason
-    return ordered
 
 
 def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
@@ -332,46 +257,13 @@ def summary_csv(summary: Dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def compare_models(
-    specs: Sequence[ModelSpec],
-    out_dir,
-    *,
-    data: str = "mnist-5k",
-    data_options: Optional[Dict[str, Any]] = None,
-    model_options: Optional[Dict[str, Any]] = None,
-    probe_options: Optional[Dict[str, Any]] = None,
-    command: Optional[str] = None,
-    report: bool = True,
-    echo: Callable[[str], None] = lambda s: None,
-    bundle=None,
-) -> Dict[str, Any]:
-    """Probe every spec on the same data, save runs, rank them, write summary (+ report).
-
-    A model that fails with a :class:`ReprobeError` (unknown name, wrong input shape …) is listed
-    under ``failed`` and the others go on; if every model fails the first error is raised.
-
-    Returns:
-        The summary dict (also written to ``out_dir/summary.json``).
-    """
-    from ..data import load_dataset
-    from ..core.io import write_json
+def _probe_each(specs: Sequence[ModelSpec], out: Path, data: str, bundle, model_options, probe_options,
+                command: Optional[str], echo: Callable[[str], None]):
+    """Probe and save every spec into ``out/runs/<slug>/``: (entries, failed, metric names)."""
     from .run import run_named
 
-    if not specs:
-        raise ReprobeError("no models to compare; pass --model at least once (e.g. --model mlp --model cnn)")
-    specs = unique_specs(specs)
-    for spec in specs:
-        check_model_options(spec)
-    out = Path(out_dir)
-    try:
-        (out / "runs").mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise ReprobeError(f"cannot create output folder {out}: {e.strerror}") from None
-    t_start = time.perf_counter()
-    if bundle is None:
-        bundle = load_dataset(data, **(data_options or {}))
-    t_data = time.perf_counter() - t_start
-    entries, failed = [], []
+    entries: List[Dict[str, Any]] = []
+    failed: List[Dict[str, Any]] = []
     metric_names: List[str] = []
     for i, spec in enumerate(specs, 1):
         echo(f"[{i}/{len(specs)}] {spec.display}")
@@ -395,6 +287,64 @@ def compare_models(
         for m in result.metrics:
             if m not in metric_names:
                 metric_names.append(m)
+    return entries, failed, metric_names
+
+
+def _write_summary(out: Path, summary: Dict[str, Any]) -> None:
+    """``summary.json`` and ``summary.csv``."""
+    from ..core.io import atomic_write, write_json
+
+    write_json(out / "summary.json", summary)
+    text = summary_csv(summary)
+
+    def w(tmp):
+        Path(tmp).write_text(text)
+
+    atomic_write(out / "summary.csv", w)
+
+
+def compare_models(
+    specs: Sequence[ModelSpec],
+    out_dir,
+    *,
+    data: str = "mnist-5k",
+    data_options: Optional[Dict[str, Any]] = None,
+    model_options: Optional[Dict[str, Any]] = None,
+    probe_options: Optional[Dict[str, Any]] = None,
+    command: Optional[str] = None,
+    report: Optional[Callable[[Path], Any]] = None,
+    echo: Callable[[str], None] = lambda s: None,
+    bundle=None,
+) -> Dict[str, Any]:
+    """Probe every spec on the same data, save runs, rank them, write summary (+ report).
+
+    ``report``, when given, is called with ``out_dir`` once the summary files are written (the CLI
+    passes a function that writes ``report.html`` with :func:`reprobe.report.write_report`).
+
+    A model that fails with a :class:`ReprobeError` (unknown name, wrong input shape …) is listed
+    under ``failed`` and the others go on; if every model fails the first error is raised.
+
+    Returns:
+        The summary dict (also written to ``out_dir/summary.json``).
+    """
+    from ..data import load_dataset
+
+    if not specs:
+        raise ReprobeError(f"no models to compare; pass {param('model', python='a model spec')} at least once "
+                           f"(e.g. {param('model', 'mlp', python='mlp')} {param('model', 'cnn', python='and cnn')})")
+    specs = unique_specs(specs)
+    for spec in specs:
+        check_model_options(spec)
+    out = Path(out_dir)
+    try:
+        (out / "runs").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ReprobeError(f"cannot create output folder {out}: {e.strerror}") from None
+    t_start = time.perf_counter()
+    if bundle is None:
+        bundle = load_dataset(data, **(data_options or {}))
+    t_data = time.perf_counter() - t_start
+    entries, failed, metric_names = _probe_each(specs, out, data, bundle, model_options, probe_options, command, echo)
     if not entries:
         first = failed[0]
         raise ReprobeError(f"every model failed; first: {first['name']}: {first['error']}")
@@ -415,16 +365,7 @@ def compare_models(
         "failed": failed,
         "timings": {"data": t_data, "total": time.perf_counter() - t_start},
     }
-    write_json(out / "summary.json", summary)
-    text = summary_csv(summary)
-    from ..core.io import atomic_write
-
-    def w(tmp):
-        Path(tmp).write_text(text)
-
-    atomic_write(out / "summary.csv", w)
+    _write_summary(out, summary)
     if report:
-        from ..report import write_report
-
-        write_report([out], out / "report.html", command=command, allow_incomplete=True)
+        report(out)
     return summary

@@ -18,7 +18,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..data import DatasetBundle
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 from .run import train_loader
 
 OPTIMIZERS = ("sgd", "adam")
@@ -49,15 +49,15 @@ def check_train_options(*, lr: float = 1e-3, epochs: int = 1, steps: Optional[in
                         momentum: float = 0.0, optimizer: str = "sgd", **_: Any) -> None:
     """Raise :class:`ReprobeError` for training options that cannot work (before any net is built)."""
     if not (lr > 0) or not math.isfinite(lr):
-        raise ReprobeError(f"--lr must be > 0, got {lr}")
+        raise ReprobeError(f"{param('lr')} must be > 0, got {lr}")
     if steps is None and epochs < 1:
-        raise ReprobeError(f"--epochs must be at least 1, got {epochs}")
+        raise ReprobeError(f"{param('epochs')} must be at least 1, got {epochs}")
     if steps is not None and steps < 1:
-        raise ReprobeError(f"--steps must be at least 1, got {steps}")
+        raise ReprobeError(f"{param('steps')} must be at least 1, got {steps}")
     if batch_size < 1:
-        raise ReprobeError(f"--batch-size must be at least 1, got {batch_size}")
+        raise ReprobeError(f"{param('batch_size')} must be at least 1, got {batch_size}")
     if not (momentum >= 0) or not math.isfinite(momentum):
-        raise ReprobeError(f"--momentum must be >= 0, got {momentum}")
+        raise ReprobeError(f"{param('momentum')} must be >= 0, got {momentum}")
     if optimizer not in OPTIMIZERS:
         raise ReprobeError(f"unknown optimizer {optimizer!r}; valid: {', '.join(OPTIMIZERS)}")
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -12,7 +13,7 @@ from torch.utils.data import DataLoader, Subset
 
 from ..analysis import correlation_lengths, predict_trainability
 from ..data import DatasetBundle, load_dataset
-from ..core.errors import ReprobeError
+from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
 from ..probe import CascadeProbe, ProbeResult
@@ -155,7 +156,7 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     net = build_model(model, bundle.input_shape, bundle.num_classes, **opts)
     kind = _weights_kind(opts.get("weights"))
     if model in MODELS and kind == "imagenet":
-        raise ReprobeError(f"model {model!r} has no imagenet weights; use --weights none or --weights PATH")
+        raise ReprobeError(f"model {model!r} has no imagenet weights; use {param('weights', 'none')} or {param('weights', 'PATH', python='weights=PATH')}")
     if model in MODELS and kind == "path":
         load_weights_file(net, opts["weights"])
     req = getattr(net, "reprobe_input", None)
@@ -166,3 +167,38 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
 
 def _jsonable(v: Any) -> bool:
     return isinstance(v, (str, int, float, bool, type(None), list, tuple))
+
+
+#: Options stored with a run that only concern the data, not the model builder.
+_DATA_ONLY = ("subset", "adapt_data")
+
+
+def rebuild_probe(run_dir) -> Tuple[ProbeResult, nn.Module, CascadeProbe]:
+    """(result, model, probe with loaded decoders) for a run folder saved with its decoders
+    (``decoders.pt``: ``run_named(..., keep_probe=True)`` then ``probe.save_decoders``; the CLI's
+    ``reprobe run --save-decoders``). The model is rebuilt from ``result.json``."""
+    from ..core.outdir import check_complete
+    from ..models import MODELS
+    from ..models.vision import _weights_kind, load_weights_file
+
+    run_dir = Path(run_dir)
+    check_complete(run_dir)
+    if not (run_dir / "result.json").is_file():
+        raise ReprobeError(f"{run_dir} has no result.json; give a folder written by `reprobe run --out DIR`")
+    result = ProbeResult.load(run_dir)
+    dec = run_dir / "decoders.pt"
+    if not dec.is_file():
+        raise ReprobeError(f"{run_dir} has no decoders.pt; rerun `reprobe run` with {param('save_decoders', True)}")
+    spec = result.model.get("spec")
+    if not spec:
+        raise ReprobeError(f"{run_dir}/result.json does not name its model (model.spec); it was not written by `reprobe run`")
+    opts = {k: v for k, v in dict(result.model.get("options") or {}).items() if k not in _DATA_ONLY}
+    num_classes = int(result.data.get("num_classes") or 10)
+    model = build_model(spec, tuple(result.input_shape), num_classes, **opts)
+    if spec in MODELS and _weights_kind(opts.get("weights")) == "path":
+        load_weights_file(model, opts["weights"])
+    names = [s["name"] if isinstance(s, dict) else s.name for s in result.stages]
+    probe = CascadeProbe(model, names, progress=False, device="cpu",
+                         multi_call=result.config.get("multi_call", "error"))
+    probe.load_decoders(dec)
+    return result, model, probe

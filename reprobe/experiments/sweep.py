@@ -29,7 +29,8 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..analysis import predict_trainability
-from ..core.errors import ReprobeError
+from ..analysis.critical import score_record
+from ..core.errors import ParamMessage, ReprobeError, param
 from ..core.io import json_safe
 
 SCHEMA = "reprobe.sweep/1"
@@ -61,24 +62,24 @@ def parse_values(spec: Any, name: str = "value", integer: bool = False) -> List[
                 if not all(math.isfinite(v) for v in parts):
                     raise ValueError
                 if step <= 0:
-                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: the step must be > 0; {hint}")
+                    raise ReprobeError(f"{param(name)} {spec!r}: the step must be > 0; {hint}")
                 if stop < start:
-                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: STOP is below START; {hint}")
+                    raise ReprobeError(f"{param(name)} {spec!r}: STOP is below START; {hint}")
                 count = int(math.floor((stop - start) / step + 1e-6)) + 1
                 if count > MAX_GRID:
-                    raise ReprobeError(f"--{name.replace('_', '-')} {spec!r} has {count} values; at most {MAX_GRID}")
+                    raise ReprobeError(f"{param(name)} {spec!r} has {count} values; at most {MAX_GRID}")
                 values = [round(start + i * step, 10) for i in range(count)]
             else:
                 values = [float(p) for p in text.split(",") if p.strip()]
         except ValueError:
-            raise ReprobeError(f"cannot read --{name.replace('_', '-')} {spec!r}; {hint}") from None
+            raise ReprobeError(f"cannot read {param(name)} {spec!r}; {hint}") from None
     if not values:
-        raise ReprobeError(f"--{name.replace('_', '-')} {spec!r} gives no values")
+        raise ReprobeError(f"{param(name)} {spec!r} gives no values")
     if not all(math.isfinite(v) for v in values):
-        raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: values must be finite numbers")
+        raise ReprobeError(f"{param(name)} {spec!r}: values must be finite numbers")
     if integer:
         if any(abs(v - round(v)) > 1e-9 for v in values):
-            raise ReprobeError(f"--{name.replace('_', '-')} {spec!r}: needs whole numbers, e.g. 10,20,40 or 10:40:10")
+            raise ReprobeError(f"{param(name)} {spec!r}: needs whole numbers, e.g. 10,20,40 or 10:40:10")
         values = [int(round(v)) for v in values]
     return list(dict.fromkeys(values))  # keep order, drop duplicates (linear time)
 
@@ -204,7 +205,7 @@ def open_store(path: Path, resume: bool) -> PointStore:
 _BUNDLES: Dict[Tuple, Any] = {}
 
 
-class Interrupted(KeyboardInterrupt):
+class Interrupted(ParamMessage, KeyboardInterrupt):
     """Ctrl-C during a sweep; the message says how many points were saved and how to go on."""
 
 
@@ -273,7 +274,7 @@ def check_resume_settings(records: List[dict], task: Dict[str, Any], path: Path)
                 diffs.append(f"{key}: {a!r} there, {b!r} now")
         raise ReprobeError(
             f"{path} holds points made with other settings ({'; '.join(diffs[:3])}); resume with the same "
-            "options, or start a new sweep with another --out"
+            f"options, or start a new sweep with another {param('out', python='output folder')}"
         )
 
 
@@ -376,7 +377,7 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
             _run_in_workers(todo, jobs, threads, land)
     except KeyboardInterrupt:
         saved = len(tasks) - len(todo) + done
-        raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, --resume continues") from None
+        raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, {param('resume', True)} continues") from None
     finally:
         bar.close()
     return done
@@ -623,7 +624,6 @@ def _merge_accuracy(p: dict, trained: List[dict]) -> dict:
 def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy") -> Dict[str, Any]:
     """Per σ_b² (deepest depth, first width): the grid σ_w² with the best score (ℓ*, then lowest mean
     relative entropy); a grid estimate of the critical point."""
-    from .critical import score_record
 
     out = {}
     groups: Dict[float, List[dict]] = {}
@@ -636,6 +636,48 @@ def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy"
         best = max(ps, key=lambda p: score_record(p, metric))
         out[f"{sb:g}"] = {"sigma_w2": best["sigma_w2"], "depth": dmax, "l_star": best["cutoffs"].get(metric)}
     return out
+
+
+def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold: float = 0.2,
+                   activation: str = "tanh", metric: str = "relative_entropy") -> Dict[str, Any]:
+    """Summarise a sweep folder: read ``points.jsonl`` and ``trained.jsonl`` in ``out``, compute the
+    mean-field reference, the agreement with ground truth and the critical estimate, and write
+    ``sweep.json`` (merged with the one already there; ``meta`` holds this run's ``config``,
+    ``grid`` and ``command``).
+
+    Returns:
+        ``{"probes", "trained", "agreement", "theory", "critical", "command", "files": ["sweep.json"]}``;
+        :func:`reprobe.figures.phase.draw_sweep` draws the pictures from it.
+    """
+    out = Path(out)
+    meta = meta or {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        probes = PointStore(out / "points.jsonl").load().records
+        trained_only = PointStore(out / "trained.jsonl").load().records
+    seen = {point_key(t) for t in trained_only}  # a net both --verify'd and in train-grid counts once
+    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
+    sws = sorted({p["sigma_w2"] for p in probes + trained})
+    sbs = sorted({p["sigma_b2"] for p in probes + trained})
+    theory = theory_reference(activation, sws, sbs)
+    agree = agreement(probes, trained, theory, acc_threshold, metric) if trained and probes else {}
+    old = {}
+    if (out / "sweep.json").is_file():
+        try:
+            old = json.loads((out / "sweep.json").read_text())
+        except (ValueError, OSError):
+            old = {}
+    config = {**(old.get("config") or {}), **meta.get("config", {})}
+    grid = {**(old.get("grid") or {}), **meta.get("grid", {})}
+    command = meta.get("command") or old.get("command")
+    critical = probe_critical_estimate(probes, metric) if probes else None
+    if critical:
+        critical = {"method": "best grid point by (l_star, -mean relative entropy) at the deepest depth",
+                    "by_sigma_b2": critical,
+                    "mean_field": theory.get("critical_sigma_w2") if theory else None}
+    write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical)
+    return {"probes": probes, "trained": trained, "agreement": agree, "theory": theory, "files": ["sweep.json"],
+            "critical": critical, "command": command}
 
 
 def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib import patheffects  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..core.io import nan_array  # noqa: E402
 from .run import metric_label  # noqa: E402
 
 
@@ -128,7 +129,7 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
     L = max(len(p["metrics"].get(metric, [])) for p in ps)
     z = np.full((L, len(ps)), np.nan)
     for j, p in enumerate(ps):
-        v = np.array([np.nan if x is None else x for x in p["metrics"].get(metric, [])], dtype=float)
+        v = nan_array(p["metrics"].get(metric, []))
         z[: len(v), j] = v
     x_e = _edges(sws)
     mesh = ax.pcolormesh(x_e, np.arange(0.5, L + 1.0, 1.0), np.ma.masked_invalid(z), cmap="viridis",
@@ -164,7 +165,7 @@ def plot_phase(points: List[dict], path, *, metric: str = "differential_entropy"
     if not any(p["metrics"].get(metric) for k in keys for p in groups[k]):  # e.g. --metric relative_entropy
         metric = next((m for k in keys for p in groups[k] for m, v in p["metrics"].items() if v), metric)
     allv = np.concatenate([
-        np.array([np.nan if v is None else v for v in p["metrics"].get(metric, [])], dtype=float)
+        nan_array(p["metrics"].get(metric, []))
         for k in keys for p in groups[k]
     ] or [np.array([np.nan])])
     finite = allv[np.isfinite(allv)]
@@ -254,3 +255,17 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return path
+
+
+def draw_sweep(out, probes: List[dict], trained: List[dict], *, metric: str = "relative_entropy",
+               acc_threshold: float = 0.2, activation: str = "tanh") -> List[str]:
+    """``phase.png`` (when there are probed points) and ``trained.png`` (when there are trained nets)
+    in the sweep folder ``out``; returns the names of the files written."""
+    out = Path(out)
+    files = []
+    if probes and plot_phase(probes, out / "phase.png", activation=activation):
+        files.append("phase.png")
+    if trained and plot_trained(trained, out / "trained.png", probes=probes, metric=metric,
+                                acc_threshold=acc_threshold, activation=activation):
+        files.append("trained.png")
+    return files

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..core.io import nan_array  # noqa: E402
 from .run import metric_label, reconstruction_grid  # noqa: E402
 
 DPI = 120
@@ -24,10 +25,6 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
-def _arr(values: Sequence[Optional[float]]) -> np.ndarray:
-    return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-
-
 def curves_figure(curves: List[Dict], metric: str) -> bytes:
     """Two panels for one metric: value vs stage ℓ, and vs normalised depth ℓ/L.
 
@@ -36,7 +33,7 @@ def curves_figure(curves: List[Dict], metric: str) -> bytes:
     """
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.9))
     for i, c in enumerate(curves):
-        y = _arr(c["values"])
+        y = nan_array(c["values"])
         L = len(y)
         if L == 0:
             continue
@@ -72,7 +69,7 @@ def single_curve_figure(values_by_metric: Dict[str, Sequence[Optional[float]]], 
     names = list(values_by_metric)
     fig, axes = plt.subplots(1, max(1, len(names)), figsize=(3.8 * max(1, len(names)) + 0.6, 3.4), squeeze=False)
     for ax, m in zip(axes[0], names):
-        y = _arr(values_by_metric[m])
+        y = nan_array(values_by_metric[m])
         L = len(y)
         x = np.arange(1, L + 1)
         ax.plot(x, y, marker="o" if L <= 40 else None, ms=3, lw=1.5, color="#1f5fa8")

@@ -182,6 +182,14 @@ class Tile:
     colorbar: bool = False
 
 
+def save_plots(result, folder) -> None:
+    """``entropy.png`` and (when the result has them) ``reconstructions.png`` in ``folder``."""
+    folder = Path(folder)
+    plot_entropy(result, folder / "entropy.png")
+    if result.reconstructions is not None:
+        plot_reconstructions(result, folder / "reconstructions.png")
+
+
 def _stretch(img: np.ndarray) -> np.ndarray:
     """Map the 1st…99th percentile of ``img`` onto [0, 1] (so a faint tile is readable)."""
     finite = img[np.isfinite(img)]

@@ -12,7 +12,7 @@ from ..core.errors import ReprobeError
 from .registry import register_model
 
 #: Activations an MLP can use, by name.
-ACTIVATIONS = {
+ACTIVATION_MODULES = {
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
     "gelu": nn.GELU,
@@ -25,11 +25,11 @@ ACTIVATIONS = {
 
 def activation_module(name: str) -> nn.Module:
     """An activation module by name; unknown names list the valid ones."""
-    if name not in ACTIVATIONS:
+    if name not in ACTIVATION_MODULES:
         from ..core.errors import unknown_name_message
 
-        raise ReprobeError(unknown_name_message("activation", name, ACTIVATIONS))
-    return ACTIVATIONS[name]()
+        raise ReprobeError(unknown_name_message("activation", name, ACTIVATION_MODULES))
+    return ACTIVATION_MODULES[name]()
 
 
 def layer_widths(depth: int, width: int, in_features: int, num_classes: int, shape: str = "wide") -> list[int]:

@@ -18,7 +18,7 @@ from typing import Any, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ..core.errors import ReprobeError, close_matches, unknown_name_message
+from ..core.errors import ReprobeError, close_matches, param, unknown_name_message
 from .registry import MODELS, register_resolver
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -47,7 +47,7 @@ def load_weights_file(model: nn.Module, path: str) -> nn.Module:
     """Load a state dict (or a checkpoint holding ``state_dict``/``model``) into ``model``."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise ReprobeError(f"weights file {str(p)!r} not found; --weights takes {WEIGHTS_HELP}")
+        raise ReprobeError(f"weights file {str(p)!r} not found; {param('weights')} takes {WEIGHTS_HELP}")
     try:
         state = torch.load(p, map_location="cpu", weights_only=False)
     except Exception as e:
@@ -180,7 +180,7 @@ def torchvision_resolver(spec: str, input_shape: Sequence[int], num_classes: int
     _seed(seed)
     if kind == "imagenet":
         if w_enum is None:
-            raise ReprobeError(f"torchvision has no pretrained weights for {spec}; use --weights none or PATH")
+            raise ReprobeError(f"torchvision has no pretrained weights for {spec}; use {param('weights', 'none')} or PATH")
         try:
             with _NetTimeout():
                 model = torchvision.models.get_model(spec, weights=w_enum)
@@ -311,7 +311,7 @@ def file_resolver(spec: str, input_shape: Sequence[int], num_classes: int, weigh
         raise ReprobeError(f"{spec} returned {type(model).__name__}, not an nn.Module")
     kind = _weights_kind(weights)
     if kind == "imagenet":
-        raise ReprobeError(f"{spec} has no imagenet weights; use --weights PATH (a state dict) or none")
+        raise ReprobeError(f"{spec} has no imagenet weights; use {param('weights', 'PATH', python='weights=PATH')} (a state dict) or none")
     if kind == "path":
         load_weights_file(model, weights)
     model.reprobe_family = "file"

@@ -1,5 +1,9 @@
 """The probe: hooks, decoders, fitting, cascades, results, and the memory estimate of a probe run
-(:mod:`reprobe.probe.memory`, imported on use)."""
+(:mod:`reprobe.probe.memory`, imported on use).
+
+Layer: above the foundations (core, adapters, metrics, data, models), below analysis; it never
+imports analysis, experiments, figures, report or the CLI.
+"""
 
 from .decoders import DECODERS, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, register_decoder  # noqa: F401
 from .hooks import StageHooks, select_output  # noqa: F401

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
-from ..core.errors import ReprobeError, ReprobeWarning, close_matches
+from ..core.errors import ReprobeError, ReprobeWarning, close_matches, param
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
@@ -159,9 +159,9 @@ def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
     except (RuntimeError, TypeError):
         raise ReprobeError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ReprobeError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu or auto")
+        raise ReprobeError(f"device {device!r} asked for, but CUDA is not available here; use {param('device', 'cpu')} or auto")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use --device cpu or auto")
+        raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use {param('device', 'cpu')} or auto")
     return dev
 
 
@@ -679,24 +679,10 @@ class CascadeProbe:
 
     # -- evaluating --------------------------------------------------------------------------------
     @torch.no_grad()
-    def evaluate(self, test: Union[DataLoader, Dataset, torch.Tensor]):
-        """Reconstruct ``config.samples`` held-out inputs from every stage and measure the loss.
-
-        Args:
-            test: a DataLoader, Dataset or tensor (the first ``samples`` inputs are used).
-
-        Returns:
-            A :class:`reprobe.ProbeResult` with per-stage metrics, cutoffs, reconstructions,
-            non-finite counts, timings and the config.
-        """
-        from .result import ProbeResult
-
-        self._check_fitted()
+    def _reconstruct_all(self, x: torch.Tensor):
+        """Every stage's reconstruction of ``x`` (stage 0: ``x`` itself), with the per-stage counts of
+        non-finite activations and the one-step decoders' squared errors: (recon, bad, sq_err, counts)."""
         cfg = self.config
-        t0 = time.perf_counter()
-        x = _take(test, cfg.samples, cfg.batch_size)
-        if x.shape[0] < 2:
-            raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
         n = int(x.shape[0])
         # Stream the samples in chunks: only the input-space reconstructions are kept, never every
         # stage's activations for all samples at once (VGG16 at 224² would need many GB).
@@ -721,7 +707,13 @@ class CascadeProbe:
                     counts[l - 1] += zs[l - 1].numel()
                 del zs
         assert recon is not None
-        x = recon[0]
+        return recon, bad_acts, sq_err, counts
+
+    def _stage_metrics(self, x: torch.Tensor, recon: torch.Tensor, bad_acts: List[int], sq_err: List[float],
+                       counts: List[int]):
+        """Per stage: each metric of ``recon[ℓ]`` against ``x`` (None where not finite), the one-step
+        decoder MSE, and the stages with non-finite values: (values, decoder_mse, nonfinite)."""
+        cfg = self.config
         nonfinite: Dict[str, Dict[str, int]] = {}
         values: Dict[str, List[Optional[float]]] = {m: [] for m in cfg.metrics}
         decoder_mse: List[Optional[float]] = []
@@ -738,9 +730,10 @@ class CascadeProbe:
                     values[m].append(v if math.isfinite(v) else None)
             e = sq_err[l - 1] / max(1, counts[l - 1])
             decoder_mse.append(e if math.isfinite(e) else None)
-        cutoffs_by: Dict[str, Dict[str, Optional[int]]] = {}
-        for det in metric_registry.CUTOFFS.names():
-            cutoffs_by[det] = {m: metric_registry.compute_cutoff(det, values[m], eta=cfg.eta) for m in cfg.metrics}
+        return values, decoder_mse, nonfinite
+
+    def _evaluation_warnings(self, nonfinite: Dict[str, Dict[str, int]], samples: int) -> List[str]:
+        cfg = self.config
         warnings = []
         if nonfinite:
             warnings.append(
@@ -751,8 +744,35 @@ class CascadeProbe:
             warnings.append(self.fit_info["closed_form_over_memory_budget_message"])
         if self.fit_info.get("skipped_nonfinite"):
             warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
-        warnings += data_size_warnings(cfg.samples, int(x.shape[0]), self.fit_info, self.decoders,
+        warnings += data_size_warnings(cfg.samples, samples, self.fit_info, self.decoders,
                                        [s.name for s in self.stages])
+        return warnings
+
+    def evaluate(self, test: Union[DataLoader, Dataset, torch.Tensor]):
+        """Reconstruct ``config.samples`` held-out inputs from every stage and measure the loss.
+
+        Args:
+            test: a DataLoader, Dataset or tensor (the first ``samples`` inputs are used).
+
+        Returns:
+            A :class:`reprobe.ProbeResult` with per-stage metrics, cutoffs, reconstructions,
+            non-finite counts, timings and the config.
+        """
+        from .result import ProbeResult
+
+        self._check_fitted()
+        cfg = self.config
+        t0 = time.perf_counter()
+        x = _take(test, cfg.samples, cfg.batch_size)
+        if x.shape[0] < 2:
+            raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
+        recon, bad_acts, sq_err, counts = self._reconstruct_all(x)
+        x = recon[0]
+        values, decoder_mse, nonfinite = self._stage_metrics(x, recon, bad_acts, sq_err, counts)
+        cutoffs_by: Dict[str, Dict[str, Optional[int]]] = {}
+        for det in metric_registry.CUTOFFS.names():
+            cutoffs_by[det] = {m: metric_registry.compute_cutoff(det, values[m], eta=cfg.eta) for m in cfg.metrics}
+        warnings = self._evaluation_warnings(nonfinite, int(x.shape[0]))
         self.timings["evaluate"] = time.perf_counter() - t0
         k = min(cfg.keep_examples, x.shape[0])
         return ProbeResult(

@@ -34,15 +34,26 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 
 from ..core.errors import ReprobeError
-from ..core.io import atomic_write, json_safe, write_json
+from ..core.io import atomic_write, json_safe, nan_array, write_json
 
 SCHEMA = "reprobe.result/1"
+
+
+#: Draws a result's pictures into a folder; ``save(plots=True)`` calls it. The probe layer does not
+#: import figures: :mod:`reprobe` sets it to :func:`reprobe.figures.run.save_plots` on import.
+_plot_writer: Optional[Callable[["ProbeResult", Path], Any]] = None
+
+
+def set_plot_writer(writer: Optional[Callable[["ProbeResult", Path], Any]]) -> None:
+    """Set the function ``ProbeResult.save(folder, plots=True)`` calls as ``writer(result, folder)``."""
+    global _plot_writer
+    _plot_writer = writer
 
 
 @dataclass
@@ -103,7 +114,7 @@ class ProbeResult:
         """Per-stage values of ``metric`` as a float array (NaN where not finite)."""
         if metric not in self.metrics:
             raise ReprobeError(f"metric {metric!r} was not measured; measured: {', '.join(self.metrics)}")
-        return np.array([np.nan if v is None else v for v in self.metrics[metric]], dtype=float)
+        return nan_array(self.metrics[metric])
 
     def final(self, metric: str) -> Optional[float]:
         """The value at the last stage."""
@@ -154,12 +165,8 @@ class ProbeResult:
                     np.save(f, arr)
 
             atomic_write(d / "reconstructions.npy", w)
-        if plots:
-            from ..figures.run import plot_entropy, plot_reconstructions
-
-            plot_entropy(self, d / "entropy.png")
-            if self.reconstructions is not None:
-                plot_reconstructions(self, d / "reconstructions.png")
+        if plots and _plot_writer is not None:
+            _plot_writer(self, d)
         return d
 
     @classmethod

@@ -8,69 +8,30 @@ Nothing is re-probed: a report is drawn from what the folders hold.
   ``phase.png`` (and other ``*.png``), written by ``reprobe sweep``.
 
 Use :func:`write_report` (``paths`` → one HTML file) or the ``render_*`` functions (→ HTML string).
+
+Layer: beside :mod:`reprobe.figures`, above :mod:`reprobe.experiments`; experiments never import it
+(the CLI writes a comparison's or sweep's page after the library has written its files).
 """
 
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from ..core.errors import ReprobeError
+from ..analysis.ranking import rank_metric_for, reason_for
 from ..core.io import finite_or_none
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, page, table
 
-__all__ = ["write_report", "render_report", "render_run", "render_compare", "render_sweep", "detect_kind", "command_line"]
+__all__ = ["write_report", "render_report", "render_run", "render_compare", "render_sweep", "detect_kind"]
 
 PathLike = Union[str, Path]
 
 
 # ----------------------------------------------------------------------------- helpers
-
-def command_line(ctx=None) -> Optional[str]:
-    """The command line that is running, as people would type it (``reprobe …``).
-
-    Uses ``sys.argv`` when the process is the reprobe CLI; otherwise (e.g. click's test runner)
-    rebuilds it from the click context's explicitly given parameters.
-    """
-    argv0 = Path(sys.argv[0]).name if sys.argv else ""
-    if argv0 == "reprobe" or (sys.argv and "reprobe" in sys.argv[0] and argv0 in ("__main__.py", "main.py")):
-        return "reprobe " + shlex.join(sys.argv[1:])
-    if ctx is None:
-        try:
-            import click
-
-            ctx = click.get_current_context(silent=True)
-        except Exception:
-            ctx = None
-    if ctx is None:
-        return None
-    import click.core
-
-    parts = [ctx.command_path.replace(ctx.find_root().info_name or "", "reprobe", 1)]
-    for p in ctx.command.params:
-        src = ctx.get_parameter_source(p.name)
-        if src is None or src.name not in ("COMMANDLINE", "ENVIRONMENT"):
-            continue
-        v = ctx.params.get(p.name)
-        if isinstance(p, click.core.Argument):
-            parts += [shlex.quote(str(x)) for x in (v if isinstance(v, (list, tuple)) else [v])]
-            continue
-        flag = max(p.opts, key=len)
-        if getattr(p, "is_flag", False):
-            if v:
-                parts.append(flag)
-            elif p.secondary_opts:
-                parts.append(max(p.secondary_opts, key=len))
-            continue
-        for x in (v if isinstance(v, (list, tuple)) else [v]):
-            parts += [flag, shlex.quote(str(x))]
-    return " ".join(parts)
-
 
 def _read_json(path: Path, what: str) -> Any:
     try:
@@ -213,7 +174,6 @@ def _timing_rows(timings: Dict[str, Any]) -> List[tuple]:
 
 def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str, Optional[str]]:
     """(title, html, command) of one saved run."""
-    from ..experiments.compare import rank_metric_for, reason_for
     from ..figures.report import single_curve_figure
 
     folder = Path(folder)
@@ -293,28 +253,9 @@ def load_compare(folder: Path) -> Tuple[dict, Dict[str, Any]]:
     return summary, runs
 
 
-def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[str, str, Optional[str]]:
-    from ..figures.report import curves_figure
-
-    folder = Path(folder)
-    summary, runs = load_compare(folder)
-    models = sorted(summary["models"], key=lambda e: (e.get("rank") is None, e.get("rank") or 0))
-    metric = summary.get("rank_metric") or "differential_entropy"
-    metrics: List[str] = list(summary.get("metrics") or [])
-    for r in runs.values():
-        for m in r.metrics:
-            if m not in metrics:
-                metrics.append(m)
-    metrics.sort(key=lambda m: (m != metric, m == "mse"))
-    data_name = (summary.get("data") or {}).get("name", "?")
-    title = f"Comparison: {len(models)} model{'s' if len(models) != 1 else ''} on {data_name}"
-    h = [f'<section id="{esc(anchor)}" data-kind="compare" data-folder="{attr(str(folder))}">']
-    if models:
-        best = models[0]
-        h.append(f'<p class="lead">Predicted most trainable: <strong>{esc(best["name"])}</strong> — {esc(best.get("reason", ""))}.</p>')
-    h.append(HOW_TO_READ)
-
-    # ranking
+def _compare_ranking(models: List[dict], metric: str, metrics: List[str], summary: dict, anchor: str) -> List[str]:
+    """The ranking table (and the models that failed)."""
+    h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-ranking">Ranking by predicted trainability</h2>')
     h.append(f"<p>Ranked by the prediction: predicted deepest trainable net over L (higher first; undecidable last), "
              f"then by ℓ*/L of {esc(metric.replace('_', ' '))} and its final value.</p>")
@@ -343,8 +284,14 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
         h.append("<h3>Models that could not be probed</h3><ul>" + "".join(
             f'<li class="error" data-failed="{attr(f.get("name"))}"><strong>{esc(f.get("name"))}</strong>: {esc(f.get("error"))}</li>'
             for f in failed) + "</ul>")
+    return h
 
-    # curves
+
+def _compare_curves(models: List[dict], runs: Dict[str, Any], metric: str, metrics: List[str], anchor: str) -> List[str]:
+    """One figure per metric with every model's curve."""
+    from ..figures.report import curves_figure
+
+    h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-curves">Entropy vs depth</h2>')
     for m in metrics:
         curves = []
@@ -360,8 +307,11 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
             h.append(f"<h3>{esc(m.replace('_', ' '))}</h3>{fig}")
         else:
             h.append(collapsible(m.replace("_", " "), fig))
+    return h
 
-    # reconstructions
+
+def _compare_reconstructions(models: List[dict], runs: Dict[str, Any], metric: str, anchor: str) -> List[str]:
+    h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-recon">Reconstructions</h2>')
     h.append("<p>The same held-out inputs (left) reconstructed from a few stages of each model; red label: ℓ*. "
              "Where information is lost, reconstructions turn into the same blurry average image.</p>")
@@ -370,8 +320,12 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
         h.append(f'<div class="strip" data-strip="{attr(e["name"])}"><h3>{esc(e.get("rank"))}. {esc(e["name"])}</h3>')
         h.append(_recon_html(r, (e.get("cutoffs") or {}).get(metric), 2, None))
         h.append("</div>")
+    return h
 
-    # per-model details
+
+def _compare_models(models: List[dict], runs: Dict[str, Any], anchor: str) -> List[str]:
+    """Per model: its facts, stage table and warnings."""
+    h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-models">Models</h2>')
     for e in models:
         r = runs[e["name"]]
@@ -387,8 +341,11 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
         h.append(_stage_table(r, limit_open=0))
         for w in e.get("warnings") or []:
             h.append(f'<p class="warn">warning: {esc(w)}</p>')
+    return h
 
-    # settings
+
+def _compare_settings(summary: dict, anchor: str) -> List[str]:
+    h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-settings">Settings</h2>')
     st = summary.get("settings") or {}
     pairs = []
@@ -400,6 +357,33 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
     tt = summary.get("timings") or {}
     if tt:
         h.append("<h3>Timings</h3>" + kv_table(_timing_rows(tt)))
+    return h
+
+
+def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[str, str, Optional[str]]:
+    folder = Path(folder)
+    summary, runs = load_compare(folder)
+    models = sorted(summary["models"], key=lambda e: (e.get("rank") is None, e.get("rank") or 0))
+    metric = summary.get("rank_metric") or "differential_entropy"
+    metrics: List[str] = list(summary.get("metrics") or [])
+    for r in runs.values():
+        for m in r.metrics:
+            if m not in metrics:
+                metrics.append(m)
+    metrics.sort(key=lambda m: (m != metric, m == "mse"))
+    data_name = (summary.get("data") or {}).get("name", "?")
+    title = f"Comparison: {len(models)} model{'s' if len(models) != 1 else ''} on {data_name}"
+    h = [f'<section id="{esc(anchor)}" data-kind="compare" data-folder="{attr(str(folder))}">']
+    if models:
+        best = models[0]
+        h.append(f'<p class="lead">Predicted most trainable: <strong>{esc(best["name"])}</strong> — {esc(best.get("reason", ""))}.</p>')
+    h.append(HOW_TO_READ)
+
+    h += _compare_ranking(models, metric, metrics, summary, anchor)
+    h += _compare_curves(models, runs, metric, metrics, anchor)
+    h += _compare_reconstructions(models, runs, metric, anchor)
+    h += _compare_models(models, runs, anchor)
+    h += _compare_settings(summary, anchor)
     cmd = summary.get("command")
     if cmd:
         h.append(f'<h3>Produced by</h3><pre class="cmd">{esc(cmd)}</pre>')

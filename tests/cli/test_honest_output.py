@@ -181,7 +181,7 @@ def test_cnn_channels_zero_is_refused_not_replaced():
 
 
 def test_wording_of_unknown_names_and_tie_break():
-    from reprobe.experiments.critical import describe_tie_break
+    from reprobe.analysis.critical import describe_tie_break
     from reprobe.core.errors import unknown_name_message
 
     msg = unknown_name_message("factory", "nosuchfn", ["make", "build"], where="fac.py")

@@ -8,7 +8,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from reprobe.experiments.compare import compare_models, parse_model_spec, rank_entries, reason_for, unique_specs
+from reprobe.analysis.ranking import rank_entries, reason_for
+from reprobe.experiments.compare import compare_models, parse_model_spec, unique_specs
 from reprobe.core.errors import ReprobeError
 
 TINY = {"train_samples": 500, "samples": 50, "progress": False}

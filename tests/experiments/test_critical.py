@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from reprobe.cli.main import cli
-from reprobe.experiments.critical import find_critical, score_record
+from reprobe.analysis.critical import find_critical, score_record
 from reprobe.core.errors import ReprobeError
 
 

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from reprobe.cli.main import cli
-from reprobe.cli.reconstruct import _image_tiles, rebuild_probe
+from reprobe.cli.reconstruct import _image_tiles
+from reprobe.experiments.run import rebuild_probe
 from reprobe.data import load_dataset
 from reprobe.probe import CascadeProbe
 from reprobe.experiments.run import run_named

@@ -1,0 +1,208 @@
+"""Find the σ_w² of deepest information propagation with O(log M) probes (golden-section search).
+
+The score of a probe is a pair compared lexicographically, ``(primary, tie-break)``. The primary
+(``rank_by``) is
+
+* ``xi`` (default): the correlation length ξ̂ of ``metric`` — stages per e-fold of the approach to
+  saturation (:mod:`reprobe.analysis.correlation`). It peaks at the edge of chaos and, unlike ℓ*, is
+  not capped by L (a bound, where nothing saturates, counts as its value);
+* ``cutoff``: ℓ* of ``metric``. The cutoff curve rises to L near the edge of chaos and stays there
+  over a whole interval, so the tie-break decides inside it.
+
+Tie-breaks (all "more information is better"):
+
+* ``mean-relative-entropy`` (default): minus the relative entropy averaged over all stages — the
+  area under the information-loss curve, smooth in σ_w² and lowest where information travels
+  furthest (width 256, depth 40, σ_b² = 0.05: minimum at σ_w² ≈ 1.8; mean field: 1.761);
+* ``final-differential-entropy``: the last stage's differential entropy (higher = reconstructions
+  still differ; flatter near its maximum, which sits a bit on the chaotic side, ≈ 2.0 there);
+* ``mean-differential-entropy``: differential entropy averaged over stages.
+
+A golden-section search over ``[lo, hi]`` shrinks the bracket by 0.618 per probe; it stops when the
+bracket is narrower than ``tol`` and returns the best probed point.
+
+    res = find_critical(lambda sw: probe_record(sw), lo=1.0, hi=4.0, tol=0.05)
+    res.sigma_w2, res.probes
+
+Pure search logic: the records come from the caller (:func:`reprobe.experiments.critical.probe_evaluator`
+probes a sweep point per σ_w²).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from .correlation import correlation_lengths
+from ..core.errors import ReprobeError, param
+from ..core.io import nan_array
+
+RANK_BY = ("xi", "cutoff")
+TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
+GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
+
+
+def _vals(rec: dict, metric: str) -> np.ndarray:
+    v = (rec.get("metrics") or {}).get(metric) or []
+    return nan_array(v)
+
+
+def record_xi(rec: dict, metric: str = "relative_entropy") -> float:
+    """ξ̂ of ``metric`` in a probe record (its classifier head left out when the record has stage
+    shapes); -1 when the curve cannot be fitted."""
+    values = (rec.get("metrics") or {}).get(metric)
+    if not values:
+        return -1.0
+    fit = correlation_lengths({metric: values}, rec.get("stage_shapes") or ())[metric]
+    return -1.0 if fit.xi is None else float(fit.xi)
+
+
+def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy",
+                 rank_by: str = "cutoff") -> Tuple[float, float]:
+    """(ξ̂ or ℓ*, tie-break value) — higher is deeper propagation. Undecidable counts as -1."""
+    if tie_break not in TIE_BREAKS:
+        raise ReprobeError(f"unknown tie-break {tie_break!r}; valid: {', '.join(TIE_BREAKS)}")
+    if rank_by not in RANK_BY:
+        raise ReprobeError(f"unknown rank_by {rank_by!r}; valid: {', '.join(RANK_BY)}")
+    if rank_by == "xi":
+        ell = record_xi(rec, metric)
+    else:
+        ell = (rec.get("cutoffs") or {}).get(metric)
+        ell = -1.0 if ell is None else float(ell)
+    if tie_break == "mean-relative-entropy":
+        v = _vals(rec, "relative_entropy")
+        t = -float(np.nanmean(v)) if np.isfinite(v).any() else -math.inf
+    else:
+        v = _vals(rec, "differential_entropy")
+        if not np.isfinite(v).any():
+            t = -math.inf
+        elif tie_break == "final-differential-entropy":
+            t = float(v[-1]) if np.isfinite(v[-1]) else -math.inf
+        else:
+            t = float(np.nanmean(v))
+    return (ell, t)
+
+
+def describe_tie_break(tie_break: str, score: float) -> str:
+    """The tie-break as people read it: the metric's own value and which way is better.
+
+    Scores are "higher is better", so the relative-entropy score is minus the entropy; printed
+    as is it would read as a negative KL divergence.
+    """
+    if not math.isfinite(score):
+        return f"{tie_break.replace('-', ' ')} not finite"
+    if tie_break == "mean-relative-entropy":
+        return f"mean relative entropy {-score:.3g} (lower = more information kept)"
+    return f"{tie_break.replace('-', ' ')} {score:.3g} (higher = more information kept)"
+
+
+@dataclass
+class CriticalResult:
+    """The outcome of :func:`find_critical`."""
+
+    sigma_w2: float
+    score: Tuple[float, float]
+    probes: int
+    bracket: Tuple[float, float]
+    evaluated: List[Dict[str, Any]] = field(default_factory=list)
+    time: float = 0.0
+    metric: str = "relative_entropy"
+    tie_break: str = "mean-relative-entropy"
+    rank_by: str = "xi"
+
+    @property
+    def l_star(self) -> Optional[float]:
+        """ℓ* of ``metric`` at the best probe."""
+        return next((e["l_star"] for e in self.evaluated if e["sigma_w2"] == self.sigma_w2), None)
+
+    def to_dict(self) -> dict:
+        return {
+            "sigma_w2": self.sigma_w2,
+            "rank_by": self.rank_by,
+            "score": self.score[0],
+            "l_star": self.l_star,
+            "tie_break_value": self.score[1] if math.isfinite(self.score[1]) else None,
+            "probes": self.probes,
+            "bracket": list(self.bracket),
+            "metric": self.metric,
+            "tie_break": self.tie_break,
+            "time": self.time,
+            "evaluated": self.evaluated,
+        }
+
+
+def find_critical(
+    evaluate: Callable[[float], dict],
+    lo: float = 1.0,
+    hi: float = 4.0,
+    tol: float = 0.05,
+    *,
+    metric: str = "relative_entropy",
+    tie_break: str = "mean-relative-entropy",
+    rank_by: str = "xi",
+    max_probes: int = 60,
+    on_probe: Optional[Callable[[float, dict, Tuple[float, float]], None]] = None,
+) -> CriticalResult:
+    """Golden-section search for the σ_w² maximising :func:`score_record` on ``[lo, hi]``.
+
+    Args:
+        evaluate: σ_w² → a probe record (dict with ``metrics`` and ``cutoffs``, e.g. a sweep point).
+        lo, hi: the bracket; tol: stop when the bracket is narrower than this.
+        metric: whose ξ̂ (or ℓ*) ranks first; tie_break, rank_by: see the module doc.
+        max_probes: hard limit on the number of probes.
+        on_probe: called after each new probe with (σ_w², record, score).
+
+    Returns:
+        :class:`CriticalResult` — the best probed σ_w², the number of probes, the final bracket
+        and every evaluated point (σ_w², ℓ*, tie-break value).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. {param('bracket', '1.0:4.0', python='lo=1.0, hi=4.0')}")
+    if lo <= 0:
+        raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
+    if not (tol > 0):
+        raise ReprobeError(f"{param('tol')} must be > 0, got {tol}")
+    score_record({}, metric, tie_break, rank_by)  # validates the names
+    t0 = time.perf_counter()
+    cache: Dict[float, Tuple[float, float]] = {}
+    evaluated: List[Dict[str, Any]] = []
+
+    def f(sw: float) -> Tuple[float, float]:
+        sw = round(sw, 4)
+        if sw not in cache:
+            if len(cache) >= max_probes:
+                raise ReprobeError(f"critical search used {max_probes} probes without converging; raise {param('tol')}")
+            rec = evaluate(sw)
+            cuts = rec.get("cutoffs") or {}
+            if metric not in cuts:
+                raise ReprobeError(f"--score-metric {metric!r} is not a probed metric; probed: "
+                                   f"{', '.join(sorted(cuts)) or 'none'}")
+            s = score_record(rec, metric, tie_break, rank_by)
+            cache[sw] = s
+            evaluated.append({"sigma_w2": sw, rank_by: s[0], "l_star": cuts[metric],
+                              "tie_break_value": s[1] if math.isfinite(s[1]) else None, "depth": rec.get("depth")})
+            if on_probe:
+                on_probe(sw, rec, s)
+        return cache[sw]
+
+    a, b = float(lo), float(hi)
+    c = b - GOLDEN * (b - a)
+    d = a + GOLDEN * (b - a)
+    fc, fd = f(c), f(d)
+    while b - a > tol:
+        if fc >= fd:  # the maximum is in [a, d]
+            b, d, fd = d, c, fc
+            c = b - GOLDEN * (b - a)
+            fc = f(c)
+        else:  # in [c, b]
+            a, c, fc = c, d, fd
+            d = a + GOLDEN * (b - a)
+            fd = f(d)
+    best = max(cache, key=lambda k: (cache[k], -abs(k - 0.5 * (a + b))))
+    return CriticalResult(sigma_w2=best, score=cache[best], probes=len(cache), bracket=(round(a, 4), round(b, 4)),
+                          evaluated=evaluated, time=time.perf_counter() - t0, metric=metric, tie_break=tie_break,
+                          rank_by=rank_by)
