@@ -5,7 +5,8 @@ Layers, lowest first::
     core, adapters, metrics, data, models, theory   foundations
     probe                                           fitting decoders on hooked stages
     analysis                                        pure functions over results and records
-    experiments                                     run, sweep, compare, critical search, ground truth
+    experiments, predictors                         run, sweep, compare, critical search, ground truth;
+                                                    trainability predictors (they run models)
     figures, report                                 plots and pages
     cli                                             click only
 
@@ -23,7 +24,7 @@ LAYERS = {
     "core": 0, "adapters": 0, "metrics": 0, "data": 0, "models": 0, "theory": 0,
     "probe": 1,
     "analysis": 2,
-    "experiments": 3,
+    "experiments": 3, "predictors": 3,
     "figures": 4, "report": 4,
     "cli": 5,
 }

@@ -355,7 +355,7 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> No
 @click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
               help="metric whose ξ̂ (or cutoff ℓ*) ranks first")
-@click.option("--rank-by", type=click.Choice(["xi", "cutoff"]), default="xi", show_default=True,
+@click.option("--rank-by", type=click.Choice(["xi", "cutoff"]), default="cutoff", show_default=True,
               help="xi: correlation length ξ̂ (not capped by the depth); cutoff: ℓ*, then --tie-break")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
                                                  "mean-differential-entropy"]),
@@ -365,11 +365,11 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> No
 @click.option("--json", "as_json", is_flag=True, help="print a JSON object (sigma_w2, probes, bracket, evaluated)")
 @click.option("--quiet", "-q", is_flag=True, help="no per-probe lines")
 def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet, **params):
-    """Find the σ_w² with the deepest information propagation (golden-section search on ξ̂).
+    """Find the σ_w² with the deepest information propagation (golden-section search).
 
-    The correlation length ξ̂ peaks at the edge of chaos and falls on both sides (--rank-by cutoff:
-    ℓ*, which is flat at L near the edge; points with equal scores are ranked by --tie-break).
-    Needs O(log((HI-LO)/TOL)) probes instead of a grid.
+    By default ranks probes by ℓ*, which is flat at L near the edge of chaos, so points with equal ℓ*
+    are ranked by --tie-break; --rank-by xi ranks by the correlation length ξ̂ (not capped by the
+    depth, but flat to 1 % around the edge). Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     """
     from .. import theory as mf
     from ..analysis.critical import describe_tie_break, find_critical
