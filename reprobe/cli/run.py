@@ -6,7 +6,7 @@ import json
 import math
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Sequence, Optional
 
 import click
 
@@ -63,6 +63,19 @@ def _complete(d: dict) -> bool:
     return set(d) == set(Prediction.__dataclass_fields__)
 
 
+def print_predictors(scores, echo=click.echo) -> None:
+    """One line per predictor: score (higher = more trainable), depth scale, or why there is none."""
+    if not scores:
+        return
+    echo("predictors (higher score = predicted more trainable):")
+    for name, d in scores.items():
+        if d.get("score") is None:
+            echo(f"  {name:<18} -          {d.get('reason') or 'no score'}")
+            continue
+        scale = "" if d.get("depth_scale") is None else f"   depth scale {_fmt(d['depth_scale'])}"
+        echo(f"  {name:<18} {_fmt(d['score']):>10}{scale}")
+
+
 def cutoff_summary(result) -> str:
     """One line: every metric's ℓ* of L, and the verdict (what ``-q`` keeps of the table)."""
     L = result.depth
@@ -89,7 +102,9 @@ RUN_FILES = ("result.json", "entropy.png", "reconstructions.png", "reconstructio
 @click.option("--quiet", "-q", is_flag=True, help="no progress bar, no table: only the cutoffs in one line")
 @click.option("--report/--no-report", "write_html_report", default=True, show_default=True,
               help="also write OUT/report.html (a self-contained page; `reprobe report` re-renders it)")
-def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
+@click.option("--predictor", "predictors", multiple=True, metavar="NAME",
+              help="also score the net with this trainability predictor (repeatable; `reprobe list predictors`)")
+def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, **params):
     """Probe one network: fit decoders, measure reconstruction entropy per stage, find ℓ*.
 
     Writes result.json, entropy.png, reconstructions.png, reconstructions.npy and report.html
@@ -100,11 +115,15 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
     from ..core.outdir import claimed
 
     check_options_apply(params["model"])
+    from ..predictors import get_predictor
+
+    for name in predictors:  # unknown names fail before any work
+        get_predictor(name)
     t0 = time.perf_counter()
     out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     with claimed(out_dir, force=force):
         try:
-            result = _probe_into(out_dir, params, quiet, save_decoders, write_html_report, t0)
+            result = _probe_into(out_dir, params, quiet, save_decoders, write_html_report, t0, list(predictors))
         except KeyboardInterrupt:
             raise KeyboardInterrupt(f"interrupted; {out_dir} is incomplete (marked by its INCOMPLETE file); "
                                     "run again with --force") from None
@@ -112,6 +131,7 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
         click.echo(cutoff_summary(result))
     else:
         print_result_table(result)
+    print_predictors(result.predictors)
     for w in result.warnings:
         click.echo(f"warning: {w}", err=True)
     written = [f for f in RUN_FILES if (out_dir / f).is_file()]
@@ -119,7 +139,8 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, **params):
                + f"  (fit {result.timings.get('fit', 0):.1f}s, evaluate {result.timings.get('evaluate', 0):.1f}s)")
 
 
-def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, html: bool, t0: float):
+def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, html: bool, t0: float,
+                predictors: Sequence[str] = ()):
     """Load the data, probe the model and write every file of the run into ``out_dir``."""
     from ..probe.memory import check_model_memory
     from .options import command_line
@@ -130,7 +151,7 @@ def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, h
     check_model_memory(params["model"], bundle, model_kwargs(params), kw, names=FLAG_NAMES)
     result, _, probe = run_named(
         params["model"], params["data"], model_options=model_kwargs(params), bundle=bundle,
-        keep_probe=save_decoders, names=FLAG_NAMES, **kw,
+        keep_probe=save_decoders, names=FLAG_NAMES, predictors=predictors, **kw,
     )
     result.extra["command"] = command_line()
     result.timings["total"] = time.perf_counter() - t0
@@ -187,19 +208,24 @@ def stages_cmd(as_json, **params):
         click.echo(f"{r['index']:>4}  {r['name']:<30} {r['type']:<18} {'x'.join(map(str, r['shape']))}{extra}")
 
 
-LISTS = ("models", "datasets", "metrics", "cutoffs", "adapters", "decoders")
+LISTS = ("models", "datasets", "metrics", "cutoffs", "adapters", "decoders", "predictors")
 
 
 @click.command("list")
 @click.argument("what", type=click.Choice(LISTS))
 def list_cmd(what):
-    """List registered models, datasets, metrics, cutoff detectors, adapters or decoders."""
+    """List registered models, datasets, metrics, cutoff detectors, adapters, decoders or predictors."""
     from .. import metrics as m
     from ..adapters import adapters
     from ..models import MODELS, resolver_descriptions
     from ..probe import DECODERS
 
-    if what == "models":
+    if what == "predictors":
+        from ..predictors import PREDICTORS
+
+        for name in PREDICTORS.names():
+            click.echo(f"{name:<24} {PREDICTORS.help(name).replace('``', '')}")
+    elif what == "models":
         for name in MODELS.names():
             click.echo(f"{name:<24} {MODELS.help(name)}")
         for d in resolver_descriptions():

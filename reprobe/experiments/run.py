@@ -17,6 +17,7 @@ from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
 from ..probe import CascadeProbe, ProbeResult
+from ..predictors import get_predictor, score
 
 
 def limit_dataset(ds, n: Optional[int], seed: int = 0):
@@ -104,9 +105,13 @@ def run_named(
     model_options: Optional[Dict[str, Any]] = None,
     data_options: Optional[Dict[str, Any]] = None,
     bundle: Optional[DatasetBundle] = None,
+    predictors: Sequence[str] = (),
     **probe_kwargs: Any,
 ) -> Tuple[ProbeResult, nn.Module, Optional[CascadeProbe]]:
-    """Load data by name (unless ``bundle`` is given), build the model by name, probe it."""
+    """Load data by name (unless ``bundle`` is given), build the model by name, probe it, and score
+    it with each of ``predictors`` (names from ``reprobe.predictors``; see :func:`score_predictors`)."""
+    for name in predictors:  # unknown names fail before any work
+        get_predictor(name)
     data_options = dict(data_options or {})
     if bundle is None:
         bundle = load_dataset(data, **data_options)
@@ -122,7 +127,32 @@ def run_named(
     result.model["options"] = {k: v for k, v in (model_options or {}).items() if _jsonable(v)}
     if probe_kwargs.get("adapter_options"):
         result.model["adapter_options"] = dict(probe_kwargs["adapter_options"])
+    if predictors:
+        result.predictors = score_predictors(result, net, bundle, predictors)
     return result, net, probe
+
+
+def score_predictors(result: ProbeResult, net: nn.Module, bundle: DatasetBundle,
+                     names: Sequence[str]) -> Dict[str, Dict[str, Any]]:
+    """``result.json``'s ``predictors`` object: name → score, direction, per-stage values, depth scale.
+
+    ``reconstruction`` is the run's own prediction (max_trainable_depth / L, depth scale ξ̂) — the
+    probe is not run twice; every other predictor scores ``net`` on one training batch
+    (:func:`reprobe.predictors.score`, which restores the model afterwards).
+    """
+    out: Dict[str, Dict[str, Any]] = {}
+    others = [n for n in names if n != "reconstruction"]
+    scores = score(net, bundle.train, others) if others else {}
+    for name in names:
+        if name == "reconstruction":
+            pred = result.prediction or {}
+            depth, L = pred.get("max_trainable_depth"), result.depth
+            out[name] = {"score": (depth / L) if depth is not None and L else None, "direction": "higher",
+                         "per_stage": None, "depth_scale": pred.get("xi"), "applicable": depth is not None,
+                         "reason": pred.get("reason", "")}
+        else:
+            out[name] = scores[name].to_dict()
+    return out
 
 
 def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Dict[str, Any]] = None,

@@ -72,6 +72,8 @@ class ProbeResult:
         timings, config, fit, model, data, warnings: run details.
         prediction: the trainability prediction (``reprobe.predict_trainability(result).to_dict()``),
             set by runs and sweeps; written to ``result.json`` as ``prediction`` when present.
+        predictors: other trainability predictors' scores (name → score, direction, per_stage,
+            depth_scale, applicable, reason), set by runs given ``predictors``.
     """
 
     stages: List[Any]
@@ -92,6 +94,7 @@ class ProbeResult:
     samples: int = 0
     extra: Dict[str, Any] = field(default_factory=dict)
     prediction: Optional[Dict[str, Any]] = None
+    predictors: Optional[Dict[str, Dict[str, Any]]] = None
 
     @property
     def depth(self) -> int:
@@ -123,6 +126,8 @@ class ProbeResult:
 
     def to_dict(self) -> dict:
         extra = {} if self.prediction is None else {"prediction": self.prediction}
+        if self.predictors:
+            extra["predictors"] = self.predictors
         return json_safe({
             "schema": SCHEMA,
             "depth": self.depth,
@@ -208,4 +213,5 @@ class ProbeResult:
             samples=obj.get("samples", 0),
             extra=obj.get("extra", {}),
             prediction=obj.get("prediction"),
+            predictors=obj.get("predictors"),
         )

@@ -102,3 +102,27 @@ def test_console_script_entry_point(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "reprobe.cli", "run", "--model", "nope"], capture_output=True, text=True)
     assert bad.returncode == 2
     assert bad.stderr.strip().startswith("Error: unknown model 'nope'") and "Traceback" not in bad.stderr
+
+
+def test_run_scores_predictors_into_result_json(tmp_path):
+    from reprobe.theory import trainable_depth
+
+    out = tmp_path / "p"
+    res = invoke("run", *SMALL, "--sigma-w2", "1.0", "--predictor", "mean_field", "--predictor", "params",
+                 "--predictor", "reconstruction", "--out", str(out))
+    assert res.exit_code == 0, res.output
+    obj = json.loads((out / "result.json").read_text())
+    p = obj["predictors"]
+    assert list(p) == ["mean_field", "params", "reconstruction"]
+    assert p["mean_field"]["score"] == pytest.approx(trainable_depth("tanh", 1.0, 0.05), rel=1e-6)
+    assert p["params"]["score"] == obj["model"]["parameters"] and p["params"]["direction"] == "higher"
+    assert p["reconstruction"]["score"] == pytest.approx(obj["prediction"]["max_trainable_depth"] / obj["depth"])
+    assert "predictors (higher score" in res.output and "mean_field" in res.output
+    listing = invoke("list", "predictors")
+    assert listing.exit_code == 0 and "partial_jacobian" in listing.output and "``" not in listing.output
+
+
+def test_unknown_predictor_is_one_line_before_any_work(tmp_path):
+    res = invoke("run", *SMALL, "--predictor", "synflo", "--out", str(tmp_path / "x"))
+    assert res.exit_code == 2 and res.output.count("\n") == 1
+    assert "synflow" in res.output and not (tmp_path / "x").exists()
