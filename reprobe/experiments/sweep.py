@@ -29,6 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..analysis import predict_trainability
+from ..analysis.validation import spearman
 from ..analysis.critical import score_record
 from ..core.errors import ParamMessage, ReprobeError, param
 from ..core.io import json_safe
@@ -489,25 +490,6 @@ def compact(rec: dict) -> dict:
     return out
 
 
-def _ranks(x: np.ndarray) -> np.ndarray:
-    order = np.argsort(x, kind="mergesort")
-    ranks = np.empty(len(x), dtype=float)
-    ranks[order] = np.arange(len(x), dtype=float)
-    for v in np.unique(x):  # average ties
-        m = x == v
-        ranks[m] = ranks[m].mean()
-    return ranks
-
-
-def spearman(a: Sequence[float], b: Sequence[float]) -> Optional[float]:
-    """Spearman rank correlation (ties averaged); None with < 3 pairs or a constant side."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    if len(a) < 3 or np.all(a == a[0]) or np.all(b == b[0]):
-        return None
-    ra, rb = _ranks(a), _ranks(b)
-    return float(np.corrcoef(ra, rb)[0, 1])
-
-
 def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], acc_threshold: float,
               metric: str = "relative_entropy") -> Dict[str, Any]:
     """How well ``depth ≤ ℓ*`` (and ``depth ≤ 6ξ_c``) predicts ``accuracy ≥ acc_threshold``.
@@ -651,12 +633,8 @@ def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold:
     """
     out = Path(out)
     meta = meta or {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        probes = PointStore(out / "points.jsonl").load().records
-        trained_only = PointStore(out / "trained.jsonl").load().records
-    seen = {point_key(t) for t in trained_only}  # a net both --verify'd and in train-grid counts once
-    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
+    probes, trained_only = _read_stores(out)
+    trained = _all_trained(probes, trained_only)
     sws = sorted({p["sigma_w2"] for p in probes + trained})
     sbs = sorted({p["sigma_b2"] for p in probes + trained})
     theory = theory_reference(activation, sws, sbs)
@@ -686,13 +664,21 @@ def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:
     out = Path(out)
     if not out.is_dir():
         raise ReprobeError(f"grid folder {out} does not exist; make one with `reprobe sweep` and `reprobe train-grid`")
+    probes, trained_only = _read_stores(out)
+    return probes, _all_trained(probes, trained_only)
+
+
+def _read_stores(out: Path) -> Tuple[List[dict], List[dict]]:
+    """The probed points and the train-grid records of a folder (half-written lines skipped quietly)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        probes = PointStore(out / "points.jsonl").load().records
-        trained_only = PointStore(out / "trained.jsonl").load().records
+        return PointStore(out / "points.jsonl").load().records, PointStore(out / "trained.jsonl").load().records
+
+
+def _all_trained(probes: List[dict], trained_only: List[dict]) -> List[dict]:
+    """Every trained net: train-grid's and those a sweep trained with verify (a net in both counts once)."""
     seen = {point_key(t) for t in trained_only}
-    trained = trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
-    return probes, trained
+    return trained_only + [p for p in probes if p.get("accuracy") is not None and point_key(p) not in seen]
 
 
 def default_acc_threshold(trained: Sequence[dict]) -> float:
