@@ -50,6 +50,9 @@ DECAY_METRICS = ("relative_entropy", "mse")
 DEPTH_PER_XI = 3.0
 #: ξ_floor, the decay the decoders alone produce; None: no correction (measured not to generalise).
 FLOOR_XI: Optional[float] = None
+#: A fit over fewer e-folds than this (stages / ξ̂) says so in its reason: on a depth-20 MLP of width 128
+#: ξ̂ was 7.1 at σ_w² = 1.0 and 6.7 at 1.76, where depth 100 tells them apart (6.6 vs 15).
+MIN_EFOLDS = 4.0
 #: L within this share of the predicted depth is ``marginal``.
 MARGIN = 0.25
 #: Reconstructions whose spread across inputs (geometric mean of per-pixel variances) fell below
@@ -170,9 +173,14 @@ def _evidence(metric: str, fit: SaturationFit, xi_net: float, max_depth: float, 
         return (f"{name} decays no faster than the decoders' own floor (ξ̂ = {fit.xi:.3g} stages per e-fold): "
                 f"no loss the probe can resolve; nets of at least {max_depth:.0f} stages are predicted trainable")
     left = math.exp(-depth / xi_net)
-    return (f"input information falls to 1/e every {xi_net:.3g} stages ({name}, ξ̂ = {fit.xi:.3g}); at depth "
+    text = (f"input information falls to 1/e every {xi_net:.3g} stages ({name}, ξ̂ = {fit.xi:.3g}); at depth "
             f"{depth} ≈ e^-{depth / xi_net:.1f} = {left:.1e} of it is left; nets up to ≈ {max_depth:.0f} stages "
             f"are predicted trainable")
+    span = len(fit.stages) / fit.xi
+    if span < MIN_EFOLDS:
+        text += (f" (rough: the curve spans only {span:.1f} e-folds; on short nets the decoders' own early loss "
+                 f"looks like decay, so probe a deeper net of this family to firm ξ̂ up)")
+    return text
 
 
 def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequence[Sequence[int]] = (),

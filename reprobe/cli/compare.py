@@ -33,7 +33,9 @@ def compare_model_options(f):
 @click.option("--report/--no-report", "write_html", default=True, show_default=True,
               help="write OUT/report.html")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars, no table")
-def compare_cmd(models, out, force, write_html, quiet, **params):
+@click.option("--predictor", "predictors", multiple=True, metavar="NAME",
+              help="also score every model with this trainability predictor (repeatable; `reprobe list predictors`)")
+def compare_cmd(models, out, force, write_html, quiet, predictors, **params):
     """Probe several models on the same data and rank them by predicted trainability.
 
     Example: reprobe compare --model mlp:depth=30,sigma_w2=1.0 --model mlp:depth=30,sigma_w2=1.76
@@ -60,24 +62,32 @@ def compare_cmd(models, out, force, write_html, quiet, **params):
             summary = compare_models(
                 specs, out_dir, data=params["data"], data_options=data_kwargs(params),
                 model_options=model_kwargs(params), probe_options=probe_kwargs(params, progress=not quiet),
-                command=command, report=write_page if write_html else None, echo=echo,
+                command=command, report=write_page if write_html else None, echo=echo, predictors=predictors,
             )
         except KeyboardInterrupt:
             raise KeyboardInterrupt(f"interrupted; {out_dir} is incomplete (marked by its INCOMPLETE file); "
                                     "run again with --force") from None
     metric = summary["rank_metric"]
     if not quiet:
-        click.echo(f"\nRanking by ℓ*/L of {metric} (then final value):")
+        click.echo(f"\nRanking by the prediction (predicted deepest trainable net / L; then ℓ*/L of {metric}):")
         w = max(len(e["name"]) for e in summary["models"])
         for e in summary["models"]:
             c = e["cutoffs"].get(metric)
             click.echo(f"  {e['rank']:>2}. {e['name']:<{w}}  ℓ* = {'-' if c is None else c:>4} of L = {e['depth']:<4} {e['reason']}")
+            scores = ", ".join(f"{n} {_score(d)}" for n, d in (e.get("predictors") or {}).items())
+            if scores:
+                click.echo(f"      {'':<{w}}  predictors: {scores}")
     for f in summary["failed"]:
         click.echo(f"warning: {f['name']} failed: {f['error']}", err=True)
     files = "summary.json, summary.csv" + (", report.html" if write_html else "")
     click.echo(f"wrote {out_dir}/runs/ ({len(summary['models'])} runs), {files}")
     if summary["failed"]:
         raise click.exceptions.Exit(1)  # the warnings above say which model failed and why
+
+
+def _score(d: dict) -> str:
+    v = d.get("score")
+    return "n/a" if v is None else f"{v:.4g}"
 
 
 COMMANDS = [compare_cmd]

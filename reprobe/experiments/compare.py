@@ -16,7 +16,9 @@ saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema
                   "run": "runs/mlp-depth-10-sigma_w2-1.76", "depth": L,
                   "cutoffs": {metric: l_star}, "cutoff_fraction": {metric: l_star / L},
                   "final": {metric: value at L}, "parameters": n, "timings": {...},
+                  "prediction": {...}, "predictors": {name: {"score": …, "direction": "higher", …}},
                   "rank": 1, "reason": "…", "warnings": [...]}, ...],   # in rank order
+      "predictors": [names given],
       "failed": [{"name": ..., "spec": ..., "error": "..."}],
       "timings": {"data": s, "total": s}
     }
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ..analysis import predict_trainability
+from ..predictors import get_predictor
 from ..analysis.ranking import rank_entries, rank_metric_for
 from ..core.errors import ReprobeError, param
 
@@ -223,6 +226,7 @@ def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
         "timings": {k: float(v) for k, v in result.timings.items() if finite_or_none(v) is not None},
         "warnings": list(result.warnings),
         "prediction": result.prediction or predict_trainability(result).to_dict(),
+        "predictors": dict(result.predictors or {}),
     }
 
 
@@ -240,7 +244,9 @@ def summary_csv(summary: Dict[str, Any]) -> str:
                 timing_keys.append(k)
     header = ["rank", "name", "spec", "depth", "parameters"]
     header += [f"cutoff_{m}" for m in metrics] + [f"cutoff_fraction_{m}" for m in metrics]
-    header += [f"final_{m}" for m in metrics] + [f"time_{k}_s" for k in timing_keys] + ["reason", "run"]
+    predictor_names = list(summary.get("predictors") or [])
+    header += [f"final_{m}" for m in metrics] + [f"predictor_{n}" for n in predictor_names]
+    header += [f"time_{k}_s" for k in timing_keys] + ["reason", "run"]
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
@@ -249,6 +255,7 @@ def summary_csv(summary: Dict[str, Any]) -> str:
         row += [e.get("cutoffs", {}).get(m) for m in metrics]
         row += [e.get("cutoff_fraction", {}).get(m) for m in metrics]
         row += [e.get("final", {}).get(m) for m in metrics]
+        row += [(e.get("predictors") or {}).get(n, {}).get("score") for n in predictor_names]
         row += [e.get("timings", {}).get(k) for k in timing_keys]
         row += [e.get("reason"), e.get("run")]
         w.writerow(["" if v is None else v for v in row])
@@ -258,7 +265,7 @@ def summary_csv(summary: Dict[str, Any]) -> str:
 
 
 def _probe_each(specs: Sequence[ModelSpec], out: Path, data: str, bundle, model_options, probe_options,
-                command: Optional[str], echo: Callable[[str], None]):
+                command: Optional[str], echo: Callable[[str], None], predictors: Sequence[str] = ()):
     """Probe and save every spec into ``out/runs/<slug>/``: (entries, failed, metric names)."""
     from .run import run_named
 
@@ -270,7 +277,7 @@ def _probe_each(specs: Sequence[ModelSpec], out: Path, data: str, bundle, model_
         mkw, pkw = split_options(model_options or {}, probe_options or {}, spec.options)
         t0 = time.perf_counter()
         try:
-            result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, **pkw)
+            result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, predictors=predictors, **pkw)
         except (ReprobeError, RuntimeError, ValueError, TypeError) as e:
             msg = " ".join(str(e).split()) or type(e).__name__
             if not isinstance(e, ReprobeError):
@@ -315,8 +322,12 @@ def compare_models(
     report: Optional[Callable[[Path], Any]] = None,
     echo: Callable[[str], None] = lambda s: None,
     bundle=None,
+    predictors: Sequence[str] = (),
 ) -> Dict[str, Any]:
     """Probe every spec on the same data, save runs, rank them, write summary (+ report).
+
+    ``predictors`` (names from ``reprobe.predictors``) also score every model; each entry then
+    carries ``predictors`` (name → score …) and summary.csv a ``predictor_<name>`` column each.
 
     ``report``, when given, is called with ``out_dir`` once the summary files are written (the CLI
     passes a function that writes ``report.html`` with :func:`reprobe.report.write_report`).
@@ -335,6 +346,8 @@ def compare_models(
     specs = unique_specs(specs)
     for spec in specs:
         check_model_options(spec)
+    for name in predictors:  # unknown names fail before any work
+        get_predictor(name)
     out = Path(out_dir)
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -344,7 +357,8 @@ def compare_models(
     if bundle is None:
         bundle = load_dataset(data, **(data_options or {}))
     t_data = time.perf_counter() - t_start
-    entries, failed, metric_names = _probe_each(specs, out, data, bundle, model_options, probe_options, command, echo)
+    entries, failed, metric_names = _probe_each(specs, out, data, bundle, model_options, probe_options, command, echo,
+                                                list(predictors))
     if not entries:
         first = failed[0]
         raise ReprobeError(f"every model failed; first: {first['name']}: {first['error']}")
@@ -361,6 +375,7 @@ def compare_models(
         },
         "rank_metric": rank_metric,
         "metrics": metric_names,
+        "predictors": list(predictors),
         "models": entries,
         "failed": failed,
         "timings": {"data": t_data, "total": time.perf_counter() - t_start},

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..core.errors import ReprobeError
 from ..analysis.ranking import rank_metric_for, reason_for
+from ..analysis.validation import spearman
 from ..core.io import finite_or_none
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, page, table
 
@@ -360,6 +361,33 @@ def _compare_settings(summary: dict, anchor: str) -> List[str]:
     return h
 
 
+def _compare_predictors(models: List[dict], names: List[str], anchor: str) -> List[str]:
+    """"How the predictors agree": every predictor's score per model, and each predictor's rank
+    correlation with the prediction's ranking (shown when any predictor was run)."""
+    if not names or len(models) < 1:
+        return []
+    h = [f'<h2 id="{esc(anchor)}-predictors">How the predictors agree</h2>',
+         "<p>Each predictor's score (higher = predicted more trainable) and its Spearman rank correlation with "
+         "the prediction's order (predicted deepest trainable net / L) across the models.</p>"]
+    headers = ["model", "prediction (depth / L)"] + names
+    rows = []
+    for e in models:
+        pred = e.get("prediction") or {}
+        depth, L = finite_or_none(pred.get("max_trainable_depth")), e.get("depth")
+        rows.append([e["name"], "–" if depth is None or not L else f"{depth / L:.3g}"]
+                    + [fmt(finite_or_none(((e.get("predictors") or {}).get(n) or {}).get("score"))) for n in names])
+    h.append(table(headers, rows))
+    head = [-(i + 1) for i in range(len(models))]  # models are in the prediction's order
+    agree = []
+    for n in names:
+        vals = [finite_or_none(((e.get("predictors") or {}).get(n) or {}).get("score")) for e in models]
+        ok = [(a, v) for a, v in zip(head, vals) if v is not None]
+        rho = spearman([a for a, _ in ok], [v for _, v in ok]) if len(ok) >= 3 else None
+        agree.append([n, "–" if rho is None else f"{rho:+.2f}", f"{len(ok)} of {len(models)}"])
+    h.append(table(["predictor", "Spearman with the prediction's order", "models scored"], agree))
+    return h
+
+
 def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[str, str, Optional[str]]:
     folder = Path(folder)
     summary, runs = load_compare(folder)
@@ -380,6 +408,7 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
     h.append(HOW_TO_READ)
 
     h += _compare_ranking(models, metric, metrics, summary, anchor)
+    h += _compare_predictors(models, list(summary.get("predictors") or []), anchor)
     h += _compare_curves(models, runs, metric, metrics, anchor)
     h += _compare_reconstructions(models, runs, metric, anchor)
     h += _compare_models(models, runs, anchor)

@@ -105,3 +105,10 @@ def test_missing_metric_is_undecidable_naming_what_was_measured():
 def test_every_verdict_is_a_known_word():
     for xi, depth in [(3.0, 50), (10.0, 20), (8.0, 48)]:
         assert predict(_metrics(xi, depth)).verdict in VERDICTS
+
+
+def test_a_fit_over_few_e_folds_says_it_is_rough():
+    short = predict(_metrics(8.0, 20), depth=20, depth_per_xi=3.0, floor_xi=None)
+    assert "rough: the curve spans only 2.5 e-folds" in short.reason
+    long = predict(_metrics(8.0, 60), depth=60, depth_per_xi=3.0, floor_xi=None)
+    assert "rough" not in long.reason

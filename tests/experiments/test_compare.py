@@ -156,3 +156,26 @@ def test_bad_option_type_fails_that_model_only(mnist, tmp_path):
     assert [m["name"] for m in summary["models"]] == ["mlp(depth=2)"]
     assert [f["name"] for f in summary["failed"]] == ["mlp(depth=abc)"]
     assert summary["failed"][0]["error"].startswith("TypeError")
+
+
+def test_compare_scores_predictors_and_the_report_shows_how_they_agree(mnist, tmp_path):
+    from reprobe.report import write_report
+    from reprobe.theory import trainable_depth
+
+    specs = [parse_model_spec(f"mlp:sigma_w2={s}") for s in (1.0, 1.76, 4.0)]
+    summary = compare_models(specs, tmp_path, data="mnist-5k", bundle=mnist,
+                             model_options={"depth": 8, "width": 32, "sigma_b2": 0.05, "seed": 0},
+                             probe_options=TINY, command="reprobe compare (test)", predictors=["mean_field", "params"],
+                             report=lambda out: write_report([out], out / "report.html"))
+    assert summary["predictors"] == ["mean_field", "params"]
+    for m in summary["models"]:
+        sw = m["options"]["sigma_w2"]
+        assert m["predictors"]["mean_field"]["score"] == pytest.approx(trainable_depth("tanh", sw, 0.05), rel=1e-6)
+        assert m["predictors"]["params"]["score"] == m["parameters"]
+    rows = list(csv.DictReader((tmp_path / "summary.csv").open()))
+    assert all(float(r["predictor_params"]) > 0 for r in rows)
+    page = (tmp_path / "report.html").read_text()
+    assert "How the predictors agree" in page and "Spearman with the prediction" in page
+    with pytest.raises(ReprobeError, match="unknown predictor"):
+        compare_models(specs, tmp_path / "x", bundle=mnist, predictors=["synflo"])
+    assert not (tmp_path / "x").exists()
