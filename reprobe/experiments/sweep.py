@@ -711,3 +711,127 @@ def validate_grid(out: Path, acc_threshold: Optional[float] = None, activation: 
     theory = theory_reference(activation, sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
     rules = validate(probes, trained, thr, lambda sw, sb: six_xi(theory, sw, sb), **prediction_options)
     return {"cells": max((r.cells for r in rules), default=0), "acc_threshold": thr, "rules": rules}
+
+
+# --- a whole sweep from Python ------------------------------------------------------------------
+
+#: Probe options of a sweep that leaves them out: the command line's defaults, so that a sweep run
+#: from Python and ``reprobe sweep`` with the same settings give the same points (and may resume
+#: each other's folders).
+SWEEP_PROBE_DEFAULTS: Dict[str, Any] = {
+    "cutoff": "threshold", "eta": 0.005, "fit": "ridge", "ridge": 0.1, "epochs": 1, "lr": 1e-3,
+    "batch_size": 64, "samples": 100, "device": "auto", "train_samples": None,
+}
+SWEEP_TRAIN_DEFAULTS: Dict[str, Any] = {
+    "lr": 1e-3, "epochs": 1, "steps": None, "batch_size": 64, "momentum": 0.0, "optimizer": "sgd",
+    "train_samples": None, "device": "cpu",
+}
+
+
+def _axis(spec: Any, name: str, integer: bool = False) -> List[Any]:
+    """One grid axis from a number, a spec string (``START:STOP:STEP``, ``a,b,c``) or a sequence of them."""
+    if spec is None or (isinstance(spec, (list, tuple)) and all(v is None for v in spec)):
+        if name == "width":
+            return [None]
+        raise ReprobeError(f"{param(name)} needs at least one value")
+    items = spec if isinstance(spec, (list, tuple, range)) else [spec]
+    values = [v for item in items for v in parse_values(item, name, integer=integer)]
+    if not values:
+        raise ReprobeError(f"{param(name)} gives no values")
+    return list(dict.fromkeys(values))
+
+
+def sweep_grid(sigma_w2: Any, sigma_b2: Any = (0.05,), depth: Any = (50,), width: Any = (None,)) -> Dict[str, list]:
+    """The checked grid axes of a sweep (each a number, a spec string or a sequence)."""
+    grid = {"sigma_w2": _axis(sigma_w2, "sigma_w2"), "sigma_b2": _axis(sigma_b2, "sigma_b2"),
+            "depth": _axis(depth, "depth", integer=True), "width": _axis(width, "width", integer=True)}
+    if any(v <= 0 for v in grid["sigma_w2"]):
+        raise ReprobeError(f"{param('sigma_w2')} values must be > 0")
+    if any(v < 0 for v in grid["sigma_b2"]):
+        raise ReprobeError(f"{param('sigma_b2')} values must be >= 0")
+    if any(d < 1 for d in grid["depth"]):
+        raise ReprobeError(f"{param('depth')} values must be at least 1")
+    if any(w is not None and w < 1 for w in grid["width"]):
+        raise ReprobeError(f"{param('width')} values must be at least 1")
+    return grid
+
+
+def _check_sweep_model(model: str, data: str, data_options: Dict[str, Any], model_options: Dict[str, Any],
+                       grid: Dict[str, list], probe: Dict[str, Any]):
+    """Build the model at the first grid point (a bad name or option fails once, here) and check
+    the biggest point's memory. Returns the data bundle."""
+    from ..models import build_model
+    from ..probe.memory import check_model_memory
+
+    bundle = _bundle(data, data_options)
+    opts = {**model_options, "sigma_w2": grid["sigma_w2"][0], "sigma_b2": grid["sigma_b2"][0],
+            "depth": min(grid["depth"])}
+    if grid["width"][0] is not None:
+        opts[_width_key(model)] = min(grid["width"])
+    build_model(model, bundle.input_shape, bundle.num_classes, **opts)
+    biggest = {**opts, "depth": max(grid["depth"])}
+    if grid["width"][0] is not None:
+        biggest[_width_key(model)] = max(grid["width"])
+    check_model_memory(model, bundle, biggest, {**probe, "progress": False})
+    return bundle
+
+
+def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_b2: Any = (0.05,),
+              depth: Any = (50,), width: Any = (None,), data: str = "mnist-5k", probe: Optional[Dict[str, Any]] = None,
+              train: Optional[Dict[str, Any]] = None, jobs: Optional[int] = 1, resume: bool = False,
+              acc_threshold: Optional[float] = None, activation: str = "tanh", seed: int = 0,
+              progress: bool = False, data_options: Optional[Dict[str, Any]] = None,
+              model_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+    """Probe one net per grid point into ``out`` (``points.jsonl``, ``sweep.json``), from Python.
+
+    What ``reprobe sweep`` does, without the pictures and the report page (draw them with
+    :func:`reprobe.figures.phase.draw_sweep` and :func:`reprobe.report.write_report`).
+
+    Args:
+        out: output folder. Finished points there are an error unless ``resume``, which skips them
+            (and refuses points made with other settings).
+        sigma_w2, sigma_b2, depth, width: grid axes: a number, a spec string (``"1.0:4.0:0.25"``,
+            ``"1,2,3"``) or a sequence; width ``None``: the model's own.
+        probe: probe options (``samples``, ``ridge``, ``train_samples`` …) over
+            :data:`SWEEP_PROBE_DEFAULTS`. train: training options over :data:`SWEEP_TRAIN_DEFAULTS`
+            to also train every probed net (ground truth); None: probe only.
+        jobs: worker processes (None: one per core; 1: in this process).
+        acc_threshold: accuracy that counts as trained (default: 2 × chance).
+        data_options, model_options: passed to the dataset and the model builder.
+
+    Returns:
+        :func:`finalize_sweep`'s summary (``probes``, ``trained``, ``agreement``, ``theory``,
+        ``critical``, ``command``, ``files``).
+    """
+    from ..core.outdir import SWEEP_LOCK, claimed
+    from .ground_truth import check_train_options
+
+    out = Path(out)
+    if jobs is not None and jobs < 1:
+        raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
+    grid = sweep_grid(sigma_w2, sigma_b2, depth, width)
+    probe = {**SWEEP_PROBE_DEFAULTS, "seed": seed, **(probe or {}), "progress": False}
+    if train is not None:
+        train = {**SWEEP_TRAIN_DEFAULTS, **train}
+        check_train_options(**train)
+    data_options = {"root": None, "seed": seed, "test_fraction": 0.1, **(data_options or {})}
+    model_options = {"activation": activation, "shape": "wide", **(model_options or {})}
+    bundle = _check_sweep_model(model, data, data_options, model_options, grid, probe)
+    thr = acc_threshold if acc_threshold is not None else min(1.0, 2.0 / max(1, bundle.num_classes))
+    if not (0 <= thr <= 1):
+        raise ReprobeError(f"{param('acc_threshold')} is a fraction in [0, 1], got {thr}")
+    settings = {"model": model, "model_options": model_options, "data": data, "data_options": data_options,
+                "probe": probe, "train": train}
+    tasks = [{**p, **settings} for p in expand_grid(grid["sigma_w2"], grid["sigma_b2"], grid["depth"],
+                                                    grid["width"], seed)]
+    with claimed(out, marker=SWEEP_LOCK, must_be_empty=False):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            store = open_store(out / "points.jsonl", resume)
+        check_resume_settings(store.records, tasks[0], out / "points.jsonl")
+        meta = {"config": {**settings, "acc_threshold": thr, "seed": seed}, "grid": grid,
+                "command": f"run_sweep({str(out)!r}, …)"}
+        t0 = time.perf_counter()
+        run_tasks(tasks, store, jobs=jobs, progress=progress, desc="sweep")
+        meta["config"]["wall_time_last_run"] = time.perf_counter() - t0
+        return finalize_sweep(out, meta=meta, acc_threshold=thr, activation=activation)

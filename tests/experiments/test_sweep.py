@@ -430,3 +430,57 @@ def test_width_axis_sets_the_channels_of_conv_families(tmp_path):
     from reprobe.models.registry import width_option
 
     assert (width_option("mlp"), width_option("cnn"), width_option("timm:resnet18")) == ("width", "channels", "width")
+
+
+# --- a sweep from Python ----------------------------------------------------------------------
+
+def _metric_rows(path):
+    recs = [json.loads(x) for x in path.read_text().splitlines()]
+    return {point_key(r): r for r in recs}
+
+
+def test_run_sweep_from_python_matches_the_cli(tmp_path):
+    from reprobe.experiments.sweep import run_sweep
+
+    py, cl = tmp_path / "py", tmp_path / "cli"
+    res = run_sweep(py, model="mlp", sigma_w2=(1.0, 2.0), depth=4, width=16,
+                    probe={"train_samples": 256, "samples": 16}, jobs=1)
+    assert (py / "points.jsonl").is_file() and (py / "sweep.json").is_file()
+    assert res["files"] == ["sweep.json"] and len(res["probes"]) == 2
+    summary = json.loads((py / "sweep.json").read_text())
+    assert summary["schema"] == "reprobe.sweep/1" and len(summary["points"]) == 2
+    assert summary["grid"]["sigma_w2"] == [1.0, 2.0] and summary["grid"]["depth"] == [4]
+    r = CliRunner().invoke(cli, ["sweep", "--model", "mlp", "--depth", "4", "--width", "16", "--sigma-w2", "1.0,2.0",
+                                 "--train-samples", "256", "--samples", "16", "--jobs", "1", "--quiet",
+                                 "--out", str(cl)])
+    assert r.exit_code == 0, r.output
+    a, b = _metric_rows(py / "points.jsonl"), _metric_rows(cl / "points.jsonl")
+    assert len(a) == 2 and set(a) == set(b)
+    for k in a:
+        assert a[k]["settings"] == b[k]["settings"]  # the same sweep: either may resume the other
+        assert a[k]["cutoffs"] == b[k]["cutoffs"]
+        assert set(a[k]["metrics"]) == set(b[k]["metrics"])
+        for m, vals in a[k]["metrics"].items():
+            assert len(vals) == len(b[k]["metrics"][m])
+            for x, y in zip(vals, b[k]["metrics"][m]):
+                assert (x is None and y is None) or abs(x - y) <= 1e-6, (m, x, y)
+    # the same resume rules as the CLI: finished points are an error without resume, skipped with it
+    with pytest.raises(ReprobeError, match="resume"):
+        run_sweep(py, sigma_w2=(1.0, 2.0), depth=4, width=16, probe={"train_samples": 256, "samples": 16})
+    again = run_sweep(py, sigma_w2=(1.0, 2.0), depth=4, width=16, probe={"train_samples": 256, "samples": 16},
+                      resume=True)
+    assert len(again["probes"]) == 2 and len((py / "points.jsonl").read_text().splitlines()) == 2
+    with pytest.raises(ReprobeError, match="other settings"):
+        run_sweep(py, sigma_w2=(1.0, 2.0), depth=4, width=16, probe={"train_samples": 256, "samples": 20},
+                  resume=True)
+
+
+def test_run_sweep_bad_grid_names_the_parameter(tmp_path):
+    from reprobe.experiments.sweep import run_sweep
+
+    with pytest.raises(ReprobeError, match=r"sigma_w2.*> 0"):
+        run_sweep(tmp_path / "x", sigma_w2=(-1.0,), depth=2)
+    with pytest.raises(ReprobeError, match="cannot read sigma_w2"):
+        run_sweep(tmp_path / "x", sigma_w2="1:x:2", depth=2)
+    with pytest.raises(ReprobeError, match="depth"):
+        run_sweep(tmp_path / "x", sigma_w2=1.0, depth=0)

@@ -1,0 +1,103 @@
+"""Direct tests of reprobe.core.registry.Registry (the class has no priorities)."""
+
+import pytest
+
+from reprobe.core.errors import ReprobeError
+from reprobe.core.registry import Registry
+
+
+def _reg():
+    reg = Registry("metric")
+    reg.register("mse", lambda: 1, help="mean squared error")
+
+    @reg.register("relative_entropy")
+    def rel():
+        """Relative entropy of the reconstruction.
+
+        More text that is not the help line.
+        """
+        return 2
+
+    reg.register("differential_entropy", object(), help="")
+    return reg
+
+
+def test_register_get_names_help():
+    reg = _reg()
+    assert reg.names() == ["mse", "relative_entropy", "differential_entropy"]  # registration order
+    assert list(reg) == reg.names()
+    assert reg.get("mse")() == 1
+    assert reg.get("relative_entropy")() == 2
+    assert "mse" in reg and "nope" not in reg
+    assert dict(reg.items())["mse"] is reg.get("mse")
+    assert reg.help("mse") == "mean squared error"
+    assert reg.help("relative_entropy") == "Relative entropy of the reconstruction."  # first docstring line
+    assert reg.help("unknown") == ""
+
+
+def test_decorator_returns_the_object():
+    reg = Registry("model")
+
+    def f():
+        return 3
+
+    assert reg.register("f")(f) is f
+    assert reg.register("g", f) is f
+    assert reg.get("f") is f and reg.get("g") is f
+
+
+def test_duplicate_registration_overwrites_by_default():
+    reg = _reg()
+    reg.register("mse", "new", help="replaced")
+    assert reg.get("mse") == "new"
+    assert reg.help("mse") == "replaced"
+    assert reg.names().count("mse") == 1
+    assert reg.names()[0] == "mse"  # keeps its place
+
+
+def test_duplicate_registration_can_be_refused():
+    reg = _reg()
+    old = reg.get("mse")
+    with pytest.raises(ReprobeError, match=r"metric 'mse' is already registered"):
+        reg.register("mse", "new", overwrite=False)
+    with pytest.raises(ReprobeError, match="already registered"):
+        reg.register("mse", overwrite=False)(lambda: 0)
+    assert reg.get("mse") is old
+    reg.register("fresh", "x", overwrite=False)
+    assert reg.get("fresh") == "x"
+
+
+def test_unknown_name_is_one_line_with_suggestion_and_valid_names():
+    reg = _reg()
+    with pytest.raises(ReprobeError) as info:
+        reg.get("mes")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert msg.startswith("unknown metric 'mes'")
+    assert "did you mean 'mse'?" in msg
+    assert "Valid metrics: differential_entropy, mse, relative_entropy." in msg
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+
+
+def test_unknown_name_without_a_close_match():
+    reg = _reg()
+    with pytest.raises(ReprobeError) as info:
+        reg.get("zzzzzzzz")
+    msg = str(info.value)
+    assert "\n" not in msg
+    assert "did you mean" not in msg
+    assert "Valid metrics: differential_entropy, mse, relative_entropy." in msg
+
+
+def test_plural_of_kind_ending_in_y():
+    reg = Registry("family")
+    reg.register("a", 1)
+    with pytest.raises(ReprobeError, match=r"Valid families: a\."):
+        reg.get("b")
+
+
+def test_empty_registry():
+    reg = Registry("dataset")
+    assert reg.names() == [] and list(reg) == []
+    with pytest.raises(ReprobeError, match="unknown dataset 'x'"):
+        reg.get("x")
