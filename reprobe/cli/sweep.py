@@ -105,21 +105,9 @@ def _check_jobs(jobs: Optional[int]) -> None:
 
 
 def _grid(params: Dict[str, Any]):
-    from ..experiments.sweep import parse_values
+    from ..experiments.sweep import sweep_grid
 
-    sw = parse_values(params["sigma_w2"], "sigma_w2")
-    sb = parse_values(params["sigma_b2"], "sigma_b2")
-    ds = parse_values(params["depth"], "depth", integer=True)
-    ws = parse_values(params["width"], "width", integer=True) if params.get("width") else [None]
-    if any(v <= 0 for v in sw):
-        raise ReprobeError("--sigma-w2 values must be > 0")
-    if any(v < 0 for v in sb):
-        raise ReprobeError("--sigma-b2 values must be >= 0")
-    if any(d < 1 for d in ds):
-        raise ReprobeError("--depth values must be at least 1")
-    if any(w is not None and w < 1 for w in ws):
-        raise ReprobeError("--width values must be at least 1")
-    return {"sigma_w2": sw, "sigma_b2": sb, "depth": ds, "width": ws}
+    return sweep_grid(params["sigma_w2"], params["sigma_b2"], params["depth"], params.get("width") or (None,))
 
 
 def _command() -> str:
