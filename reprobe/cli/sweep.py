@@ -211,6 +211,9 @@ def _print_agreement(agree: Dict[str, Any]) -> None:
 
     click.echo(f"ground truth: {agree['cells']} trained cells, trainable ⇔ accuracy ≥ {agree['acc_threshold']:.3f}")
     click.echo(f"  {'rule':<22} {'agreement':>10} {'spearman':>9}")
+    if agree.get("prediction"):
+        q = agree["prediction"]
+        click.echo(f"  {'prediction: ≤ c·ξ̂':<23} {f(q['fraction']):>10} {f(q['spearman']):>9}")  # ̂ takes no column
     click.echo(f"  {'probe: depth ≤ ℓ*':<22} {f(p['fraction']):>10} {f(p['spearman']):>9}")
     click.echo(f"  {'mean field: ≤ 6ξ_c':<22} {f(t['fraction']):>10} {f(t['spearman']):>9}")
 

@@ -29,7 +29,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 import numpy as np
 
 from ..analysis import predict_trainability
-from ..analysis.validation import spearman
+from ..analysis.validation import deepest_points, predicted_depths, score_rule, spearman
 from ..analysis.critical import score_record
 from ..core.errors import ParamMessage, ReprobeError, param
 from ..core.io import json_safe
@@ -639,6 +639,8 @@ def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold:
     sbs = sorted({p["sigma_b2"] for p in probes + trained})
     theory = theory_reference(activation, sws, sbs)
     agree = agreement(probes, trained, theory, acc_threshold, metric) if trained and probes else {}
+    if agree:
+        agree["prediction"] = prediction_agreement(probes, trained, acc_threshold)
     old = {}
     if (out / "sweep.json").is_file():
         try:
@@ -656,6 +658,13 @@ def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold:
     write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical)
     return {"probes": probes, "trained": trained, "agreement": agree, "theory": theory, "files": ["sweep.json"],
             "critical": critical, "command": command}
+
+
+def prediction_agreement(probes: List[dict], trained: List[dict], acc_threshold: float) -> Dict[str, Any]:
+    """How well the prediction (depth ≤ max_trainable_depth of the line's deepest probe) matches training:
+    ``{"agree", "cells", "fraction", "auroc", "spearman"}`` (see :mod:`reprobe.analysis.validation`)."""
+    r = score_rule("prediction", predicted_depths(deepest_points(probes)), trained, acc_threshold)
+    return {"agree": r.agree, "cells": r.cells, "fraction": r.agreement, "auroc": r.auroc, "spearman": r.spearman}
 
 
 def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:

@@ -197,6 +197,7 @@ def test_train_grid_agreement_with_sweep(tmp_path):
     assert len(trained) == 4 and all(0 <= t["accuracy"] <= 1 for t in trained)
     summary = json.loads((out / "sweep.json").read_text())
     assert summary["agreement"]["cells"] == 4 and summary["agreement"]["acc_threshold"] == 0.15
+    assert summary["agreement"]["prediction"]["cells"] == 4  # the prediction is scored beside ℓ* and mean field
     assert len(summary["points"]) == 2 and len(summary["trained"]) == 4
     assert (out / "trained.png").is_file()
     # Points carry the prediction; `reprobe validate` scores it beside ℓ* and mean field.
