@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from dataclasses import replace
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Subset
 
-from ..analysis import correlation_lengths, predict_trainability
+from ..analysis import Prediction, correlation_lengths, predict_trainability
 from ..data import DatasetBundle, load_dataset
 from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
 from ..probe import CascadeProbe, ProbeResult
 from ..predictors import get_predictor, score
+from ..predictors.reconstruction import score_of_prediction
 
 
 def limit_dataset(ds, n: Optional[int], seed: int = 0):
@@ -145,11 +147,9 @@ def score_predictors(result: ProbeResult, net: nn.Module, bundle: DatasetBundle,
     scores = score(net, bundle.train, others) if others else {}
     for name in names:
         if name == "reconstruction":
-            pred = result.prediction or {}
-            depth, L = pred.get("max_trainable_depth"), result.depth
-            out[name] = {"score": (depth / L) if depth is not None and L else None, "direction": "higher",
-                         "per_stage": None, "depth_scale": pred.get("xi"), "applicable": depth is not None,
-                         "reason": pred.get("reason", "")}
+            pred = Prediction(**result.prediction) if result.prediction else predict_trainability(result)
+            own = score_of_prediction(pred, result.metrics)
+            out[name] = replace(own, name=name, direction=get_predictor(name).direction).to_dict()
         else:
             out[name] = scores[name].to_dict()
     return out

@@ -47,8 +47,14 @@ def reconstruction(model: nn.Module, batch: Batch, fit_data: Any = None, eval_da
             result = probe.fit(fit_data).evaluate(eval_data)
     except ReprobeError as e:
         raise NotApplicable(str(e)) from None
-    pred = predict_trainability(result)
-    curve = result.metrics.get(pred.metric)
+    return score_of_prediction(predict_trainability(result), result.metrics)
+
+
+def score_of_prediction(pred, metrics) -> PredictorScore:
+    """The ``reconstruction`` score of a :class:`~reprobe.analysis.prediction.Prediction`: max_trainable_depth / L,
+    depth scale ξ̂, per stage the curve ξ̂ was read from (``metrics``: a result's per-stage metrics).
+    Runs that already probed the net use it too, so the probe is not run twice."""
+    curve = metrics.get(pred.metric)
     per_stage = None if curve is None else [None if v is None else float(v) for v in curve]
     if pred.max_trainable_depth is None:
         return PredictorScore(score=None, per_stage=per_stage, reason=f"undecidable: {pred.reason}")
