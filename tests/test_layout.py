@@ -156,8 +156,6 @@ FLAG_MESSAGES_PINNED_BY_TESTS = {
     ("reprobe/data/images.py", "--subset needs at least 4 images (2 held out), got "),
     ("reprobe/data/images.py", "; offline?). Put the extracted imagenette2-160 folder there (set --data-root / "
                                "$REPROBE_DATA), or use an image folder (--data PATH); "),
-    ("reprobe/experiments/sweep.py", " already holds finished points; pass --resume to continue it, or a new --out"),
-    ("reprobe/experiments/sweep.py", "--jobs must be at least 1, got "),
     ("reprobe/analysis/critical.py", "--score-metric "),
     ("reprobe/experiments/sweep.py", " needs probed points (reprobe sweep --out "),
     ("reprobe/experiments/sweep.py", ") and trained nets (reprobe train-grid --out "),

@@ -105,7 +105,7 @@ def _check_jobs(jobs: Optional[int]) -> None:
 
 
 def _grid(params: Dict[str, Any]):
-    from ..experiments.sweep import sweep_grid
+    from ..experiments.grid import sweep_grid
 
     return sweep_grid(params["sigma_w2"], params["sigma_b2"], params["depth"], params.get("width") or (None,))
 
@@ -121,7 +121,7 @@ def _model_options(params) -> Dict[str, Any]:
 
 
 def _tasks(grid, params, probe: Optional[dict], train: Optional[dict]) -> List[dict]:
-    from ..experiments.sweep import expand_grid
+    from ..experiments.grid import expand_grid
 
     base = {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
             "data_options": data_kwargs(params), "probe": probe, "train": train}
@@ -133,7 +133,7 @@ def _check_model(params, grid):
     """Load the data and build the model at the first grid point, so that a bad name or option
     fails here, once, before any worker starts. Returns (num_classes, bundle)."""
     from ..models import build_model
-    from ..experiments.sweep import _bundle, _width_key
+    from ..experiments.points import _bundle, _width_key
 
     bundle = _bundle(params["data"], data_kwargs(params))  # cached: in-process points reuse it
     opts = {**_model_options(params), "sigma_w2": grid["sigma_w2"][0], "sigma_b2": grid["sigma_b2"][0],
@@ -152,7 +152,7 @@ def _check_model(params, grid):
 
 
 def _open(path: Path, resume: bool, echo_warnings: bool = True):
-    from ..experiments.sweep import open_store
+    from ..experiments.store import open_store
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -265,7 +265,8 @@ def _locked(out: Path):
 
 
 def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> None:
-    from ..experiments.sweep import check_resume_settings, run_tasks
+    from ..experiments.executors import run_tasks
+    from ..experiments.store import check_resume_settings
 
     store = _open(out / "points.jsonl", resume)
     check_resume_settings(store.records, tasks[0], out / "points.jsonl")
@@ -315,7 +316,8 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
 
 
 def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> None:
-    from ..experiments.sweep import check_resume_settings, run_tasks
+    from ..experiments.executors import run_tasks
+    from ..experiments.store import check_resume_settings
 
     store = _open(out / "trained.jsonl", resume)
     check_resume_settings(store.records, tasks[0], out / "trained.jsonl")

@@ -91,7 +91,7 @@ def xi_cmd(activation: str, sigma_w2: float, sigma_b2: float, factor: float, as_
 @json_option
 def line_cmd(activation: str, sigma_b2: str, as_json: bool) -> None:
     """The critical line: critical sigma_w2 for a range of sigma_b2."""
-    from ..experiments.sweep import parse_values
+    from ..experiments.grid import parse_values
 
     act = mf.get_activation(activation)
     values = parse_values(sigma_b2, name="sigma_b2")  # a:b:step or a,b,c (same rules as sweeps)

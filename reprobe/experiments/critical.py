@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-from .sweep import run_point
+from .points import run_point
 
 
 def probe_evaluator(model: str, data: str, *, depth: int, width: Optional[int], sigma_b2: float, seed: int = 0,

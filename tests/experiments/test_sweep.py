@@ -15,7 +15,10 @@ from click.testing import CliRunner
 
 from reprobe.cli.main import cli
 from reprobe.core.errors import ReprobeError
-from reprobe.experiments.sweep import PointStore, agreement, expand_grid, open_store, parse_values, point_key, spearman
+from reprobe.analysis.validation import spearman
+from reprobe.experiments.grid import expand_grid, parse_values, point_key
+from reprobe.experiments.store import PointStore, open_store
+from reprobe.experiments.sweep import agreement
 
 TINY = ["--model", "mlp", "--depth", "6", "--width", "32", "--sigma-b2", "0.05", "--data", "mnist-5k",
         "--train-samples", "256", "--samples", "40", "--jobs", "1", "--quiet"]
@@ -85,7 +88,7 @@ def test_store_complete_json_without_newline_counts_as_torn(tmp_path):
 def test_existing_points_need_resume(tmp_path):
     path = tmp_path / "points.jsonl"
     PointStore(path).load().append(_rec(1.0))
-    with pytest.raises(ReprobeError, match="--resume"):
+    with pytest.raises(ReprobeError, match="pass resume=True"):
         open_store(path, resume=False)
     (tmp_path / "empty.jsonl").write_text("")
     open_store(tmp_path / "empty.jsonl", resume=False)  # an empty file is fine
@@ -255,7 +258,7 @@ def test_kill_mid_sweep_then_resume(tmp_path):
 @pytest.mark.slow
 def test_parallel_workers_match_sequential(tmp_path):
     """jobs=2 (spawned workers, parent writes) gives the same records as jobs=1."""
-    from reprobe.experiments.sweep import run_tasks
+    from reprobe.experiments.executors import run_tasks
 
     base = {"model": "mlp", "model_options": {"activation": "tanh"}, "data": "mnist-5k", "data_options": {},
             "probe": {"train_samples": 256, "samples": 40, "seed": 0}, "train": None}
@@ -282,11 +285,11 @@ def test_parse_long_range_is_fast():
 
 
 def test_run_tasks_rejects_zero_jobs(tmp_path):
-    from reprobe.experiments.sweep import run_tasks
+    from reprobe.experiments.executors import run_tasks
 
     tasks = [{**p, "model": "mlp", "data": "mnist-5k", "probe": None, "train": None}
              for p in expand_grid([1.0], [0.05], [2], [8])]
-    with pytest.raises(ReprobeError, match="--jobs"):
+    with pytest.raises(ReprobeError, match="^jobs must be at least 1"):
         run_tasks(tasks, PointStore(tmp_path / "p.jsonl").load(), jobs=0, progress=False)
     assert not (tmp_path / "p.jsonl").exists()
 
@@ -319,12 +322,12 @@ def test_store_skips_records_with_bad_key_fields(tmp_path, bad):
 
 def test_check_model_bundle_is_reused_in_process(tmp_path, monkeypatch):
     import reprobe.data as data
-    import reprobe.experiments.sweep as sweep_mod
+    import reprobe.experiments.points as points_mod
 
     calls = []
     orig = data.load_dataset
     monkeypatch.setattr(data, "load_dataset", lambda *a, **k: calls.append(a) or orig(*a, **k))
-    monkeypatch.setattr(sweep_mod, "_BUNDLES", {})
+    monkeypatch.setattr(points_mod, "_BUNDLES", {})
     r = CliRunner().invoke(cli, ["sweep", *TINY, "--depth", "2", "--width", "8", "--sigma-w2", "1.0",
                                  "--out", str(tmp_path / "b")])
     assert r.exit_code == 0, r.output
@@ -409,7 +412,7 @@ def test_entropy_plot_has_whole_stage_ticks(tmp_path, monkeypatch):
 
 
 def test_threads_per_job_share_the_cores_unless_omp_num_threads_says(monkeypatch):
-    from reprobe.experiments.sweep import threads_per_job
+    from reprobe.experiments.executors import threads_per_job
 
     monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.setattr(os, "cpu_count", lambda: 8)

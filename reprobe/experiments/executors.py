@@ -1,0 +1,148 @@
+"""Executors: run the tasks of a grid and hand each finished record to the driver.
+
+Only the driver (this process) writes the store; workers send records back. ``jobs == 1`` runs in
+this process; more jobs run in spawned worker processes, each with its share of the cores.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import warnings
+from typing import Any, Callable, Dict, List, Optional
+
+from ..core.errors import ParamMessage, ReprobeError, param
+from .points import run_point
+from .store import PointStore
+
+
+class Interrupted(ParamMessage, KeyboardInterrupt):
+    """Ctrl-C during a sweep; the message says how many points were saved and how to go on."""
+
+
+def _init_worker(threads: int) -> None:
+    import signal
+
+    import torch
+
+    # Ctrl-C goes to the whole process group: the parent alone answers it (one line, and it stops
+    # the workers), instead of every worker printing a KeyboardInterrupt traceback.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # tqdm's default lock is a multiprocessing semaphore; a worker ended by Ctrl-C could not free
+    # it, and multiprocessing would warn about a leak. Workers draw no bars: a thread lock does.
+    import threading
+
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
+
+    torch.set_num_threads(max(1, int(threads)))
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:
+        pass
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+
+
+def default_jobs() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int] = None, progress: bool = True,
+              desc: str = "points", on_record: Optional[Callable[[dict], None]] = None) -> int:
+    """Run the tasks whose points are not in ``store`` yet; append each record as it lands.
+
+    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each
+    (``OMP_NUM_THREADS``, when set, wins: :func:`threads_per_job`);
+    only this process writes the store. Returns the number of points run now.
+    """
+    from tqdm.auto import tqdm
+
+    todo = [t for t in tasks if t not in store]
+    jobs = default_jobs() if jobs is None else int(jobs)
+    if jobs < 1:
+        raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
+    jobs = min(jobs, max(1, len(todo)))
+    threads = threads_per_job(jobs)
+    bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,
+               dynamic_ncols=True)
+    done = 0
+
+    def land(rec):
+        nonlocal done
+        store.append(rec)
+        done += 1
+        bar.update(1)
+        if on_record:
+            on_record(rec)
+
+    try:
+        if not todo:
+            return 0
+        if jobs == 1:
+            _run_here(todo, threads, land)
+        else:
+            _run_in_workers(todo, jobs, threads, land)
+    except KeyboardInterrupt:
+        saved = len(tasks) - len(todo) + done
+        raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, {param('resume', True)} continues") from None
+    finally:
+        bar.close()
+    return done
+
+
+def threads_per_job(jobs: int) -> int:
+    """Torch threads for each of ``jobs`` workers: the cores shared out, or ``OMP_NUM_THREADS`` when the
+    user set it (on a machine shared with other work, two threads per job can run many times slower
+    than one: each parallel region waits for a thread that another process holds)."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.strip().isdigit() and int(env) >= 1:
+        return int(env)
+    return max(1, (os.cpu_count() or 1) // jobs)
+
+
+def _run_here(todo: List[Dict[str, Any]], threads: int, land: Callable[[dict], None]) -> None:
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for t in todo:
+            land(run_point(t))
+    finally:
+        torch.set_num_threads(old)
+
+
+def _run_in_workers(todo: List[Dict[str, Any]], jobs: int, threads: int, land: Callable[[dict], None]) -> None:
+    import signal
+
+    ctx = multiprocessing.get_context("spawn")
+    # Workers start with Ctrl-C ignored (a started interpreter keeps an inherited SIG_IGN), so that
+    # one pressed while they import torch prints no traceback either; submitting starts them all.
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
+        futures = [ex.submit(run_point, t) for t in todo]
+    finally:
+        signal.signal(signal.SIGINT, old)
+    try:
+        for fut in cf.as_completed(futures):
+            land(fut.result())
+    except BaseException:
+        _stop_workers(ex)
+        raise
+    ex.shutdown(wait=True)
+
+
+def _stop_workers(ex: cf.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and end the workers now (shutdown alone waits for running points)."""
+    processes = list((getattr(ex, "_processes", None) or {}).values())
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    for p in processes:
+        p.join(timeout=5)
+    # With its workers gone the pool is broken and shuts down at once; waiting lets it close its
+    # queues (else multiprocessing warns about leaked semaphores at exit).
+    ex.shutdown(wait=True, cancel_futures=True)
