@@ -13,7 +13,7 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional
 
 from ..core.errors import ParamMessage, ReprobeError, param
-from .points import run_point
+from .points import group_units, run_unit
 from .store import PointStore
 
 
@@ -50,12 +50,13 @@ def default_jobs() -> int:
 
 
 def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int] = None, progress: bool = True,
-              desc: str = "points", on_record: Optional[Callable[[dict], None]] = None) -> int:
+              desc: str = "points", on_record: Optional[Callable[[dict], None]] = None, batch: int = 1) -> int:
     """Run the tasks whose points are not in ``store`` yet; append each record as it lands.
 
     Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each
     (``OMP_NUM_THREADS``, when set, wins: :func:`threads_per_job`);
-    only this process writes the store. Returns the number of points run now.
+    only this process writes the store. ``batch``: tasks per unit of work (:func:`~.points.group_units`).
+    Returns the number of points run now.
     """
     from tqdm.auto import tqdm
 
@@ -63,7 +64,8 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
         raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
-    jobs = min(jobs, max(1, len(todo)))
+    units = group_units(todo, batch)
+    jobs = min(jobs, max(1, len(units)))
     threads = threads_per_job(jobs)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,
                dynamic_ncols=True)
@@ -81,9 +83,9 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
         if not todo:
             return 0
         if jobs == 1:
-            _run_here(todo, threads, land)
+            _run_here(units, threads, land)
         else:
-            _run_in_workers(todo, jobs, threads, land)
+            _run_in_workers(units, jobs, threads, land)
     except KeyboardInterrupt:
         saved = len(tasks) - len(todo) + done
         raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, {param('resume', True)} continues") from None
@@ -102,19 +104,20 @@ def threads_per_job(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // jobs)
 
 
-def _run_here(todo: List[Dict[str, Any]], threads: int, land: Callable[[dict], None]) -> None:
+def _run_here(units: List[List[Dict[str, Any]]], threads: int, land: Callable[[dict], None]) -> None:
     import torch
 
     old = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        for t in todo:
-            land(run_point(t))
+        for unit in units:
+            for rec in run_unit(unit):
+                land(rec)
     finally:
         torch.set_num_threads(old)
 
 
-def _run_in_workers(todo: List[Dict[str, Any]], jobs: int, threads: int, land: Callable[[dict], None]) -> None:
+def _run_in_workers(units: List[List[Dict[str, Any]]], jobs: int, threads: int, land: Callable[[dict], None]) -> None:
     import signal
 
     ctx = multiprocessing.get_context("spawn")
@@ -123,12 +126,13 @@ def _run_in_workers(todo: List[Dict[str, Any]], jobs: int, threads: int, land: C
     old = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         ex = cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=_init_worker, initargs=(threads,))
-        futures = [ex.submit(run_point, t) for t in todo]
+        futures = [ex.submit(run_unit, unit) for unit in units]
     finally:
         signal.signal(signal.SIGINT, old)
     try:
         for fut in cf.as_completed(futures):
-            land(fut.result())
+            for rec in fut.result():
+                land(rec)
     except BaseException:
         _stop_workers(ex)
         raise

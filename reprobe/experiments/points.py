@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, List, Tuple
 
 from ..analysis import predict_trainability
 from ..core.errors import ReprobeError
@@ -84,3 +84,23 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     timings["total"] = time.perf_counter() - t0
     record["timings"] = timings
     return json_safe(record)
+
+
+def group_units(tasks: List[Dict[str, Any]], batch: int = 1) -> List[List[Dict[str, Any]]]:
+    """The tasks cut into units of work, each run by one :func:`run_unit` call.
+
+    ``batch`` > 1 puts up to ``batch`` tasks of one net shape (same settings, depth, width and seed)
+    into a unit, in grid order, so that a batched path can probe them together.
+    """
+    if batch <= 1:
+        return [[t] for t in tasks]
+    groups: Dict[str, List[Dict[str, Any]]] = {}
+    for t in tasks:
+        shape = json.dumps([settings_of(t), t.get("depth"), t.get("width"), t.get("seed")], sort_keys=True)
+        groups.setdefault(shape, []).append(t)
+    return [g[i:i + batch] for g in groups.values() for i in range(0, len(g), batch)]
+
+
+def run_unit(tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """The records of one unit of tasks (see :func:`group_units`), in the tasks' order."""
+    return [run_point(t) for t in tasks]
