@@ -218,6 +218,21 @@ def _print_agreement(agree: Dict[str, Any]) -> None:
     click.echo(f"  {'mean field: ≤ 6ξ_c':<22} {f(t['fraction']):>10} {f(t['spearman']):>9}")
 
 
+def _print_critical_lines(lines: Dict[str, Any]) -> None:
+    """One line per σ_b² (depth, width): each predictor's critical σ_w² and its distance from mean field's."""
+    from ..analysis.critical_lines import LINE_NAMES
+
+    labels = {"mean_field": "mean field", "probe_xi_peak": "probe ξ̂ peak", "partial_jacobian": "partial Jacobian χ=1"}
+    for key, row in lines.items():
+        parts = []
+        for name in LINE_NAMES:
+            if name not in row:
+                continue
+            v, rel = row[name], (row.get("vs_mean_field") or {}).get(name)
+            parts.append(f"{labels[name]} " + ("-" if v is None else f"{v:.3f}") + ("" if rel is None else f" ({rel:+.1%})"))
+        click.echo(f"critical σ_w² at {key.replace(',', ', ')}: " + ", ".join(parts))
+
+
 def _threshold(params, num_classes: int) -> float:
     thr = params.get("acc_threshold")
     if thr is None:
@@ -235,24 +250,31 @@ def _threshold(params, num_classes: int) -> float:
 @run_options
 @click.option("--verify", is_flag=True, help="also train every probed net (ground truth; see --train-*)")
 @train_options("train-")
-def sweep_cmd(out, resume, jobs, quiet, verify, **params):
+@click.option("--predictor", "predictors", multiple=True, metavar="NAME",
+              help="also score every probed net with this trainability predictor (repeatable; `reprobe list "
+                   "predictors`); partial_jacobian adds its χ = 1 line to phase.png")
+def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
     """Probe one net per grid point: entropy per stage and ℓ* across the phase diagram.
 
     Writes OUT/points.jsonl (one line per finished point; safe to interrupt, --resume continues),
     OUT/sweep.json (summary, mean-field reference, agreement with ground truth if any) and
-    OUT/phase.png (differential entropy over σ_w² × stage, with ℓ* and 6ξ_c).
+    OUT/phase.png (differential entropy over σ_w² × stage, with ℓ*, 6ξ_c and each predictor's
+    critical σ_w²: the probe's ξ̂ peak, mean field's, and with --predictor partial_jacobian χ = 1).
 
     Ground truth: --verify trains each probed net; or run `reprobe train-grid --out OUT` over
     several depths ≤ L — a cell (σ_w², depth d) is predicted trainable when d ≤ ℓ*.
     """
+    from ..experiments.sweep import check_predictors, with_predictors
+
     out = Path(out)
     _check_jobs(jobs)
+    predictors = check_predictors(predictors)  # unknown names fail before any work
     grid = _grid(params)
     train = _train_kwargs(params, "train_") if verify else None
     num_classes, bundle = _check_model(params, grid)
     thr = _threshold(params, num_classes)
     kw = probe_kwargs(params, progress=False)
-    tasks = _tasks(grid, params, kw, train)
+    tasks = with_predictors(_tasks(grid, params, kw, train), predictors)
     with _locked(out):
         _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr)
 
@@ -272,7 +294,7 @@ def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> Non
     check_resume_settings(store.records, tasks[0], out / "points.jsonl")
     meta = {"config": {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
                        "data_options": data_kwargs(params), "probe": kw, "train": train, "acc_threshold": thr,
-                       "seed": params["seed"]},
+                       "seed": params["seed"], "predictors": tasks[0].get("predictors", [])},
             "grid": grid, "command": _command()}
     skipped = sum(t in store for t in tasks)
     if skipped and not quiet:
@@ -283,6 +305,7 @@ def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> Non
     res = finalize(out, meta=meta, acc_threshold=thr, activation=params["activation"], quiet=quiet)
     if not quiet:
         _print_table(res["probes"], res["theory"])
+        _print_critical_lines(res.get("critical_lines") or {})
         _print_agreement(res["agreement"])
     click.echo(f"{n} points run, {skipped} resumed; wrote {out}/points.jsonl, " + ", ".join(res["files"])
                + f"  ({time.perf_counter() - t0:.1f}s)")

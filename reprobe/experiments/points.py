@@ -41,7 +41,8 @@ def _width_key(model: str) -> str:
 def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
     ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
-    ``train`` (train kwargs or None). Returns the JSON record."""
+    ``train`` (train kwargs or None) and optionally ``predictors`` (predictor names scored on the
+    probed net: the record's ``predictors``, see :func:`score_point_predictors`). Returns the JSON record."""
     from ..models import build_model
     from .run import probe_model
 
@@ -73,6 +74,10 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
             "prediction": predict_trainability(result).to_dict(),
         })
         timings.update({f"probe_{k}": v for k, v in d["timings"].items()})
+        if task.get("predictors"):
+            t1 = time.perf_counter()
+            record["predictors"] = score_point_predictors(task["predictors"], result, net, bundle)
+            timings["predictors"] = time.perf_counter() - t1
     if task.get("train") is not None:
         net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
         from .ground_truth import train_model
@@ -84,6 +89,22 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     timings["total"] = time.perf_counter() - t0
     record["timings"] = timings
     return json_safe(record)
+
+
+def score_point_predictors(names: List[str], result: Any, net: Any, bundle: Any) -> Dict[str, Dict[str, Any]]:
+    """A sweep point's ``predictors``: name → score, direction, per-stage values, depth scale (as in
+    ``result.json``; :func:`reprobe.experiments.run.score_predictors`). The probed net is scored on
+    one training batch; ``reconstruction`` reuses the point's probe.
+
+    Args:
+        names: predictor names.
+        result: the point's probe result.
+        net: the probed net (given back unchanged).
+        bundle: the point's data.
+    """
+    from .run import score_predictors
+
+    return score_predictors(result, net, bundle, list(names))
 
 
 def group_units(tasks: List[Dict[str, Any]], batch: int = 1) -> List[List[Dict[str, Any]]]:

@@ -18,10 +18,11 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..analysis.validation import deepest_points, predicted_depths, score_rule, spearman
 from ..analysis.critical import score_record
+from ..analysis.critical_lines import critical_lines
 from ..core.errors import ReprobeError, param
 from ..core.io import json_safe
 from .executors import run_tasks
@@ -79,6 +80,8 @@ def compact(rec: dict) -> dict:
         out["final"] = {m: final_value(rec, m) for m in rec.get("metrics", {})}
     if "accuracy" in rec:
         out["accuracy"] = rec["accuracy"]
+    if rec.get("predictors"):
+        out["predictors"] = {n: (d or {}).get("score") for n, d in rec["predictors"].items()}
     return out
 
 
@@ -164,7 +167,7 @@ def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], a
 
 def write_summary(out: Path, config: Dict[str, Any], command: str, grid: Dict[str, Any], probes: List[dict],
                   trained: List[dict], theory: Dict[str, Any], agree: Dict[str, Any],
-                  critical: Optional[dict] = None) -> Path:
+                  critical: Optional[dict] = None, lines: Optional[dict] = None) -> Path:
     from ..core.io import write_json
 
     obj = {
@@ -178,6 +181,8 @@ def write_summary(out: Path, config: Dict[str, Any], command: str, grid: Dict[st
     }
     if critical:
         obj["critical"] = critical
+    if lines:
+        obj["critical_lines"] = lines
     if agree:
         obj["agreement"] = {k: v for k, v in agree.items() if k != "table"}
     path = Path(out) / "sweep.json"
@@ -219,9 +224,13 @@ def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold:
     ``sweep.json`` (merged with the one already there; ``meta`` holds this run's ``config``,
     ``grid`` and ``command``).
 
+    ``critical_lines`` holds each predictor's critical σ_w² per σ_b², depth and width (the probe's
+    ξ̂ peak, mean field's, and the partial Jacobian's χ = 1 where points were scored with it;
+    :func:`reprobe.analysis.critical_lines.critical_lines`).
+
     Returns:
-        ``{"probes", "trained", "agreement", "theory", "critical", "command", "files": ["sweep.json"]}``;
-        :func:`reprobe.figures.phase.draw_sweep` draws the pictures from it.
+        ``{"probes", "trained", "agreement", "theory", "critical", "critical_lines", "command",
+        "files": ["sweep.json"]}``; :func:`reprobe.figures.phase.draw_sweep` draws the pictures from it.
     """
     out = Path(out)
     meta = meta or {}
@@ -247,9 +256,10 @@ def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold:
         critical = {"method": "best grid point by (l_star, -mean relative entropy) at the deepest depth",
                     "by_sigma_b2": critical,
                     "mean_field": theory.get("critical_sigma_w2") if theory else None}
-    write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical)
+    lines = critical_lines(probes, (theory or {}).get("critical_sigma_w2")) if probes else {}
+    write_summary(out, config, command, grid, probes, trained_only, theory, agree, critical, lines)
     return {"probes": probes, "trained": trained, "agreement": agree, "theory": theory, "files": ["sweep.json"],
-            "critical": critical, "command": command}
+            "critical": critical, "critical_lines": lines, "command": command}
 
 
 def prediction_agreement(probes: List[dict], trained: List[dict], acc_threshold: float) -> Dict[str, Any]:
@@ -349,12 +359,32 @@ def _check_sweep_model(model: str, data: str, data_options: Dict[str, Any], mode
     return bundle
 
 
+def check_predictors(names: Union[str, Sequence[str], None]) -> List[str]:
+    """Predictor names for a sweep's points, checked before any work (an unknown name is one line
+    listing the valid ones); duplicates dropped, order kept."""
+    from ..predictors import get_predictor
+
+    names = [names] if isinstance(names, str) else list(names or ())
+    for n in names:
+        get_predictor(n)
+    return list(dict.fromkeys(names))
+
+
+def with_predictors(tasks: List[Dict[str, Any]], predictors: Sequence[str]) -> List[Dict[str, Any]]:
+    """``tasks`` whose probed nets are also scored by ``predictors`` (a task field beside the settings:
+    a resumed sweep may add or drop predictors; its finished points keep what they have)."""
+    if predictors:
+        for t in tasks:
+            t["predictors"] = list(predictors)
+    return tasks
+
+
 def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_b2: Any = (0.05,),
               depth: Any = (50,), width: Any = (None,), data: str = "mnist-5k", probe: Optional[Dict[str, Any]] = None,
               train: Optional[Dict[str, Any]] = None, jobs: Optional[int] = 1, resume: bool = False,
               acc_threshold: Optional[float] = None, activation: str = "tanh", seed: int = 0,
               progress: bool = False, data_options: Optional[Dict[str, Any]] = None,
-              model_options: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+              model_options: Optional[Dict[str, Any]] = None, predictors: Sequence[str] = ()) -> Dict[str, Any]:
     """Probe one net per grid point into ``out`` (``points.jsonl``, ``sweep.json``), from Python.
 
     What ``reprobe sweep`` does, without the pictures and the report page (draw them with
@@ -371,10 +401,13 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
         jobs: worker processes (None: one per core; 1: in this process).
         acc_threshold: accuracy that counts as trained (default: 2 × chance).
         data_options, model_options: passed to the dataset and the model builder.
+        predictors: predictor names (``reprobe.predictors``) also scored on every probed net: each
+            point's record gets ``predictors`` like ``result.json``'s, and ``critical_lines`` the
+            partial Jacobian's χ = 1 crossing when ``"partial_jacobian"`` is among them.
 
     Returns:
         :func:`finalize_sweep`'s summary (``probes``, ``trained``, ``agreement``, ``theory``,
-        ``critical``, ``command``, ``files``).
+        ``critical``, ``critical_lines``, ``command``, ``files``).
     """
     from ..core.outdir import SWEEP_LOCK, claimed
     from .ground_truth import check_train_options
@@ -382,6 +415,7 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
     out = Path(out)
     if jobs is not None and jobs < 1:
         raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
+    predictors = check_predictors(predictors)
     grid = sweep_grid(sigma_w2, sigma_b2, depth, width)
     probe = {**SWEEP_PROBE_DEFAULTS, "seed": seed, **(probe or {}), "progress": False}
     if train is not None:
@@ -395,14 +429,14 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
         raise ReprobeError(f"{param('acc_threshold')} is a fraction in [0, 1], got {thr}")
     settings = {"model": model, "model_options": model_options, "data": data, "data_options": data_options,
                 "probe": probe, "train": train}
-    tasks = [{**p, **settings} for p in expand_grid(grid["sigma_w2"], grid["sigma_b2"], grid["depth"],
-                                                    grid["width"], seed)]
+    tasks = with_predictors([{**p, **settings} for p in expand_grid(grid["sigma_w2"], grid["sigma_b2"],
+                                                                    grid["depth"], grid["width"], seed)], predictors)
     with claimed(out, marker=SWEEP_LOCK, must_be_empty=False):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             store = open_store(out / "points.jsonl", resume)
         check_resume_settings(store.records, tasks[0], out / "points.jsonl")
-        meta = {"config": {**settings, "acc_threshold": thr, "seed": seed}, "grid": grid,
+        meta = {"config": {**settings, "acc_threshold": thr, "seed": seed, "predictors": predictors}, "grid": grid,
                 "command": f"run_sweep({str(out)!r}, …)"}
         t0 = time.perf_counter()
         run_tasks(tasks, store, jobs=jobs, progress=progress, desc="sweep")

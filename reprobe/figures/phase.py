@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib import patheffects  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
+from ..analysis.critical_lines import critical_lines  # noqa: E402
 from ..core.io import nan_array  # noqa: E402
 from .run import metric_label  # noqa: E402
 
@@ -97,7 +98,48 @@ def _draw_theory(ax, sb: float, sws: np.ndarray, activation: str, L: int) -> Non
                     textcoords="offset points", ha="center", fontsize=7.5, color="#0077aa", zorder=7,
                     bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
     if crit is not None and sws.min() - 0.05 <= crit <= sws.max() + 0.05:
-        ax.axvline(crit, color="#00bfff", lw=1.2, ls=":", label=f"edge of chaos σ_w² = {crit:.3f}", zorder=3)
+        ax.axvline(crit, color="#00bfff", lw=1.8, ls=(0, (1.5, 1.5)), label="critical σ_w²: mean field (χ₁ = 1)", zorder=4,
+                   path_effects=[patheffects.withStroke(linewidth=3.6, foreground="#1a1a1a")])
+
+
+#: Each predictor's critical σ_w² line: (label, colour, line style, outline colour).
+CRITICAL_STYLES = {
+    "probe_xi_peak": ("critical σ_w²: probe ξ̂ peak", "#ff4fe3", (0, (5, 2)), "#222222"),
+    "partial_jacobian": ("critical σ_w²: partial Jacobian χ = 1", "#111111", (0, (3, 2)), "#ffffff"),
+}
+#: Short names in the panel's box of critical values.
+CRITICAL_SHORT = {"mean_field": "mean field", "probe_xi_peak": "ξ̂ peak", "partial_jacobian": "χ = 1 at"}
+
+
+def _draw_critical_lines(ax, ps: List[dict], sb: float, activation: Optional[str]) -> None:
+    """Each predictor's critical σ_w² on one panel: a vertical line per predictor (mean field's is
+    drawn with its 6ξ_c curve) and a box with the values, mean field's first."""
+    from .. import theory as mf
+
+    try:
+        crit = {f"{sb:g}": mf.critical_sigma_w2(activation, sb)} if activation else None
+    except Exception:
+        crit = None
+    row = next(iter(critical_lines(ps, crit).values()), None)
+    if row is None:
+        return
+    for name, (label, col, ls, edge) in CRITICAL_STYLES.items():
+        if row.get(name) is not None:
+            ax.axvline(row[name], color=col, lw=1.6, ls=ls, zorder=4, label=label,
+                       path_effects=[patheffects.withStroke(linewidth=3.4, foreground=edge)])
+    band = row.get("probe_xi_band")
+    if row.get("probe_xi_peak") is not None and band and band[1] > band[0]:
+        col, edge = CRITICAL_STYLES["probe_xi_peak"][1], CRITICAL_STYLES["probe_xi_peak"][3]
+        ax.plot(band, [0.1, 0.1], transform=ax.get_xaxis_transform(), color=col, lw=3, marker="|", ms=9, mew=2.5,
+                zorder=7, solid_capstyle="butt", label="  … ξ̂ within its error of the peak",
+                path_effects=[patheffects.withStroke(linewidth=5, foreground=edge)])
+    parts = [f"{CRITICAL_SHORT[n]} {row[n]:.3f}" if row.get(n) is not None else f"{CRITICAL_SHORT[n]} –"
+             for n in CRITICAL_SHORT if n in row]
+    if band and band[1] > band[0] and row.get("probe_xi_peak") is not None:
+        i = [n for n in CRITICAL_SHORT if n in row].index("probe_xi_peak")
+        parts[i] += f" (flat {band[0]:g}–{band[1]:g})"
+    ax.text(0.5, 0.02, "critical σ_w²: " + " · ".join(parts), transform=ax.transAxes, ha="center", va="bottom",
+            fontsize=7.5, zorder=8, bbox=dict(boxstyle="round,pad=0.25", fc="white", ec="none", alpha=0.85))
 
 
 def _draw_prediction(ax, ps: List[dict], sws: np.ndarray, L: int) -> None:
@@ -144,6 +186,7 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
     _draw_prediction(ax, ps, sws, L)
     if activation:
         _draw_theory(ax, sb, sws, activation, L)
+    _draw_critical_lines(ax, ps, sb, activation)
     ax.set_xlim(x_e[0], x_e[-1])
     ax.set_ylim(0.5, L + 0.5)
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))

@@ -483,6 +483,35 @@ def _any_table(v: Any) -> str:
     return f"<p>{esc(fmt(v))}</p>"
 
 
+def _critical_lines_section(lines: Any, anchor: str) -> List[str]:
+    """"Each predictor's critical σ_w²": one row per σ_b², depth and width of sweep.json's ``critical_lines``."""
+    if not isinstance(lines, dict) or not lines:
+        return []
+    rows = []
+    for row in lines.values():
+        if not isinstance(row, dict):
+            continue
+        rel = row.get("vs_mean_field") or {}
+        band = row.get("probe_xi_band")
+
+        def val(name: str, extra: str = "") -> str:
+            if name not in row:
+                return "not scored"
+            v = finite_or_none(row.get(name))
+            r = finite_or_none(rel.get(name))
+            return fmt(v) + ("" if r is None else f" ({r:+.1%})") + extra
+
+        flat = f"; flat {fmt(band[0])}–{fmt(band[1])}" if isinstance(band, list) and len(band) == 2 and band[0] != band[1] else ""
+        notes = "; ".join(f"{k}: {v}" for k, v in (row.get("notes") or {}).items())
+        rows.append([fmt(row.get("sigma_b2")), fmt(row.get("depth")), fmt(row.get("width")), val("mean_field"),
+                     val("probe_xi_peak", flat), val("partial_jacobian"), notes])
+    return [f'<h2 id="{esc(anchor)}-critical-lines">Each predictor\'s critical σ_w²</h2>',
+            "<p>Where each predictor puts the edge of chaos (in brackets: the difference from mean field's): the "
+            "probe's ξ̂ peak (flat: the σ_w² whose ξ̂ is within its error of the peak), mean field's χ₁ = 1, and "
+            "the partial Jacobian's χ = 1 (<code>reprobe sweep --predictor partial_jacobian</code>).</p>",
+            f'<div data-critical-lines>{table(["σ_b²", "depth", "width", "mean field", "probe ξ̂ peak", "partial Jacobian χ = 1", "notes"], rows)}</div>']
+
+
 def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, str, Optional[str]]:
     from ..figures.report import sweep_points_figure
 
@@ -498,6 +527,7 @@ def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, 
     crit = sweep.get("critical")
     if crit is not None:
         h.append(f'<h2 id="{esc(anchor)}-critical">Critical point</h2><div data-critical>{_any_table(crit)}</div>')
+    h += _critical_lines_section(sweep.get("critical_lines"), anchor)
     agree = sweep.get("agreement")
     if agree is not None:
         h.append(f'<h2 id="{esc(anchor)}-agreement">Agreement with theory / training</h2><div data-agreement>{_any_table(agree)}</div>')
