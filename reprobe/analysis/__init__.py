@@ -5,6 +5,7 @@
 * :mod:`reprobe.analysis.validation` — the prediction checked against ground-truth grids;
 * :mod:`reprobe.analysis.ranking` — ranking compared models (entries of ``summary.json``);
 * :mod:`reprobe.analysis.critical` — the golden-section search for the critical σ_w².
+* :mod:`reprobe.analysis.critical_lines` — each predictor's critical σ_w² on a sweep's records.
 
 Layer: above :mod:`reprobe.probe` and the foundations, below :mod:`reprobe.experiments`.
 """
