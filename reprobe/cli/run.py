@@ -241,8 +241,8 @@ def list_cmd(what):
         for a in adapters():
             click.echo(f"{a.name:<24} priority {a.priority:>4}  {a.help}")
     elif what == "decoders":
-        for name, (prio, _) in sorted(DECODERS.items(), key=lambda kv: -kv[1][0]):
-            click.echo(f"{name:<24} priority {prio:>4}  {DECODERS.help(name)}")
+        for name, _ in DECODERS.by_priority():
+            click.echo(f"{name:<24} priority {DECODERS.priority(name):>4}  {DECODERS.help(name)}")
 
 
 COMMANDS = [run_cmd, stages_cmd, list_cmd]
