@@ -228,7 +228,7 @@ def rebuild_probe(run_dir) -> Tuple[ProbeResult, nn.Module, CascadeProbe]:
     model = build_model(spec, tuple(result.input_shape), num_classes, **opts)
     if spec in MODELS and _weights_kind(opts.get("weights")) == "path":
         load_weights_file(model, opts["weights"])
-    names = [s["name"] if isinstance(s, dict) else s.name for s in result.stages]
+    names = [s.name for s in result.stages]
     probe = CascadeProbe(model, names, progress=False, device="cpu",
                          multi_call=result.config.get("multi_call", "error"))
     probe.load_decoders(dec)
