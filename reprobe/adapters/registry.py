@@ -14,19 +14,23 @@ from typing import Callable, List, Optional
 import torch.nn as nn
 
 from ..core.errors import ReprobeError
+from ..core.registry import Registry
 
 StageFinder = Callable[..., Optional[List[str]]]
 
 
 @dataclass(frozen=True)
 class Adapter:
+    """One registered adapter, as :func:`adapters` lists it."""
+
     name: str
     find: StageFinder
     priority: int
     help: str = ""
 
 
-_ADAPTERS: dict[str, Adapter] = {}
+#: Stage finders by name, with their priorities (higher is tried first).
+ADAPTERS: Registry[StageFinder] = Registry("adapter")
 
 HOW_TO_NAME_STAGES = (
     "name them: CascadeProbe(model, stages=['layer1', 'layer2', ...]) or stages=(nn.Linear,), "
@@ -43,15 +47,14 @@ def register_adapter(name: str, priority: int = 0, help: str = ""):
     """
 
     def deco(fn: StageFinder) -> StageFinder:
-        _ADAPTERS[name] = Adapter(name, fn, priority, help or (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
+        return ADAPTERS.register(name, fn, help=help, priority=priority)
 
     return deco
 
 
 def adapters() -> list[Adapter]:
     """Registered adapters, highest priority first."""
-    return sorted(_ADAPTERS.values(), key=lambda a: -a.priority)
+    return [Adapter(name, fn, ADAPTERS.priority(name), ADAPTERS.help(name)) for name, fn in ADAPTERS.by_priority()]
 
 
 def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> tuple[str, list[str]]:
@@ -69,18 +72,12 @@ def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> t
     if named and adapter is None:
         _check_options_used(model, "reprobe_stages", None, options)
         return "reprobe_stages", list(named)
-    candidates = adapters()
-    if adapter is not None:
-        if adapter not in _ADAPTERS:
-            from ..core.errors import unknown_name_message
-
-            raise ReprobeError(unknown_name_message("adapter", adapter, _ADAPTERS))
-        candidates = [_ADAPTERS[adapter]]
-    for a in candidates:
-        names = a.find(model, **options)
+    candidates = ADAPTERS.by_priority() if adapter is None else [(adapter, ADAPTERS.get(adapter))]
+    for name, find in candidates:
+        names = find(model, **options)
         if names:
-            _check_options_used(model, a.name, a.find, options)
-            return a.name, list(names)
+            _check_options_used(model, name, find, options)
+            return name, list(names)
     raise ReprobeError(f"could not find the stages of {type(model).__name__} automatically; {HOW_TO_NAME_STAGES}")
 
 
@@ -93,7 +90,7 @@ def _check_options_used(model: nn.Module, adapter: str, find: Optional[StageFind
     for key, value in options.items():
         if value is None or key in takes:
             continue
-        users = sorted(a.name for a in _ADAPTERS.values() if key in inspect.signature(a.find).parameters)
+        users = sorted(name for name, find in ADAPTERS.items() if key in inspect.signature(find).parameters)
         source = ("the model names its own stages (reprobe_stages)" if adapter == "reprobe_stages"
                   else f"its stages come from the adapter {adapter!r}, which has no {key}s")
         raise ReprobeError(

@@ -184,7 +184,7 @@ def find_critical(
             rec = evaluate(sw)
             cuts = rec.get("cutoffs") or {}
             if metric not in cuts:
-                raise ReprobeError(f"--score-metric {metric!r} is not a probed metric; probed: "
+                raise ReprobeError(f"{param('score_metric', python='metric')} {metric!r} is not a probed metric; probed: "
                                    f"{', '.join(sorted(cuts)) or 'none'}")
             s = score_record(rec, metric, tie_break, rank_by)
             cache[sw] = s

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Sequence
 
+from ..core.format import MINUS, format_number
 from ..core.io import finite_or_none
 
 __all__ = ["rank_metric_for", "metric_words", "reason_for", "rank_entries"]
@@ -34,7 +35,7 @@ def metric_words(metric: str) -> str:
 
 
 def _num(v: float) -> str:
-    return (f"{v:.1f}" if abs(v) >= 1 else f"{v:.3g}").replace("-", "\u2212")
+    return format_number(v, 1, fixed=True, minus=MINUS) if abs(v) >= 1 else format_number(v, 3, minus=MINUS)
 
 
 def reason_for(entry: Dict[str, Any], metric: str) -> str:

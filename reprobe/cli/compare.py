@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..core.format import format_number
 from .options import data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
 
 
@@ -87,7 +88,7 @@ def compare_cmd(models, out, force, write_html, quiet, predictors, **params):
 
 def _score(d: dict) -> str:
     v = d.get("score")
-    return "n/a" if v is None else f"{v:.4g}"
+    return format_number(v, missing="n/a")
 
 
 COMMANDS = [compare_cmd]

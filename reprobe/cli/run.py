@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
 from typing import Sequence, Optional
@@ -13,13 +12,12 @@ import click
 from ..analysis import Prediction, correlation_lengths, describe, describe_prediction, predict_trainability
 from ..data import DATASETS, load_dataset
 from ..core.errors import ReprobeError
+from ..core.format import format_number
 from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
 
 
 def _fmt(v: Optional[float]) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "nan"
-    return f"{v:.4g}"
+    return format_number(v, missing="nan")
 
 
 def print_result_table(result, echo=click.echo) -> None:
@@ -243,8 +241,8 @@ def list_cmd(what):
         for a in adapters():
             click.echo(f"{a.name:<24} priority {a.priority:>4}  {a.help}")
     elif what == "decoders":
-        for name, (prio, _) in sorted(DECODERS.items(), key=lambda kv: -kv[1][0]):
-            click.echo(f"{name:<24} priority {prio:>4}  {DECODERS.help(name)}")
+        for name, _ in DECODERS.by_priority():
+            click.echo(f"{name:<24} priority {DECODERS.priority(name):>4}  {DECODERS.help(name)}")
 
 
 COMMANDS = [run_cmd, stages_cmd, list_cmd]

@@ -8,13 +8,14 @@ import math
 import click
 
 from ..core.errors import ReprobeError
+from ..core.format import format_number
 from .. import theory as mf
 
 _ACTIVATION_HELP = "Activation: " + ", ".join(mf.ACTIVATIONS) + "."
 
 
 def _fmt(x: float, digits: int = 4) -> str:
-    return "inf" if isinstance(x, float) and math.isinf(x) else f"{x:.{digits}f}"
+    return format_number(x, digits, fixed=True, missing="nan", inf=True)
 
 
 activation_option = click.option(

@@ -1,8 +1,13 @@
-"""A tiny name → object registry shared by metrics, cutoffs, models, datasets, decoders, adapters."""
+"""A tiny name → object registry shared by metrics, cutoffs, models, datasets, decoders, adapters.
+
+Entries may carry a priority: registries whose entries are *tried* in turn (adapters finding stages,
+decoder builders, model resolvers) walk :meth:`Registry.by_priority`, highest first, ties in
+registration order.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Generic, Iterator, Optional, TypeVar
+from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Tuple, TypeVar
 
 from .errors import ReprobeError, unknown_name_message
 
@@ -20,9 +25,23 @@ class Registry(Generic[T]):
         self.kind = kind
         self._items: Dict[str, T] = {}
         self._help: Dict[str, str] = {}
+        self._priority: Dict[str, int] = {}
 
-    def register(self, name: str, obj: Optional[T] = None, *, help: str = "", overwrite: bool = True):
-        """Register ``obj`` under ``name``; without ``obj`` returns a decorator."""
+    def register(self, name: str, obj: Optional[T] = None, *, help: str = "", overwrite: bool = True,
+                 priority: int = 0):
+        """Register ``obj`` under ``name``; without ``obj`` returns a decorator.
+
+        Args:
+            name: the entry's name (a name registered again keeps its place, unless ``overwrite`` is False:
+                then it is an error).
+            obj: the entry; None: return a decorator that registers what it decorates.
+            help: one line for listings (default: the first line of the object's docstring).
+            overwrite: allow replacing an entry of the same name.
+            priority: order of :meth:`by_priority` (higher first).
+
+        Returns:
+            ``obj``, or the decorator.
+        """
 
         def deco(o: T) -> T:
             if not overwrite and name in self._items:
@@ -30,6 +49,7 @@ class Registry(Generic[T]):
             self._items[name] = o
             doc = help or (getattr(o, "__doc__", None) or "").strip().split("\n")[0]
             self._help[name] = doc
+            self._priority[name] = int(priority)
             return o
 
         return deco(obj) if obj is not None else deco
@@ -42,6 +62,15 @@ class Registry(Generic[T]):
 
     def help(self, name: str) -> str:
         return self._help.get(name, "")
+
+    def priority(self, name: str) -> int:
+        """The priority ``name`` was registered with (unknown names: a :class:`ReprobeError`)."""
+        self.get(name)
+        return self._priority[name]
+
+    def by_priority(self) -> List[Tuple[str, T]]:
+        """``(name, object)`` pairs, highest priority first; equal priorities in registration order."""
+        return sorted(self._items.items(), key=lambda kv: -self._priority[kv[0]])
 
     def names(self) -> list[str]:
         return list(self._items)

@@ -201,7 +201,7 @@ def folder_bundle(path, name: Optional[str] = None, seed: int = 0, test_fraction
     size = image_size if image_size is not None else DEFAULT_FOLDER_SIZE
     size_t = (int(size), int(size)) if isinstance(size, (int, float)) else tuple(int(s) for s in size)[-2:]
     if subset is not None and int(subset) < 4:
-        raise ReprobeError(f"--subset needs at least 4 images (2 held out), got {subset}")
+        raise ReprobeError(f"{param('subset')} needs at least 4 images (2 held out), got {subset}")
     splits = [d for d in ("train", "val") if (folder / d).is_dir()]
     if splits == ["train", "val"]:
         classes, train_s = _scan(folder / "train")
@@ -276,8 +276,8 @@ def imagenette(root: Path, seed: int = 0, test_fraction: float = 0.1, image_size
     except Exception as e:
         raise ReprobeError(
             f"cannot load imagenette: not found in {root / 'imagenette2-160'} and the download failed "
-            f"({type(e).__name__}; offline?). Put the extracted imagenette2-160 folder there (set --data-root / "
-            f"$REPROBE_DATA), or use an image folder (--data PATH); {BUNDLED_HINT}") from None
+            f"({type(e).__name__}; offline?). Put the extracted imagenette2-160 folder there (set {param('root')} or "
+            f"$REPROBE_DATA), or use an image folder ({param('data', 'PATH', python='data=PATH')}); {BUNDLED_HINT}") from None
     train = ImageFiles(tr._samples, (size, size))
     test = ImageFiles(te._samples, (size, size))
     bundle = DatasetBundle("imagenette", train, test, (3, size, size), 10, (0.0, 1.0),
@@ -293,7 +293,7 @@ def imagenette(root: Path, seed: int = 0, test_fraction: float = 0.1, image_size
 def subsample_bundle(bundle: DatasetBundle, n: int, seed: int = 0) -> DatasetBundle:
     """A seeded random subsample of ``n`` items in all (train + test, test keeping its share ≥ 2)."""
     if n < 4:
-        raise ReprobeError(f"--subset needs at least 4 images (2 held out), got {n}")
+        raise ReprobeError(f"{param('subset')} needs at least 4 images (2 held out), got {n}")
     total = len(bundle.train) + len(bundle.test)
     if n >= total:
         return bundle

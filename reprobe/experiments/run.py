@@ -214,11 +214,12 @@ def rebuild_probe(run_dir) -> Tuple[ProbeResult, nn.Module, CascadeProbe]:
     run_dir = Path(run_dir)
     check_complete(run_dir)
     if not (run_dir / "result.json").is_file():
-        raise ReprobeError(f"{run_dir} has no result.json; give a folder written by `reprobe run --out DIR`")
+        raise ReprobeError(f"{run_dir} has no result.json; give a run folder (written by reprobe run, or ProbeResult.save)")
     result = ProbeResult.load(run_dir)
     dec = run_dir / "decoders.pt"
     if not dec.is_file():
-        raise ReprobeError(f"{run_dir} has no decoders.pt; rerun `reprobe run` with {param('save_decoders', True)}")
+        raise ReprobeError(f"{run_dir} has no decoders.pt; rerun reprobe run with "
+                           f"{param('save_decoders', True, python='run_named(..., keep_probe=True) then probe.save_decoders')}")
     spec = result.model.get("spec")
     if not spec:
         raise ReprobeError(f"{run_dir}/result.json does not name its model (model.spec); it was not written by `reprobe run`")
@@ -227,7 +228,7 @@ def rebuild_probe(run_dir) -> Tuple[ProbeResult, nn.Module, CascadeProbe]:
     model = build_model(spec, tuple(result.input_shape), num_classes, **opts)
     if spec in MODELS and _weights_kind(opts.get("weights")) == "path":
         load_weights_file(model, opts["weights"])
-    names = [s["name"] if isinstance(s, dict) else s.name for s in result.stages]
+    names = [s.name for s in result.stages]
     probe = CascadeProbe(model, names, progress=False, device="cpu",
                          multi_call=result.config.get("multi_call", "error"))
     probe.load_decoders(dec)

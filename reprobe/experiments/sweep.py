@@ -316,8 +316,8 @@ def validate_grid(out: Path, acc_threshold: Optional[float] = None, activation: 
 
     probes, trained = load_grid(out)
     if not probes or not trained:
-        raise ReprobeError(f"{out} needs probed points (reprobe sweep --out {out}) and trained nets "
-                           f"(reprobe train-grid --out {out}); found {len(probes)} and {len(trained)}")
+        raise ReprobeError(f"{out} needs probed points and trained nets (reprobe sweep and reprobe train-grid into "
+                           f"that folder, or run_sweep(out, train={{...}})); found {len(probes)} and {len(trained)}")
     thr = default_acc_threshold(trained) if acc_threshold is None else float(acc_threshold)
     theory = theory_reference(activation, sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
     rules = validate(probes, trained, thr, lambda sw, sb: six_xi(theory, sw, sb), **prediction_options)

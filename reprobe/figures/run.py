@@ -114,7 +114,7 @@ def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10,
     """Grid: a row per input, the input first, then its reconstruction from selected stages."""
     marks = [v for v in result.cutoffs.values() if v]
     fig = reconstruction_grid(result.reconstructions.detach().cpu().float().numpy(), marks[0] if marks else None,
-                              examples, max_columns, margin=(0.4, 0.8), stage_names=[s["name"] if isinstance(s, dict) else s.name for s in result.stages])
+                              examples, max_columns, margin=(0.4, 0.8), stage_names=[s.name for s in result.stages])
     fig.suptitle(title or "Reconstructions of held-out inputs from each stage", fontsize=10)
     fig.tight_layout()
     path = Path(path)

@@ -2,7 +2,7 @@
 
 ``build_model(spec, …)`` resolves a spec string. Exact registry names come first; then each
 *resolver* (functions registered with :func:`register_resolver`, e.g. for ``timm:NAME`` or
-``file.py:factory``) gets a chance, in registration order.
+``file.py:factory``) gets a chance, by priority (all built-ins: 0), then in registration order.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ ModelBuilder = Callable[..., nn.Module]
 Resolver = Callable[..., Optional[nn.Module]]
 
 MODELS: Registry[ModelBuilder] = Registry("model")
-_RESOLVERS: list[tuple[str, Resolver]] = []
+#: Resolvers by their description, tried after the exact names (highest priority first, then in
+#: registration order).
+RESOLVERS: Registry[Resolver] = Registry("resolver")
 
 
 def register_model(name: str, *, help: str = ""):
@@ -28,22 +30,23 @@ def register_model(name: str, *, help: str = ""):
     return MODELS.register(name, help=help)
 
 
-def register_resolver(description: str):
+def register_resolver(description: str, priority: int = 0):
     """Decorator registering ``resolver(spec, input_shape, num_classes, **options)``.
 
     ``description`` is shown in ``reprobe list models`` and in unknown-model errors, e.g.
-    ``"timm:NAME (any timm model)"``.
+    ``"timm:NAME (any timm model)"``. Resolvers are tried highest ``priority`` first, equal
+    priorities in registration order.
     """
 
     def deco(fn: Resolver) -> Resolver:
-        _RESOLVERS.append((description, fn))
-        return fn
+        return RESOLVERS.register(description, fn, help=description, priority=priority)
 
     return deco
 
 
 def resolver_descriptions() -> list[str]:
-    return [d for d, _ in _RESOLVERS]
+    """The registered resolvers' descriptions, in the order they are tried."""
+    return [d for d, _ in RESOLVERS.by_priority()]
 
 
 def _accepted(fn: Callable, options: dict) -> dict:
@@ -94,7 +97,7 @@ def build_model(
         if strict and unused:
             raise ReprobeError(f"model {spec!r} does not take option(s) {', '.join(sorted(unused))}")
         return builder(input_shape=tuple(input_shape), num_classes=num_classes, **kwargs)
-    for _, resolver in _RESOLVERS:
+    for _, resolver in RESOLVERS.by_priority():
         model = resolver(spec, input_shape=tuple(input_shape), num_classes=num_classes, **options)
         if model is not None:
             return model

@@ -98,8 +98,9 @@ class _NetTimeout:
 
 def _offline_message(what: str, where: str, err: BaseException) -> str:
     return (f"cannot get imagenet weights for {what}: not in the cache and the download failed "
-            f"({type(err).__name__}; offline?). Put the weights file into {where}, or pass --weights PATH "
-            "to a state dict, or --weights none to probe at initialisation")
+            f"({type(err).__name__}; offline?). Put the weights file into {where}, or pass "
+            f"{param('weights', 'PATH', python='weights=PATH')} to a state dict, or {param('weights', 'none')} to probe "
+            "at initialisation")
 
 
 # -- torchvision ---------------------------------------------------------------------------------------

@@ -67,15 +67,15 @@ def choose_out_activation(lo: float, hi: float, requested: str = "auto") -> str:
 
 
 DecoderBuilder = Callable[[DecoderSpec], Optional[nn.Module]]
-DECODERS: Registry[Tuple[int, DecoderBuilder]] = Registry("decoder")
+#: Decoder builders by name, with their priorities (higher is tried first).
+DECODERS: Registry[DecoderBuilder] = Registry("decoder")
 
 
 def register_decoder(name: str, priority: int = 0, help: str = ""):
     """Decorator registering ``builder(spec) -> nn.Module | None``; higher priority is tried first."""
 
     def deco(fn: DecoderBuilder) -> DecoderBuilder:
-        DECODERS.register(name, (priority, fn), help=help or (fn.__doc__ or "").strip().split("\n")[0])
-        return fn
+        return DECODERS.register(name, fn, help=help, priority=priority)
 
     return deco
 
@@ -83,11 +83,11 @@ def register_decoder(name: str, priority: int = 0, help: str = ""):
 def build_decoder(spec: DecoderSpec, kind: Optional[str] = None) -> nn.Module:
     """Build the decoder for ``spec`` (``kind`` forces one builder by name)."""
     if kind is not None:
-        module = DECODERS.get(kind)[1](spec)
+        module = DECODERS.get(kind)(spec)
         if module is None:
             raise ReprobeError(f"decoder {kind!r} cannot map {spec.in_shape} to {spec.out_shape}")
         return module
-    for name, (_, builder) in sorted(DECODERS.items(), key=lambda kv: -kv[1][0]):
+    for name, builder in DECODERS.by_priority():
         module = builder(spec)
         if module is not None:
             module.decoder_kind = name

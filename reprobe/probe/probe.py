@@ -31,6 +31,7 @@ from ..core.errors import ReprobeError, ReprobeWarning, close_matches, param
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
+from .stages import StageInfo
 
 FIT_METHODS = ("ridge", "adam", "sgd")
 
@@ -163,42 +164,6 @@ def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use {param('device', 'cpu')} or auto")
     return dev
-
-
-@dataclass
-class StageInfo:
-    """One tap point: like timm's ``feature_info``.
-
-    Attributes:
-        index: ℓ, 1-based in execution order.
-        name: module name in ``model.named_modules()``.
-        type: module class name.
-        shape: output shape of one input (no batch dim); None until the first batch (or the
-            ``example_input``) has run.
-        channels: C for (C, H, W) outputs.
-        reduction: input height / output height for feature maps (the stride so far).
-        decoder: decoder kind used for this stage (after fit).
-    """
-
-    index: int
-    name: str
-    type: str
-    shape: Optional[Tuple[int, ...]] = None
-    channels: Optional[int] = None
-    reduction: Optional[float] = None
-    decoder: Optional[str] = None
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["shape"] = list(self.shape) if self.shape is not None else None
-        return d
-
-    def __repr__(self) -> str:
-        if self.shape is None:
-            shape = "shape=None (known after the first batch; pass CascadeProbe(model, example_input=x) to know it now)"
-        else:
-            shape = f"shape={self.shape}, channels={self.channels}, reduction={self.reduction}"
-        return f"StageInfo(index={self.index}, name={self.name!r}, type={self.type!r}, {shape}, decoder={self.decoder!r})"
 
 
 def _select_stage_names(model: nn.Module, stages: Any, adapter: Optional[str], adapter_options: dict) -> Tuple[str, List[str]]:

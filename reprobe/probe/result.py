@@ -41,6 +41,7 @@ import torch
 
 from ..core.errors import ReprobeError
 from ..core.io import atomic_write, json_safe, nan_array, write_json
+from .stages import StageInfo
 
 SCHEMA = "reprobe.result/1"
 
@@ -61,7 +62,8 @@ class ProbeResult:
     """Per-stage reconstruction measurements of one probed network.
 
     Attributes:
-        stages: :class:`~reprobe.probe.probe.StageInfo` per stage (or dicts after ``load``).
+        stages: :class:`~reprobe.probe.stages.StageInfo` per stage, before a save and after a ``load``
+            (dicts given to the constructor become StageInfo).
         input_shape: shape of one input.
         metrics: metric name → per-stage values (None = not finite).
         cutoffs: metric name → ℓ* from ``cutoff_detector``.
@@ -76,7 +78,7 @@ class ProbeResult:
             depth_scale, applicable, reason), set by runs given ``predictors``.
     """
 
-    stages: List[Any]
+    stages: List[StageInfo]
     input_shape: Tuple[int, ...]
     metrics: Dict[str, List[Optional[float]]]
     cutoffs: Dict[str, Optional[int]]
@@ -96,13 +98,17 @@ class ProbeResult:
     prediction: Optional[Dict[str, Any]] = None
     predictors: Optional[Dict[str, Dict[str, Any]]] = None
 
+    def __post_init__(self) -> None:
+        self.stages = [s if isinstance(s, StageInfo) else StageInfo.from_dict(s) for s in self.stages]
+
     @property
     def depth(self) -> int:
         """L, the number of stages."""
         return len(self.stages)
 
     def stage_dicts(self) -> List[dict]:
-        return [s if isinstance(s, dict) else s.to_dict() for s in self.stages]
+        """The stages as ``result.json`` writes them."""
+        return [s.to_dict() for s in self.stages]
 
     def cutoff(self, metric: str = "differential_entropy", detector: Optional[str] = None) -> Optional[int]:
         """ℓ* for ``metric`` (by the probe's detector, or ``detector``)."""

@@ -8,6 +8,8 @@ import json
 import math
 from typing import Any, Iterable, Optional, Sequence
 
+from ..core.format import MINUS, format_number
+
 CSS = """
 :root { --fg:#1d2430; --muted:#5b6675; --line:#dde2e8; --bg:#ffffff; --soft:#f5f7fa;
         --good:#1e7b45; --bad:#b23b2e; --warn:#9a6b00; --accent:#1f5fa8; }
@@ -95,10 +97,7 @@ def fmt(v: Any, digits: int = 4) -> str:
     if isinstance(v, int):
         return f"{v:,}".replace(",", "\u202f") if abs(v) >= 10000 else str(v)
     if isinstance(v, float):
-        if not math.isfinite(v):
-            return "–"
-        s = f"{v:.{digits}g}"
-        return s.replace("-", "\u2212")
+        return format_number(v, digits, minus=MINUS)
     return str(v)
 
 

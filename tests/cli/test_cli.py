@@ -61,6 +61,7 @@ def test_run_custom_metric_and_detector_options(tmp_path):
     (["run", "--cutoff", "knee"], "unknown cutoff detector"),
     (["run", "--sigma-w2", "-1"], "--sigma-w2"),
     (["run", "--samples", "1"], "--samples"),
+    (["run", "--subset", "3"], "Error: --subset needs at least 4 images"),  # a library message, spelled as the flag
     (["run", "--stage", "layer9"], "no module named 'layer9'"),
     (["run", "--activation", "swish2"], "unknown activation"),
     (["run", "--device", "cuda:7"], "cuda"),

@@ -1,4 +1,4 @@
-"""Direct tests of reprobe.core.registry.Registry (the class has no priorities)."""
+"""Direct tests of reprobe.core.registry.Registry: names, help, priorities."""
 
 import pytest
 
@@ -101,3 +101,41 @@ def test_empty_registry():
     assert reg.names() == [] and list(reg) == []
     with pytest.raises(ReprobeError, match="unknown dataset 'x'"):
         reg.get("x")
+
+
+def test_by_priority_is_highest_first_ties_in_registration_order():
+    reg = Registry("decoder")
+    for name, prio in [("a", 0), ("b", 10), ("c", 0), ("d", -100), ("e", 10)]:
+        reg.register(name, name.upper(), priority=prio)
+    assert [n for n, _ in reg.by_priority()] == ["b", "e", "a", "c", "d"]
+    assert [o for _, o in reg.by_priority()] == ["B", "E", "A", "C", "D"]
+    assert reg.priority("d") == -100 and reg.priority("a") == 0
+    assert reg.names() == ["a", "b", "c", "d", "e"]  # names() keeps registration order
+    with pytest.raises(ReprobeError, match="unknown decoder 'x'"):
+        reg.priority("x")
+
+
+def test_reregistering_changes_the_priority():
+    reg = Registry("adapter")
+    reg.register("a", 1, priority=5)
+    reg.register("b", 2, priority=1)
+    reg.register("a", 3, priority=0)
+    assert reg.by_priority() == [("b", 2), ("a", 3)]
+
+
+def test_the_three_tried_registries_share_the_order():
+    """Adapters, decoder builders and model resolvers are all Registries walked by priority."""
+    from reprobe.adapters import adapters
+    from reprobe.adapters.registry import ADAPTERS
+    from reprobe.models.registry import RESOLVERS, resolver_descriptions
+    from reprobe.probe.decoders import DECODERS
+
+    listed = adapters()
+    assert [a.name for a in listed] == [n for n, _ in ADAPTERS.by_priority()]
+    prios = [a.priority for a in listed]
+    assert prios == sorted(prios, reverse=True) and prios[-1] == -100  # the generic fallback comes last
+    names = [n for n, _ in DECODERS.by_priority()]
+    assert names[0] == "reshape" and names[-1] == "flatten-linear"
+    assert [DECODERS.priority(n) for n in names] == sorted((DECODERS.priority(n) for n in names), reverse=True)
+    assert resolver_descriptions() == RESOLVERS.names()  # all priority 0: registration order
+    assert resolver_descriptions()[0].startswith("any torchvision")

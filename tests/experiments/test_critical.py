@@ -84,7 +84,7 @@ def test_probe_finds_edge_of_chaos_width256_depth40():
 
 def test_unknown_score_metric_is_an_error():
     evaluate, calls = _fake(1.7)
-    with pytest.raises(ReprobeError, match="score-metric"):
+    with pytest.raises(ReprobeError, match="^metric 'nope' is not a probed metric"):
         find_critical(evaluate, 1.0, 4.0, metric="nope")
     assert len(calls) == 1  # stops at the first probe
 

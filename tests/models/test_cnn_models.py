@@ -164,7 +164,7 @@ def test_imagenet_weights_offline_is_a_clear_error(monkeypatch, tmp_path):
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
-    with pytest.raises(ReprobeError, match="imagenet weights.*--weights"):
+    with pytest.raises(ReprobeError, match="imagenet weights.*weights=PATH.*weights='none'"):
         build_model("resnet18", (3, 32, 32), 10, weights="imagenet")
     (tmp_path / "f.py").write_text("import torch.nn as nn\ndef x():\n    return nn.Linear(2, 2)\n")
     with pytest.raises(ReprobeError, match="no imagenet weights"):

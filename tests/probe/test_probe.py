@@ -7,7 +7,7 @@ import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from reprobe import CascadeProbe, ProbeResult, ReprobeError
+from reprobe import CascadeProbe, ProbeResult, ReprobeError, StageInfo
 from reprobe.models import mlp
 
 
@@ -63,6 +63,8 @@ def test_custom_model_by_names_end_to_end(tmp_path):
     loaded = ProbeResult.load(tmp_path)
     assert loaded.metrics == obj["metrics"] and loaded.cutoffs == obj["cutoffs"]
     assert loaded.reconstructions.shape == (6, 8, 16)
+    assert loaded.stages == result.stages and all(isinstance(s, StageInfo) for s in loaded.stages)  # typed both times
+    assert loaded.stages[4].shape == (3,) and loaded.stages[4].decoder == result.stages[4].decoder is not None
 
 
 def test_stages_by_type_and_automatic():
@@ -314,3 +316,12 @@ def test_closed_form_memory_budget_switches_biggest_decoders_to_gradient(monkeyp
     # the warning names the stage and the fallback, at fit time and in the result
     assert any(stage in w and "Adam" in w and "memory" in w for w in r.warnings)
     assert all(v is not None for v in r.metrics["mse"])
+
+
+def test_stage_info_round_trips_through_a_dict():
+    s = StageInfo(3, "features.4", "Conv2d", (16, 8, 8), 16, 4.0, "subpixel-conv")
+    d = s.to_dict()
+    assert d["shape"] == [16, 8, 8] and StageInfo.from_dict(d) == s
+    assert StageInfo.from_dict({**d, "shape": None, "added_later": 1}) == StageInfo(3, "features.4", "Conv2d", None, 16, 4.0, "subpixel-conv")
+    r = ProbeResult(stages=[d], input_shape=(3, 32, 32), metrics={}, cutoffs={})
+    assert r.stages == [s] and r.stage_dicts() == [d]
