@@ -10,3 +10,4 @@ from .hooks import StageHooks, select_output  # noqa: F401
 from .probe import CascadeProbe, ProbeConfig, StageInfo, resolve_device  # noqa: F401
 from .result import ProbeResult  # noqa: F401
 from . import conv_decoders  # noqa: F401  (feature-map decoders)
+from .batched import BatchedMLPProbe, NotBatchable  # noqa: F401  (K equal-shape MLPs probed together)
