@@ -253,6 +253,8 @@ def _threshold(params, num_classes: int) -> float:
 @click.option("--predictor", "predictors", multiple=True, metavar="NAME",
               help="also score every probed net with this trainability predictor (repeatable; `reprobe list "
                    "predictors`); partial_jacobian adds its χ = 1 line to phase.png")
+@click.option("--batch", "batch", type=POSITIVE_INT, default=1, show_default=True, metavar="K",
+              help="probe up to K equal-shape MLPs (one σ_w² row) together in one batched pass; 1: one at a time")
 def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
     """Probe one net per grid point: entropy per stage and ℓ* across the phase diagram.
 
@@ -300,7 +302,7 @@ def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> Non
     if skipped and not quiet:
         click.echo(f"resuming: {skipped} of {len(tasks)} points already done", err=True)
     t0 = time.perf_counter()
-    n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="sweep")
+    n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="sweep", batch=params.get("batch") or 1)
     meta["config"]["wall_time_last_run"] = time.perf_counter() - t0
     res = finalize(out, meta=meta, acc_threshold=thr, activation=params["activation"], quiet=quiet)
     if not quiet:

@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Tuple
 from ..analysis import predict_trainability
 from ..core.errors import ReprobeError
 from ..core.io import json_safe
+from ..probe.batched import NotBatchable
 from .grid import KEY_FIELDS
 from .store import settings_of
 
@@ -38,6 +39,40 @@ def _width_key(model: str) -> str:
     return key
 
 
+def _net_options(task: Dict[str, Any]) -> Dict[str, Any]:
+    """The model builder's options at the task's point (its σ_w², σ_b², depth, width, seed)."""
+    mopts = dict(task.get("model_options") or {})
+    mopts.update({"sigma_w2": task["sigma_w2"], "sigma_b2": task["sigma_b2"], "depth": task["depth"],
+                  "seed": task["seed"]})
+    if task["width"] is not None:
+        mopts[_width_key(task["model"])] = task["width"]
+    return mopts
+
+
+def _record_start(task: Dict[str, Any]) -> Dict[str, Any]:
+    record: Dict[str, Any] = {k: task[k] for k in KEY_FIELDS}
+    record["model"] = task["model"]
+    record["settings"] = settings_of(task)
+    return record
+
+
+def _probe_fields(result) -> Tuple[Dict[str, Any], Dict[str, float]]:
+    """A probed point's record fields, and its ``probe_*`` timings."""
+    d = result.to_dict()
+    fields = {
+        "stages": len(d["stages"]),
+        "stage_shapes": [st["shape"] for st in d["stages"]],
+        "metrics": d["metrics"],
+        "cutoffs": d["cutoffs"],
+        "cutoff_detector": d["cutoff_detector"],
+        "cutoffs_by_detector": d["cutoffs_by_detector"],
+        "decoder_mse": d["decoder_mse"],
+        "warnings": d["warnings"],
+        "prediction": predict_trainability(result).to_dict(),
+    }
+    return fields, {f"probe_{k}": v for k, v in d["timings"].items()}
+
+
 def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
     ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
@@ -47,42 +82,22 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     from .run import probe_model
 
     t0 = time.perf_counter()
-    point = {k: task[k] for k in KEY_FIELDS}
     bundle = _bundle(task["data"], task.get("data_options") or {})
-    mopts = dict(task.get("model_options") or {})
-    mopts.update({"sigma_w2": point["sigma_w2"], "sigma_b2": point["sigma_b2"], "depth": point["depth"],
-                  "seed": point["seed"]})
-    if point["width"] is not None:
-        mopts[_width_key(task["model"])] = point["width"]
-    record: Dict[str, Any] = dict(point)
-    record["model"] = task["model"]
-    record["settings"] = settings_of(task)
+    mopts = _net_options(task)
+    record = _record_start(task)
     timings: Dict[str, float] = {}
     if task.get("probe") is not None:
         net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
         result, _ = probe_model(net, bundle, **{**task["probe"], "progress": False})
-        d = result.to_dict()
-        record.update({
-            "stages": len(d["stages"]),
-            "stage_shapes": [st["shape"] for st in d["stages"]],
-            "metrics": d["metrics"],
-            "cutoffs": d["cutoffs"],
-            "cutoff_detector": d["cutoff_detector"],
-            "cutoffs_by_detector": d["cutoffs_by_detector"],
-            "decoder_mse": d["decoder_mse"],
-            "warnings": d["warnings"],
-            "prediction": predict_trainability(result).to_dict(),
-        })
-        timings.update({f"probe_{k}": v for k, v in d["timings"].items()})
-        if task.get("predictors"):
-            t1 = time.perf_counter()
-            record["predictors"] = score_point_predictors(task["predictors"], result, net, bundle)
-            timings["predictors"] = time.perf_counter() - t1
+        fields, probe_timings = _probe_fields(result)
+        record.update(fields)
+        timings.update(probe_timings)
+        _add_predictors(record, timings, task, result, net, bundle)
     if task.get("train") is not None:
         net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
         from .ground_truth import train_model
 
-        tr = train_model(net, bundle, seed=point["seed"], **task["train"])
+        tr = train_model(net, bundle, seed=task["seed"], **task["train"])
         timings["train"] = tr.pop("time")
         record["accuracy"] = tr.pop("accuracy")
         record["training"] = tr
@@ -107,6 +122,15 @@ def score_point_predictors(names: List[str], result: Any, net: Any, bundle: Any)
     return score_predictors(result, net, bundle, list(names))
 
 
+def _add_predictors(record: Dict[str, Any], timings: Dict[str, float], task: Dict[str, Any], result: Any,
+                    net: Any, bundle: Any) -> None:
+    """Score the task's ``predictors`` (if any) on its probed net into ``record``."""
+    if task.get("predictors"):
+        t1 = time.perf_counter()
+        record["predictors"] = score_point_predictors(task["predictors"], result, net, bundle)
+        timings["predictors"] = time.perf_counter() - t1
+
+
 def group_units(tasks: List[Dict[str, Any]], batch: int = 1) -> List[List[Dict[str, Any]]]:
     """The tasks cut into units of work, each run by one :func:`run_unit` call.
 
@@ -122,6 +146,52 @@ def group_units(tasks: List[Dict[str, Any]], batch: int = 1) -> List[List[Dict[s
     return [g[i:i + batch] for g in groups.values() for i in range(0, len(g), batch)]
 
 
+def batchable(tasks: List[Dict[str, Any]]) -> bool:
+    """May :func:`run_unit` probe ``tasks`` together? More than one, all probe-only (no training),
+    the built-in ``mlp``, one set of settings. (Their nets must also have one shape, and the probe
+    options suit the batched path: :func:`run_unit` falls back to one at a time where not.)"""
+    if len(tasks) < 2:
+        return False
+    if any(t.get("model") != "mlp" or t.get("probe") is None or t.get("train") is not None for t in tasks):
+        return False
+    first = settings_of(tasks[0])
+    return all(settings_of(t) == first for t in tasks[1:])
+
+
 def run_unit(tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    """The records of one unit of tasks (see :func:`group_units`), in the tasks' order."""
+    """The records of one unit of tasks (see :func:`group_units`), in the tasks' order.
+
+    A unit that is :func:`batchable` is probed in one batched pass
+    (:class:`reprobe.probe.batched.BatchedMLPProbe`): the same records as :func:`run_point` gives
+    (up to float rounding), with ``timings.probe_batched`` = the number of nets probed together and
+    each net's share of the unit's time. Nets the batched path does not take are probed one at a time.
+    """
+    if batchable(tasks):
+        try:
+            return _run_batched(tasks)
+        except NotBatchable:
+            pass
     return [run_point(t) for t in tasks]
+
+
+def _run_batched(tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    from ..models import build_model
+    from .run import probe_models_batched
+
+    t0 = time.perf_counter()
+    first = tasks[0]
+    bundle = _bundle(first["data"], first.get("data_options") or {})
+    nets = [build_model(t["model"], bundle.input_shape, bundle.num_classes, **_net_options(t)) for t in tasks]
+    results = probe_models_batched(nets, bundle, **{**first["probe"], "progress": False})
+    records = []
+    for task, result, net in zip(tasks, results, nets):
+        record = _record_start(task)
+        fields, timings = _probe_fields(result)
+        record.update(fields)
+        _add_predictors(record, timings, task, result, net, bundle)
+        record["timings"] = timings
+        records.append(record)
+    share = (time.perf_counter() - t0) / len(tasks)
+    for record in records:
+        record["timings"]["total"] = share
+    return [json_safe(r) for r in records]

@@ -18,6 +18,7 @@ from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
 from ..probe import CascadeProbe, ProbeResult
+from ..probe.batched import BatchedMLPProbe, NotBatchable
 from ..predictors import get_predictor, score
 from ..predictors.reconstruction import score_of_prediction
 
@@ -76,6 +77,41 @@ def probe_model(
     result.data = bundle.describe()
     result.warnings.extend(cut_warnings(bundle, train_samples))
     return result, (probe if keep_probe else None)
+
+
+def probe_models_batched(
+    models: Sequence[nn.Module],
+    bundle: DatasetBundle,
+    *,
+    batch_size: int = 64,
+    seed: int = 0,
+    train_samples: Optional[int] = None,
+    names: Optional[Dict[str, str]] = None,
+    **probe_options: Any,
+) -> List[ProbeResult]:
+    """:func:`probe_model` for K built-in MLPs of one shape at once (:class:`reprobe.probe.batched.BatchedMLPProbe`):
+    the same loader, memory check and warnings; one result per model, equal to what
+    :func:`probe_model` gives it up to float rounding.
+
+    Raises:
+        NotBatchable: models or options the batched path does not take (``stages``, ``output_selector``,
+            ``adapter_options``, ``keep_probe``, a gradient ``fit``, other models): probe them one at a time.
+    """
+    for name in ("stages", "output_selector", "adapter_options", "keep_probe"):
+        if probe_options.pop(name, None) not in (None, False, {}):
+            raise NotBatchable(f"{param(name)} is not taken by the batched path; probe the models one at a time")
+    if len(bundle.test) < 2:
+        raise ReprobeError(f"dataset {bundle.name!r} has {len(bundle.test)} test samples; the probe needs at least 2")
+    with BatchedMLPProbe(models, batch_size=batch_size, seed=seed, **probe_options) as probe:
+        loader = train_loader(bundle, batch_size, seed, train_samples)
+        _check_memory_before_fit(probe.template, bundle, names)
+        results = probe.fit(loader).evaluate(bundle.test)
+    found = probe.template.warnings
+    for result in results:
+        result.warnings = list(found) + [w for w in result.warnings if w not in found]
+        result.data = bundle.describe()
+        result.warnings.extend(cut_warnings(bundle, train_samples))
+    return results
 
 
 def _check_memory_before_fit(probe: CascadeProbe, bundle: DatasetBundle, names: Optional[Dict[str, str]]) -> None:

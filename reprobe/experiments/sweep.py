@@ -384,7 +384,8 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
               train: Optional[Dict[str, Any]] = None, jobs: Optional[int] = 1, resume: bool = False,
               acc_threshold: Optional[float] = None, activation: str = "tanh", seed: int = 0,
               progress: bool = False, data_options: Optional[Dict[str, Any]] = None,
-              model_options: Optional[Dict[str, Any]] = None, predictors: Sequence[str] = ()) -> Dict[str, Any]:
+              model_options: Optional[Dict[str, Any]] = None, predictors: Sequence[str] = (),
+              batch: int = 1) -> Dict[str, Any]:
     """Probe one net per grid point into ``out`` (``points.jsonl``, ``sweep.json``), from Python.
 
     What ``reprobe sweep`` does, without the pictures and the report page (draw them with
@@ -399,6 +400,9 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
             :data:`SWEEP_PROBE_DEFAULTS`. train: training options over :data:`SWEEP_TRAIN_DEFAULTS`
             to also train every probed net (ground truth); None: probe only.
         jobs: worker processes (None: one per core; 1: in this process).
+        batch: probe up to this many nets of one shape (a σ_w² row: same depth, width, seed) together,
+            in one batched forward and solve (built-in ``mlp``, probe only; the same points as one at a
+            time, up to float rounding); 1: one at a time.
         acc_threshold: accuracy that counts as trained (default: 2 × chance).
         data_options, model_options: passed to the dataset and the model builder.
         predictors: predictor names (``reprobe.predictors``) also scored on every probed net: each
@@ -416,6 +420,8 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
     if jobs is not None and jobs < 1:
         raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
     predictors = check_predictors(predictors)
+    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+        raise ReprobeError(f"{param('batch')} must be a whole number of at least 1, got {batch!r}")
     grid = sweep_grid(sigma_w2, sigma_b2, depth, width)
     probe = {**SWEEP_PROBE_DEFAULTS, "seed": seed, **(probe or {}), "progress": False}
     if train is not None:
@@ -439,6 +445,6 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
         meta = {"config": {**settings, "acc_threshold": thr, "seed": seed, "predictors": predictors}, "grid": grid,
                 "command": f"run_sweep({str(out)!r}, …)"}
         t0 = time.perf_counter()
-        run_tasks(tasks, store, jobs=jobs, progress=progress, desc="sweep")
+        run_tasks(tasks, store, jobs=jobs, progress=progress, desc="sweep", batch=batch)
         meta["config"]["wall_time_last_run"] = time.perf_counter() - t0
         return finalize_sweep(out, meta=meta, acc_threshold=thr, activation=activation)

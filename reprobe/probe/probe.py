@@ -697,19 +697,21 @@ class CascadeProbe:
             decoder_mse.append(e if math.isfinite(e) else None)
         return values, decoder_mse, nonfinite
 
-    def _evaluation_warnings(self, nonfinite: Dict[str, Dict[str, int]], samples: int) -> List[str]:
+    def _evaluation_warnings(self, nonfinite: Dict[str, Dict[str, int]], samples: int,
+                             fit_info: Optional[Mapping[str, Any]] = None) -> List[str]:
         cfg = self.config
+        fit_info = self.fit_info if fit_info is None else fit_info
         warnings = []
         if nonfinite:
             warnings.append(
                 f"non-finite activations or reconstructions at {len(nonfinite)} stage(s) "
                 f"(first: {next(iter(nonfinite))}); their metrics are null"
             )
-        if self.fit_info.get("closed_form_over_memory_budget_message"):
-            warnings.append(self.fit_info["closed_form_over_memory_budget_message"])
-        if self.fit_info.get("skipped_nonfinite"):
-            warnings.append(f"training rows with non-finite values were skipped at {len(self.fit_info['skipped_nonfinite'])} stage(s)")
-        warnings += data_size_warnings(cfg.samples, samples, self.fit_info, self.decoders,
+        if fit_info.get("closed_form_over_memory_budget_message"):
+            warnings.append(fit_info["closed_form_over_memory_budget_message"])
+        if fit_info.get("skipped_nonfinite"):
+            warnings.append(f"training rows with non-finite values were skipped at {len(fit_info['skipped_nonfinite'])} stage(s)")
+        warnings += data_size_warnings(cfg.samples, samples, fit_info, self.decoders,
                                        [s.name for s in self.stages])
         return warnings
 
@@ -723,8 +725,6 @@ class CascadeProbe:
             A :class:`reprobe.ProbeResult` with per-stage metrics, cutoffs, reconstructions,
             non-finite counts, timings and the config.
         """
-        from .result import ProbeResult
-
         self._check_fitted()
         cfg = self.config
         t0 = time.perf_counter()
@@ -732,13 +732,26 @@ class CascadeProbe:
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
         recon, bad_acts, sq_err, counts = self._reconstruct_all(x)
+        result = self._result(recon, bad_acts, sq_err, counts, self.fit_info)
+        self.timings["evaluate"] = time.perf_counter() - t0
+        result.timings = dict(self.timings)
+        return result
+
+    def _result(self, recon: torch.Tensor, bad_acts: List[int], sq_err: List[float], counts: List[int],
+                fit_info: Mapping[str, Any]):
+        """The :class:`ProbeResult` of reconstructions ``recon`` (index 0: the inputs) with the
+        per-stage non-finite counts and one-step squared errors of :meth:`_reconstruct_all`, and the
+        fit record ``fit_info``: metrics, cutoffs by every detector, warnings (timings left empty).
+        The batched probe (:mod:`reprobe.probe.batched`) builds each net's result through it too."""
+        from .result import ProbeResult
+
+        cfg = self.config
         x = recon[0]
         values, decoder_mse, nonfinite = self._stage_metrics(x, recon, bad_acts, sq_err, counts)
         cutoffs_by: Dict[str, Dict[str, Optional[int]]] = {}
         for det in metric_registry.CUTOFFS.names():
             cutoffs_by[det] = {m: metric_registry.compute_cutoff(det, values[m], eta=cfg.eta) for m in cfg.metrics}
-        warnings = self._evaluation_warnings(nonfinite, int(x.shape[0]))
-        self.timings["evaluate"] = time.perf_counter() - t0
+        warnings = self._evaluation_warnings(nonfinite, int(x.shape[0]), fit_info)
         k = min(cfg.keep_examples, x.shape[0])
         return ProbeResult(
             stages=[dataclasses.replace(s) for s in self.stages],
@@ -750,9 +763,9 @@ class CascadeProbe:
             decoder_mse=decoder_mse,
             nonfinite=nonfinite,
             reconstructions=recon[:, :k].detach().cpu(),
-            timings=dict(self.timings),
+            timings={},
             config=cfg.to_dict(),
-            fit=dict(self.fit_info),
+            fit=dict(fit_info),
             model={
                 "class": type(self.model).__name__,
                 "parameters": int(sum(p.numel() for p in self.model.parameters())),

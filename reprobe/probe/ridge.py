@@ -108,3 +108,36 @@ def ridge_solution(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> Tup
         # Numerically singular even with the ridge: the minimum-norm solution is still defined.
         sol = torch.linalg.pinv(g.double().cpu(), hermitian=True).to(g.device) @ c.double()
     return sol[:-1].T, sol[-1]
+
+
+def ridge_solutions(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> Tuple[torch.Tensor, torch.Tensor]:
+    """:func:`ridge_solution` for a stack of problems at once: one batched Cholesky factorisation.
+
+    Args:
+        gram: ``AᵀA`` per problem, shape (B, D+1, D+1).
+        cross: ``AᵀY`` per problem, shape (B, D+1, K).
+        ridge: strength relative to each problem's own mean diagonal (as in :func:`ridge_solution`).
+
+    Returns:
+        (weights (B × K × D), biases (B × K)): the same numbers :func:`ridge_solution` gives each
+        problem alone; a problem whose factorisation fails (or gives non-finite values) is solved
+        alone by it, with its minimum-norm fallback.
+    """
+    dtype = torch.float32 if ridge >= FLOAT32_SOLVE_MIN_RIDGE else torch.float64
+    g = gram.to(dtype, copy=True)
+    c = cross.to(dtype)
+    d = g.shape[-1]
+    diag = torch.diagonal(g, dim1=-2, dim2=-1)
+    if d > 1:  # as ridge_solution: the scale in double, each addend rounded once to the solve's dtype
+        scale = diag[:, :-1].mean(-1).clamp_min(1e-12).double()
+    else:
+        scale = torch.ones(g.shape[0], dtype=torch.float64, device=g.device)
+    diag[:, :-1] += (ridge * scale).to(dtype)[:, None]
+    diag[:, -1] += (1e-9 * scale.clamp_min(1.0)).to(dtype)
+    factor, info = torch.linalg.cholesky_ex(g)
+    sol = torch.cholesky_solve(c, factor)
+    bad = (info != 0) | ~torch.isfinite(sol).flatten(1).all(1)
+    weights, biases = sol[:, :-1].transpose(1, 2), sol[:, -1]
+    for b in bad.nonzero().flatten().tolist():
+        weights[b], biases[b] = ridge_solution(gram[b], cross[b], ridge)
+    return weights, biases
