@@ -60,3 +60,18 @@ def test_bad_batch_is_refused_naming_it(tmp_path):
     r = CliRunner().invoke(cli, ["sweep", "--depth", "2", "--sigma-w2", "1", "--batch", "0", "--out",
                                  str(tmp_path / "y")])
     assert r.exit_code == 2 and "--batch" in r.output
+
+
+def test_batched_rows_are_scored_by_predictors_like_single_points(tmp_path):
+    grid = {**GRID, "sigma_w2": (1.0, 2.0)}
+    run_sweep(tmp_path / "one", probe=PROBE, jobs=1, predictors=["partial_jacobian", "params"], **grid)
+    run_sweep(tmp_path / "two", probe=PROBE, jobs=1, batch=2, predictors=["partial_jacobian", "params"], **grid)
+    a, b = records(tmp_path / "one" / "points.jsonl"), records(tmp_path / "two" / "points.jsonl")
+    assert all(b[k]["timings"].get("probe_batched") == 2 for k in b)
+    for k in a:
+        for name in ("partial_jacobian", "params"):
+            assert b[k]["predictors"][name]["score"] == pytest.approx(a[k]["predictors"][name]["score"], rel=1e-5)
+        assert b[k]["predictors"]["partial_jacobian"]["per_stage"] == pytest.approx(
+            a[k]["predictors"]["partial_jacobian"]["per_stage"], rel=1e-5)
+    chi = [sum(a[k]["predictors"]["partial_jacobian"]["per_stage"]) for k in sorted(a)]
+    assert chi[0] < chi[1]  # a larger σ_w² has the larger partial Jacobian χ at every stage
