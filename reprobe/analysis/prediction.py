@@ -211,6 +211,9 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     pred = _from_fit(metric, fits[metric], depth, depth_per_xi, floor_xi, margin)
     if pred.verdict == "undecidable":
         return pred
+    pred = _check_null_tail(pred, values, ends_in_head(stage_shapes))
+    if pred.verdict == "undecidable":
+        return pred
     pred = _cross_check_metrics(pred, fits, depth, depth_per_xi, floor_xi, margin)
     head = ends_in_head(stage_shapes)
     if "differential_entropy" in metrics:
@@ -230,6 +233,19 @@ def _cross_check_metrics(pred: Prediction, fits: Mapping[str, SaturationFit], de
                 f"metrics disagree: {pred.metric.replace('_', ' ')} says {pred.verdict} ({pred.reason}), "
                 f"{other.replace('_', ' ')} says {alt.verdict} (nets up to ≈ {alt.max_trainable_depth:.0f} stages)"))
     return pred
+
+
+def _check_null_tail(pred: Prediction, values: Sequence[Optional[float]], head: bool) -> Prediction:
+    """A curve that stops being finite before the last body stage cannot say how far information
+    reaches (non-finite activations or reconstructions: the signal overflowed or its statistics did)."""
+    body = list(values)[:-1] if head and len(values) > 1 else list(values)
+    finite = [i for i, v in enumerate(body, 1) if v is not None and math.isfinite(float(v))]
+    if not finite or finite[-1] == len(body):
+        return pred
+    return replace(pred, xi=None, xi_err=None, xi_is_bound=False, xi_net=None, max_trainable_depth=None,
+                   depth_is_bound=False, verdict="undecidable", reason=(
+        f"{pred.metric} is not finite from stage {finite[-1] + 1} on (non-finite activations or reconstructions: "
+        f"the signal overflows there), so the curve cannot say how far information reaches"))
 
 
 def _cross_check_collapse(pred: Prediction, spread: Optional[float]) -> Prediction:

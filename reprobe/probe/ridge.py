@@ -19,6 +19,7 @@ from typing import Optional, Tuple
 
 import torch
 
+
 #: A convolutional decoder's statistics use about this many rows (patch positions) per feature.
 #: Measured on VGG16 at 64² on crops of real photographs (benchmarks/conv_rows.py): held-out one-step
 #: R² with 1 row per feature is within 0.002 of the fit with 2 (0.5 rows: within 0.005; 0.25: 0.017).
@@ -92,6 +93,7 @@ def ridge_solution(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> Tup
     Returns:
         A finite solution even for a singular Gram matrix (constant maps, dead units): the ridge
         makes it positive definite, and a minimum-norm least-squares solve covers ``ridge = 0``.
+        NaN only where the statistics overflowed float32 (see :func:`_min_norm_solution`).
         The solve runs in float32 for ``ridge >= FLOAT32_SOLVE_MIN_RIDGE``, else in float64.
     """
     dtype = torch.float32 if ridge >= FLOAT32_SOLVE_MIN_RIDGE else torch.float64
@@ -106,8 +108,23 @@ def ridge_solution(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> Tup
     sol = torch.cholesky_solve(c, factor) if int(info) == 0 else None
     if sol is None or not bool(torch.isfinite(sol).all()):
         # Numerically singular even with the ridge: the minimum-norm solution is still defined.
-        sol = torch.linalg.pinv(g.double().cpu(), hermitian=True).to(g.device) @ c.double()
+        sol = _min_norm_solution(g, c)
     return sol[:-1].T, sol[-1]
+
+
+def _min_norm_solution(g: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """The minimum-norm solution of ``g·S = c`` in float64, from the eigendecomposition, or from the
+    SVD where that fails to converge (a Gram spanning many orders of magnitude: activations that
+    grow by σ_w² per layer). NaN where the statistics themselves overflowed float32 (activations
+    beyond ~1e19): the probe then reports that stage's metrics as null, as for non-finite activations."""
+    if not bool(torch.isfinite(g).all() and torch.isfinite(c).all()):
+        return torch.full_like(c, float("nan"))
+    g64, c64 = g.double().cpu(), c.double().cpu()
+    try:
+        inverse = torch.linalg.pinv(g64, hermitian=True)
+    except RuntimeError:  # torch.linalg.LinAlgError: eigh did not converge
+        inverse = torch.linalg.pinv(g64 / g64.abs().max().clamp_min(1e-300)) / g64.abs().max().clamp_min(1e-300)
+    return (inverse @ c64).to(g.device)
 
 
 def ridge_solutions(gram: torch.Tensor, cross: torch.Tensor, ridge: float) -> Tuple[torch.Tensor, torch.Tensor]:

@@ -112,3 +112,19 @@ def test_a_fit_over_few_e_folds_says_it_is_rough():
     assert "rough: the curve spans only 2.5 e-folds" in short.reason
     long = predict(_metrics(8.0, 60), depth=60, depth_per_xi=3.0, floor_xi=None)
     assert "rough" not in long.reason
+
+
+def test_a_curve_that_stops_being_finite_is_undecidable():
+    """An exploding net: metrics null from stage 5 (overflow) must not read as "information reaches L"."""
+    m = _metrics(400.0, 12)
+    for name in m:
+        m[name][4:] = [None] * 8
+    p = predict(m, depth=12, depth_per_xi=3.0, floor_xi=None)
+    assert p.verdict == "undecidable" and "not finite from stage 5" in p.reason
+    assert p.xi is None and p.max_trainable_depth is None
+    json.dumps(p.to_dict(), allow_nan=False)
+    # only the classifier head null: the body curve decides as before
+    m = _metrics(400.0, 12)
+    shapes = [[64]] * 11 + [[10]]
+    m["relative_entropy"][-1] = None
+    assert predict(m, shapes, depth=12, depth_per_xi=3.0, floor_xi=None).verdict == "trainable"

@@ -1,5 +1,7 @@
 """Direct tests of the closed-form (ridge) fit in reprobe.probe.ridge."""
 
+import math
+
 import pytest
 import torch
 
@@ -114,3 +116,38 @@ def test_small_ridges_solve_in_float64():
     w, b = ridge_solution(st.gram, st.cross, 1e-4)
     assert w.dtype == torch.float64 and b.dtype == torch.float64
     assert st.gram.dtype == torch.float32  # the statistics are not changed in place
+
+
+def test_overflowed_statistics_give_nan_not_a_crash():
+    x, _, _, y = _problem(d=4, k=2)
+    st = _stats(x.float(), y.float())
+    gram = st.gram.clone()
+    gram[0, 0] = float("inf")
+    w, b = ridge_solution(gram, st.cross, 0.0)
+    assert torch.isnan(w).all() and torch.isnan(b).all()
+
+
+def test_min_norm_fallback_survives_an_eigendecomposition_that_does_not_converge(monkeypatch):
+    x, w_true, b_true, y = _problem(d=4, k=2)
+    st = _stats(x, y)
+    real_pinv = torch.linalg.pinv
+
+    def failing_eigh_pinv(a, *args, hermitian=False, **kw):
+        if hermitian:
+            raise torch.linalg.LinAlgError("linalg.eigh: The algorithm failed to converge")
+        return real_pinv(a, *args, **kw)
+
+    monkeypatch.setattr(torch.linalg, "pinv", failing_eigh_pinv)
+    monkeypatch.setattr(torch.linalg, "cholesky_ex", lambda g: (g, torch.tensor(1)))  # force the fallback
+    w, b = ridge_solution(st.gram, st.cross, 0.0)
+    assert torch.allclose(w, w_true, atol=1e-6) and torch.allclose(b, b_true, atol=1e-6)
+
+
+def test_an_exploding_relu_net_is_probed_without_a_crash_and_undecidable():
+    """σ_w² = 1e9: activations grow ~2e4× per layer; the Gram overflows float32 at stage 8."""
+    from reprobe.experiments.run import run_named
+
+    result, _, _ = run_named(model="mlp", model_options={"activation": "relu", "sigma_w2": 1e9, "depth": 8},
+                             samples=16, train_samples=256, progress=False)
+    assert result.metrics["relative_entropy"][-1] is None or not math.isfinite(result.metrics["relative_entropy"][-1])
+    assert result.prediction["verdict"] == "undecidable" and "not finite" in result.prediction["reason"]
