@@ -281,7 +281,7 @@ def executor_options(f: Callable) -> Callable:
 def executor_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
     """The library's executor options from :func:`executor_options`' values (a wrong mix is an error
     before any work: --address or a --jobs count with the local or Ray executor that ignores it)."""
-    from ..experiments.sweep import check_run_options
+    from ..experiments.executors import check_run_options
 
     kw = {k: params[k] for k in ("executor", "address", "cpus_per_point", "gpus_per_point", "retries")}
     if kw["executor"] == "ray" and params.get("jobs") is not None:

@@ -61,6 +61,17 @@ def check_executor(executor: str, address: Optional[str] = None) -> None:
         raise ReprobeError(f"{param('address')} names a Ray cluster; pass {param('executor', 'ray')} with it")
 
 
+def check_run_options(executor: str = "local", address: Optional[str] = None, cpus_per_point: float = 1.0,
+                      gpus_per_point: float = 0.0, retries: int = 3) -> None:
+    """Fail before any work on an unknown executor or a Ray request Ray would refuse."""
+    check_executor(executor, address)
+    if executor == "ray":
+        from .ray_executor import check_ray_options, import_ray
+
+        import_ray()  # not installed: say so before the data loads
+        check_ray_options(cpus_per_point, gpus_per_point, retries)
+
+
 def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int] = None, progress: bool = True,
               desc: str = "points", on_record: Optional[Callable[[dict], None]] = None, batch: int = 1, *,
               executor: str = "local", address: Optional[str] = None, cpus_per_point: float = 1.0,
@@ -86,15 +97,11 @@ def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int
     """
     from tqdm.auto import tqdm
 
-    check_executor(executor, address)
+    check_run_options(executor, address, cpus_per_point, gpus_per_point, retries)
     todo = [t for t in tasks if t not in store]
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
         raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
-    if executor == "ray":
-        from .ray_executor import check_ray_options
-
-        check_ray_options(cpus_per_point, gpus_per_point, retries)
     units = group_units(todo, batch)
     jobs = min(jobs, max(1, len(units)))
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,

@@ -24,7 +24,7 @@ from ..analysis.validation import deepest_points, predicted_depths, score_rule, 
 from ..analysis.critical import score_record
 from ..core.errors import ReprobeError, param
 from ..core.io import json_safe
-from .executors import run_tasks
+from .executors import check_run_options, run_tasks
 from .grid import KEY_FIELDS, expand_grid, point_key, sweep_grid
 from .points import _bundle, _width_key
 from .store import PointStore, check_resume_settings, open_store
@@ -410,19 +410,6 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
         meta = {"config": {**settings, "acc_threshold": thr, "seed": seed, "wall_time_last_run": done["seconds"]},
                 "grid": grid, "command": f"run_sweep({str(out)!r}, …)"}
         return finalize_sweep(out, meta=meta, acc_threshold=thr, activation=activation)
-
-
-def check_run_options(executor: str = "local", address: Optional[str] = None, cpus_per_point: float = 1.0,
-                      gpus_per_point: float = 0.0, retries: int = 3) -> None:
-    """Fail before any work on an unknown executor or a Ray request Ray would refuse."""
-    from .executors import check_executor
-
-    check_executor(executor, address)
-    if executor == "ray":
-        from .ray_executor import check_ray_options, import_ray
-
-        import_ray()  # not installed: say so before the data loads
-        check_ray_options(cpus_per_point, gpus_per_point, retries)
 
 
 def run_grid(path, tasks: List[Dict[str, Any]], *, resume: bool = False, jobs: Optional[int] = 1,
