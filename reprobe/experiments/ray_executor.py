@@ -92,11 +92,13 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise ReprobeError(f"cannot connect to the Ray cluster at {address}: {last}")
 
 
-def connect(address: Optional[str] = None, timeout: float = CONNECT_TIMEOUT_S) -> bool:
+def connect(address: Optional[str] = None, timeout: Optional[float] = None) -> bool:
     """Join the cluster at ``address`` (``"auto"``: the one running on this machine; None: the one
-    this process already joined, else a new local one). Returns True when this call started the
+    this process already joined, else a new local one) within ``timeout`` seconds (default
+    :data:`CONNECT_TIMEOUT_S`) where an address is given. Returns True when this call started the
     connection (the caller then shuts it down)."""
     ray = import_ray()
+    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
     if address and address not in ("auto", "local"):
         if ray.is_initialized():
             current = ray.get_runtime_context().gcs_address
