@@ -66,10 +66,11 @@ def check_run_options(executor: str = "local", address: Optional[str] = None, cp
     """Fail before any work on an unknown executor or a Ray request Ray would refuse."""
     check_executor(executor, address)
     if executor == "ray":
-        from .ray_executor import check_ray_options, import_ray
+        from .ray_executor import check_address, check_ray_options, import_ray
 
-        import_ray()  # not installed: say so before the data loads
+        import_ray()  # not installed, or no cluster at the address: say so before the data loads
         check_ray_options(cpus_per_point, gpus_per_point, retries)
+        check_address(address)
 
 
 def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int] = None, progress: bool = True,

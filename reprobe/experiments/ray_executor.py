@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import logging
 import socket
+from contextlib import contextmanager
 import subprocess
 import sys
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from ..core.errors import ReprobeError, param
 
@@ -31,6 +32,8 @@ CONNECT_TIMEOUT_S = 30.0
 
 _SHARED: Dict[str, Any] = {}  # in each worker: shared objects by object-store id, fetched once
 _REMOTE = None
+_JOINED: Optional[str] = None  # the address this process gave ray.init
+_CHECKED: set = set()  # addresses that answered as Ray clusters
 
 
 def import_ray():
@@ -64,6 +67,19 @@ def _host_port(address: str):
     return host.strip("[]"), int(port)
 
 
+def _explicit(address: Optional[str]) -> bool:
+    return bool(address) and address not in ("auto", "local")
+
+
+def check_address(address: Optional[str], timeout: Optional[float] = None) -> None:
+    """A one-line error within ``timeout`` seconds (default :data:`CONNECT_TIMEOUT_S`) when no Ray
+    cluster answers at ``address`` (checked once per process; ``None``/``"auto"`` are left to Ray)."""
+    if not _explicit(address) or address in _CHECKED:
+        return
+    _check_reachable(address, CONNECT_TIMEOUT_S if timeout is None else timeout)
+    _CHECKED.add(address)
+
+
 def _check_reachable(address: str, timeout: float) -> None:
     """A one-line error within ``timeout`` seconds when nothing answers at ``address``.
 
@@ -88,37 +104,53 @@ def _check_reachable(address: str, timeout: float) -> None:
         raise ReprobeError(f"the Ray cluster at {address} did not answer within {timeout:g} s; is it the address "
                            f"a Ray head node printed when it started?") from None
     if res.returncode != 0:
+        if "InvalidAuthToken" in res.stderr or "Unauthenticated" in res.stderr:
+            raise ReprobeError(f"the Ray cluster at {address} wants its authentication token: set RAY_AUTH_MODE=token "
+                               f"here (and RAY_AUTH_TOKEN, if this machine's ~/.ray/auth_token is not the cluster's)")
         last = (res.stderr.strip().splitlines() or ["no message"])[-1]
         raise ReprobeError(f"cannot connect to the Ray cluster at {address}: {last}")
 
 
 def connect(address: Optional[str] = None, timeout: Optional[float] = None) -> bool:
     """Join the cluster at ``address`` (``"auto"``: the one running on this machine; None: the one
-    this process already joined, else a new local one) within ``timeout`` seconds (default
+    this process already joined, else a new local one), failing within ``timeout`` seconds (default
     :data:`CONNECT_TIMEOUT_S`) where an address is given. Returns True when this call started the
-    connection (the caller then shuts it down)."""
+    connection (the caller then shuts it down: :func:`ray_session`)."""
+    global _JOINED
     ray = import_ray()
-    timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
-    if address and address not in ("auto", "local"):
-        if ray.is_initialized():
-            current = ray.get_runtime_context().gcs_address
-            if _host_port(address) == _host_port(current):
-                return False
-        _check_reachable(address, timeout)
     if ray.is_initialized():
-        if address and address not in ("auto", "local"):
-            raise ReprobeError(f"this process is already connected to the Ray cluster at "
-                               f"{ray.get_runtime_context().gcs_address}, not {address}; call ray.shutdown() first")
-        return False
+        if not _explicit(address) or address == _JOINED or \
+                _host_port(address) == _host_port(ray.get_runtime_context().gcs_address):
+            return False
+    check_address(address, timeout)
+    if ray.is_initialized():
+        raise ReprobeError(f"this process is already connected to the Ray cluster at "
+                           f"{ray.get_runtime_context().gcs_address}, not {address}; call ray.shutdown() first")
     kw: Dict[str, Any] = {"logging_level": logging.WARNING, "log_to_driver": False}
     if not address or address == "local":
         kw["include_dashboard"] = False
     try:
-        ray.init(address=None if address == "local" else address, **kw)
+        # None starts a new local cluster even where `ray start` left one running ("auto" joins that)
+        ray.init(address="local" if not address else address, **kw)
     except (ConnectionError, RuntimeError, ValueError) as e:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0]
         raise ReprobeError(f"cannot connect to the Ray cluster at {address or 'a new local cluster'}: {first}") from None
+    _JOINED = address
     return True
+
+
+@contextmanager
+def ray_session(address: Optional[str] = None) -> Iterator[Any]:
+    """``with ray_session(address) as ray:`` connected to the cluster (:func:`connect`); a
+    connection made here is closed on leaving (one the caller made stays open)."""
+    started = connect(address)
+    try:
+        yield import_ray()
+    finally:
+        if started:
+            global _JOINED
+            _JOINED = None
+            import_ray().shutdown()
 
 
 def _call(fn: Callable, item: Any, shared_box: List[Any], threads: int) -> Any:
@@ -168,8 +200,11 @@ def ray_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], on_result: Call
     cancels the items still running or waiting.
     """
     check_ray_options(cpus_per_item, gpus_per_item, retries)
-    started = connect(address)
-    ray = import_ray()
+    with ray_session(address) as ray:
+        _map(ray, fn, items, on_result, shared, cpus_per_item, gpus_per_item, retries, name)
+
+
+def _map(ray, fn, items, on_result, shared, cpus_per_item, gpus_per_item, retries, name) -> None:
     pending: Dict[Any, int] = {}
     try:
         box = [ray.put(shared)] if shared is not None else []
@@ -190,9 +225,6 @@ def ray_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], on_result: Call
             except Exception:  # already finished or its worker gone: nothing left to stop
                 pass
         raise
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _result(ray, ref, retries: int) -> Any:

@@ -38,7 +38,7 @@ CLI_TINY = ["--model", "mlp", "--depth", "4", "--width", "16", "--sigma-w2", "1.
 def cluster():
     started = not ray.is_initialized()
     if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     if started:
         ray.shutdown()
