@@ -347,6 +347,17 @@ def _write_summary(out: Path, summary: Dict[str, Any]) -> None:
     atomic_write(out / "summary.csv", w)
 
 
+def _checked_specs(specs: Sequence[ModelSpec], predictors: Sequence[str], run: Dict[str, Any]) -> List[ModelSpec]:
+    """The specs with unique names, after the checks that fail before any work."""
+    check_run_options(**run)
+    specs = unique_specs(specs)
+    for spec in specs:
+        check_model_options(spec)
+    for name in predictors:
+        get_predictor(name)
+    return specs
+
+
 def compare_models(
     specs: Sequence[ModelSpec],
     out_dir,
@@ -360,11 +371,8 @@ def compare_models(
     echo: Callable[[str], None] = lambda s: None,
     bundle=None,
     predictors: Sequence[str] = (),
-    executor: str = "local",
-    address: Optional[str] = None,
-    cpus_per_point: float = 1.0,
-    gpus_per_point: float = 0.0,
-    retries: int = 3,
+    executor: str = "local", address: Optional[str] = None,
+    cpus_per_point: float = 1.0, gpus_per_point: float = 0.0, retries: int = 3,
 ) -> Dict[str, Any]:
     """Probe every spec on the same data, save runs, rank them, write summary (+ report).
 
@@ -391,12 +399,7 @@ def compare_models(
                            f"(e.g. {param('model', 'mlp', python='mlp')} {param('model', 'cnn', python='and cnn')})")
     run = {"executor": executor, "address": address, "cpus_per_point": cpus_per_point,
            "gpus_per_point": gpus_per_point, "retries": retries}
-    check_run_options(**run)
-    specs = unique_specs(specs)
-    for spec in specs:
-        check_model_options(spec)
-    for name in predictors:  # unknown names fail before any work
-        get_predictor(name)
+    specs = _checked_specs(specs, predictors, run)
     out = Path(out_dir)
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)
