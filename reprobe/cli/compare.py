@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from ..core.format import format_number
-from .options import data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
+from .options import (data_kwargs, data_options, executor_kwargs, executor_options, model_kwargs, model_options,
+                      probe_kwargs, probe_options)
 
 
 def compare_model_options(f):
@@ -36,6 +37,7 @@ def compare_model_options(f):
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars, no table")
 @click.option("--predictor", "predictors", multiple=True, metavar="NAME",
               help="also score every model with this trainability predictor (repeatable; `reprobe list predictors`)")
+@executor_options
 def compare_cmd(models, out, force, write_html, quiet, predictors, **params):
     """Probe several models on the same data and rank them by predicted trainability.
 
@@ -50,6 +52,7 @@ def compare_cmd(models, out, force, write_html, quiet, predictors, **params):
     from ..report import write_report
     from .options import command_line
 
+    run = executor_kwargs(params)
     specs = [parse_model_spec(m) for m in models]
     out_dir = Path(out) if out else Path("runs") / f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
     echo = (lambda s: None) if quiet else (lambda s: click.echo(s, err=True))
@@ -63,7 +66,7 @@ def compare_cmd(models, out, force, write_html, quiet, predictors, **params):
             summary = compare_models(
                 specs, out_dir, data=params["data"], data_options=data_kwargs(params),
                 model_options=model_kwargs(params), probe_options=probe_kwargs(params, progress=not quiet),
-                command=command, report=write_page if write_html else None, echo=echo, predictors=predictors,
+                command=command, report=write_page if write_html else None, echo=echo, predictors=predictors, **run,
             )
         except KeyboardInterrupt:
             raise KeyboardInterrupt(f"interrupted; {out_dir} is incomplete (marked by its INCOMPLETE file); "

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, Optional
 
 import click
 
+from ..core.errors import ReprobeError
 from ..metrics import CUTOFFS, METRICS
 from ..probe.probe import FIT_METHODS
 
@@ -258,3 +259,33 @@ def probe_kwargs(params: Dict[str, Any], progress: bool = True) -> Dict[str, Any
     if params.get("preset"):
         out["adapter_options"] = {"preset": params["preset"]}
     return out
+
+
+def executor_options(f: Callable) -> Callable:
+    """--executor, --address, --cpus-per-point, --gpus-per-point, --retries: where the points run."""
+    return _stack(
+        click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+                     help="local: processes on this machine (--jobs); ray: a Ray cluster (pip install -e \".[ray]\")"),
+        click.option("--address", default=None, metavar="ADDR",
+                     help="ray: the cluster's HOST:PORT (`ray start --head` prints it); auto: the cluster running "
+                          "here; none: start a local one"),
+        click.option("--cpus-per-point", type=FiniteFloat(min=0, min_open=True), default=1.0, show_default=True,
+                     help="ray: CPUs (and torch threads) one point takes"),
+        click.option("--gpus-per-point", type=FiniteFloat(min=0), default=0.0, show_default=True,
+                     help="ray: GPUs one point takes; fractions share a GPU (0.25: four probes per GPU)"),
+        click.option("--retries", type=click.IntRange(min=0), default=3, show_default=True,
+                     help="ray: reruns of a point whose worker or node died"),
+    )(f)
+
+
+def executor_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
+    """The library's executor options from :func:`executor_options`' values (a wrong mix is an error
+    before any work: --address or a --jobs count with the local or Ray executor that ignores it)."""
+    from ..experiments.executors import check_run_options
+
+    kw = {k: params[k] for k in ("executor", "address", "cpus_per_point", "gpus_per_point", "retries")}
+    if kw["executor"] == "ray" and params.get("jobs") is not None:
+        raise ReprobeError("--jobs counts local processes; with --executor ray, --cpus-per-point shares out the "
+                           "cluster's CPUs")
+    check_run_options(**kw)
+    return kw

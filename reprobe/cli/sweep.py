@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -22,7 +21,7 @@ import click
 
 from ..core.errors import ReprobeError
 from .options import (FLAG_NAMES, NON_NEGATIVE, POSITIVE, POSITIVE_INT, FiniteFloat, _stack, data_kwargs, data_options,
-                      probe_kwargs, probe_options)
+                      executor_kwargs, executor_options, probe_kwargs, probe_options)
 
 GRID_HELP = "START:STOP:STEP (inclusive) or a list a,b,c"
 
@@ -151,18 +150,6 @@ def _check_model(params, grid):
     return bundle.num_classes, bundle
 
 
-def _open(path: Path, resume: bool, echo_warnings: bool = True):
-    from ..experiments.store import open_store
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        store = open_store(path, resume)
-    if echo_warnings:
-        for w in store.warnings:
-            click.echo(f"warning: {w}", err=True)
-    return store
-
-
 def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activation: str, quiet: bool,
              metric: str = "relative_entropy") -> Dict[str, Any]:
     """Summarise ``out`` (:func:`~reprobe.experiments.sweep.finalize_sweep`: sweep.json), draw
@@ -248,6 +235,7 @@ def _threshold(params, num_classes: int) -> float:
 @data_options
 @probe_options
 @run_options
+@executor_options
 @click.option("--verify", is_flag=True, help="also train every probed net (ground truth; see --train-*)")
 @train_options("train-")
 @click.option("--predictor", "predictors", multiple=True, metavar="NAME",
@@ -271,6 +259,7 @@ def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
     out = Path(out)
     _check_jobs(jobs)
     predictors = check_predictors(predictors)  # unknown names fail before any work
+    run = {**executor_kwargs({**params, "jobs": jobs}), "batch": params["batch"]}
     grid = _grid(params)
     train = _train_kwargs(params, "train_") if verify else None
     num_classes, bundle = _check_model(params, grid)
@@ -278,7 +267,7 @@ def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
     kw = probe_kwargs(params, progress=False)
     tasks = with_predictors(_tasks(grid, params, kw, train), predictors)
     with _locked(out):
-        _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr)
+        _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run)
 
 
 def _locked(out: Path):
@@ -288,28 +277,30 @@ def _locked(out: Path):
     return claimed(out, marker=SWEEP_LOCK, must_be_empty=False)
 
 
-def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> None:
-    from ..experiments.executors import run_tasks
-    from ..experiments.store import check_resume_settings
+def _run_grid(path: Path, tasks: List[dict], resume: bool, jobs: Optional[int], quiet: bool, desc: str,
+              run: Dict[str, Any]) -> Dict[str, Any]:
+    """The library's :func:`~reprobe.experiments.sweep.run_grid`, its warnings and resume line on stderr."""
+    from ..experiments.sweep import run_grid
 
-    store = _open(out / "points.jsonl", resume)
-    check_resume_settings(store.records, tasks[0], out / "points.jsonl")
+    return run_grid(path, tasks, resume=resume, jobs=jobs, progress=not quiet, desc=desc,
+                    warn=lambda w: click.echo(f"warning: {w}", err=True),
+                    echo=None if quiet else (lambda line: click.echo(line, err=True)), **run)
+
+
+def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run) -> None:
+    t0 = time.perf_counter()
+    done = _run_grid(out / "points.jsonl", tasks, resume, jobs, quiet, "sweep", run)
     meta = {"config": {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
                        "data_options": data_kwargs(params), "probe": kw, "train": train, "acc_threshold": thr,
-                       "seed": params["seed"], "predictors": tasks[0].get("predictors", [])},
+                       "seed": params["seed"], "wall_time_last_run": done["seconds"],
+                       "predictors": tasks[0].get("predictors", [])},
             "grid": grid, "command": _command()}
-    skipped = sum(t in store for t in tasks)
-    if skipped and not quiet:
-        click.echo(f"resuming: {skipped} of {len(tasks)} points already done", err=True)
-    t0 = time.perf_counter()
-    n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="sweep", batch=params.get("batch") or 1)
-    meta["config"]["wall_time_last_run"] = time.perf_counter() - t0
     res = finalize(out, meta=meta, acc_threshold=thr, activation=params["activation"], quiet=quiet)
     if not quiet:
         _print_table(res["probes"], res["theory"])
         _print_critical_lines(res.get("critical_lines") or {})
         _print_agreement(res["agreement"])
-    click.echo(f"{n} points run, {skipped} resumed; wrote {out}/points.jsonl, " + ", ".join(res["files"])
+    click.echo(f"{done['ran']} points run, {done['skipped']} resumed; wrote {out}/points.jsonl, " + ", ".join(res["files"])
                + f"  ({time.perf_counter() - t0:.1f}s)")
 
 
@@ -318,6 +309,7 @@ def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr) -> Non
 @grid_options
 @data_options
 @run_options
+@executor_options
 @train_options("")
 @click.option("--seed", type=int, default=0, show_default=True, help="seed of weights, split and shuffling")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N")
@@ -331,24 +323,20 @@ def train_grid_cmd(out, resume, jobs, quiet, **params):
     """
     out = Path(out)
     _check_jobs(jobs)
+    run = executor_kwargs({**params, "jobs": jobs})
     grid = _grid(params)
     train = _train_kwargs(params, "")
     num_classes, _ = _check_model(params, grid)
     thr = _threshold(params, num_classes)
     tasks = _tasks(grid, params, None, train)
     with _locked(out):
-        _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr)
+        _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr, run)
 
 
-def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr) -> None:
-    from ..experiments.executors import run_tasks
-    from ..experiments.store import check_resume_settings
-
-    store = _open(out / "trained.jsonl", resume)
-    check_resume_settings(store.records, tasks[0], out / "trained.jsonl")
-    skipped = sum(t in store for t in tasks)
+def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr, run) -> None:
     t0 = time.perf_counter()
-    n = run_tasks(tasks, store, jobs=jobs, progress=not quiet, desc="train")
+    done = _run_grid(out / "trained.jsonl", tasks, resume, jobs, quiet, "train", run)
+    store, n, skipped = done["store"], done["ran"], done["skipped"]
     meta = {"config": {"train_grid": {"model": params["model"], "model_options": _model_options(params),
                                       "data": params["data"], "train": train, "grid": grid,
                                       "command": _command()}, "acc_threshold": thr}}

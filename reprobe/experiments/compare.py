@@ -44,6 +44,7 @@ from ..core.errors import ReprobeError, param
 #: A model spec, named in messages (the CLI: --model).
 MODEL = param("model", python="model spec")
 from ..core.io import finite_or_none
+from .executors import check_run_options
 
 SCHEMA = "reprobe.compare/1"
 
@@ -264,36 +265,72 @@ def summary_csv(summary: Dict[str, Any]) -> str:
     return buf.getvalue()
 
 
-def _probe_each(specs: Sequence[ModelSpec], out: Path, data: str, bundle, model_options, probe_options,
-                command: Optional[str], echo: Callable[[str], None], predictors: Sequence[str] = ()):
-    """Probe and save every spec into ``out/runs/<slug>/``: (entries, failed, metric names)."""
+def probe_spec(job: tuple, bundle) -> tuple:
+    """Probe one model (the work of one compare point, in this process or on a Ray worker).
+
+    ``job``: ``(spec, data, model_options, probe_options, predictors)``. Returns ``(result, None)``,
+    or ``(None, message)`` when the model failed (a bad name, wrong input shape …).
+    """
     from .run import run_named
 
-    entries: List[Dict[str, Any]] = []
-    failed: List[Dict[str, Any]] = []
-    metric_names: List[str] = []
-    for i, spec in enumerate(specs, 1):
-        echo(f"[{i}/{len(specs)}] {spec.display}")
+    spec, data, mkw, pkw, predictors = job
+    t0 = time.perf_counter()
+    try:
+        result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, predictors=predictors, **pkw)
+    except (ReprobeError, RuntimeError, ValueError, TypeError) as e:
+        msg = " ".join(str(e).split()) or type(e).__name__
+        if not isinstance(e, ReprobeError):
+            msg = f"{type(e).__name__}: {msg}"
+        return None, msg
+    result.timings["total"] = time.perf_counter() - t0
+    return result, None
+
+
+def _probe_each(specs: Sequence[ModelSpec], out: Path, data: str, bundle, model_options, probe_options,
+                command: Optional[str], echo: Callable[[str], None], predictors: Sequence[str] = (),
+                run: Optional[Dict[str, Any]] = None):
+    """Probe and save every spec into ``out/runs/<slug>/``: (entries, failed, metric names), in the
+    specs' order. ``run``: executor options (``executor="ray"``: each model on a Ray worker, saved
+    here as it lands)."""
+    run = dict(run or {})
+    jobs = []
+    for spec in specs:
         mkw, pkw = split_options(model_options or {}, probe_options or {}, spec.options)
-        t0 = time.perf_counter()
-        try:
-            result, _, _ = run_named(spec.name, data, model_options=mkw, bundle=bundle, predictors=predictors, **pkw)
-        except (ReprobeError, RuntimeError, ValueError, TypeError) as e:
-            msg = " ".join(str(e).split()) or type(e).__name__
-            if not isinstance(e, ReprobeError):
-                msg = f"{type(e).__name__}: {msg}"
-            echo(f"  failed: {msg}")
-            failed.append({"name": spec.display, "spec": spec.name, "options": spec.options, "error": msg[:500]})
-            continue
-        result.timings["total"] = time.perf_counter() - t0
+        jobs.append((spec, data, mkw, pkw, list(predictors)))
+    landed: Dict[int, tuple] = {}
+
+    def land(i: int, res: tuple) -> None:
+        spec, (result, error) = specs[i], res
+        if error is not None:
+            echo(f"  {spec.display} failed: {error}")
+            landed[i] = (None, {"name": spec.display, "spec": spec.name, "options": spec.options,
+                                "error": error[:500]})
+            return
         result.extra["command"] = command
         result.extra["compare_name"] = spec.display
-        run_dir = out / "runs" / spec.slug
-        result.save(run_dir)
-        entries.append(entry_from_result(result, spec, f"runs/{spec.slug}"))
-        for m in result.metrics:
-            if m not in metric_names:
-                metric_names.append(m)
+        result.save(out / "runs" / spec.slug)
+        landed[i] = (entry_from_result(result, spec, f"runs/{spec.slug}"), list(result.metrics))
+
+    if run.pop("executor", "local") == "ray":
+        from .ray_executor import ray_map
+
+        echo(f"probing {len(specs)} models on Ray")
+        jobs = [(s, d, m, {**p, "progress": False}, pr) for s, d, m, p, pr in jobs]
+        ray_map(probe_spec, jobs, land, shared=bundle, address=run.get("address"),
+                cpus_per_item=run.get("cpus_per_point", 1.0), gpus_per_item=run.get("gpus_per_point", 0.0),
+                retries=run.get("retries", 3), name="reprobe-compare")
+    else:
+        for i, job in enumerate(jobs):
+            echo(f"[{i + 1}/{len(specs)}] {specs[i].display}")
+            land(i, probe_spec(job, bundle))
+    entries, failed, metric_names = [], [], []
+    for i in range(len(specs)):
+        entry, extra = landed[i]
+        if entry is None:
+            failed.append(extra)
+            continue
+        entries.append(entry)
+        metric_names += [m for m in extra if m not in metric_names]
     return entries, failed, metric_names
 
 
@@ -310,6 +347,17 @@ def _write_summary(out: Path, summary: Dict[str, Any]) -> None:
     atomic_write(out / "summary.csv", w)
 
 
+def _checked_specs(specs: Sequence[ModelSpec], predictors: Sequence[str], run: Dict[str, Any]) -> List[ModelSpec]:
+    """The specs with unique names, after the checks that fail before any work."""
+    check_run_options(**run)
+    specs = unique_specs(specs)
+    for spec in specs:
+        check_model_options(spec)
+    for name in predictors:
+        get_predictor(name)
+    return specs
+
+
 def compare_models(
     specs: Sequence[ModelSpec],
     out_dir,
@@ -323,6 +371,8 @@ def compare_models(
     echo: Callable[[str], None] = lambda s: None,
     bundle=None,
     predictors: Sequence[str] = (),
+    executor: str = "local", address: Optional[str] = None,
+    cpus_per_point: float = 1.0, gpus_per_point: float = 0.0, retries: int = 3,
 ) -> Dict[str, Any]:
     """Probe every spec on the same data, save runs, rank them, write summary (+ report).
 
@@ -335,6 +385,10 @@ def compare_models(
     A model that fails with a :class:`ReprobeError` (unknown name, wrong input shape …) is listed
     under ``failed`` and the others go on; if every model fails the first error is raised.
 
+    ``executor="ray"`` probes each model on a Ray worker (``address``, ``cpus_per_point``,
+    ``gpus_per_point``, ``retries``: see :func:`~.executors.run_tasks`); this process ships the
+    data once, saves every run and writes the summary.
+
     Returns:
         The summary dict (also written to ``out_dir/summary.json``).
     """
@@ -343,11 +397,9 @@ def compare_models(
     if not specs:
         raise ReprobeError(f"no models to compare; pass {param('model', python='a model spec')} at least once "
                            f"(e.g. {param('model', 'mlp', python='mlp')} {param('model', 'cnn', python='and cnn')})")
-    specs = unique_specs(specs)
-    for spec in specs:
-        check_model_options(spec)
-    for name in predictors:  # unknown names fail before any work
-        get_predictor(name)
+    run = {"executor": executor, "address": address, "cpus_per_point": cpus_per_point,
+           "gpus_per_point": gpus_per_point, "retries": retries}
+    specs = _checked_specs(specs, predictors, run)
     out = Path(out_dir)
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)
@@ -358,7 +410,7 @@ def compare_models(
         bundle = load_dataset(data, **(data_options or {}))
     t_data = time.perf_counter() - t_start
     entries, failed, metric_names = _probe_each(specs, out, data, bundle, model_options, probe_options, command, echo,
-                                                list(predictors))
+                                                list(predictors), run)
     if not entries:
         first = failed[0]
         raise ReprobeError(f"every model failed; first: {first['name']}: {first['error']}")

@@ -1,7 +1,8 @@
 """Executors: run the tasks of a grid and hand each finished record to the driver.
 
-Only the driver (this process) writes the store; workers send records back. ``jobs == 1`` runs in
-this process; more jobs run in spawned worker processes, each with its share of the cores.
+Only the driver (this process) writes the store; workers send records back. The ``local`` executor
+runs ``jobs == 1`` in this process and more jobs in spawned worker processes, each with its share of
+the cores; the ``ray`` executor runs them on a Ray cluster (:mod:`.ray_executor`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,11 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional
 
 from ..core.errors import ParamMessage, ReprobeError, param
-from .points import group_units, run_unit
+from .points import bundles_of, group_units, run_unit, run_unit_with
 from .store import PointStore
+
+#: The executors :func:`run_tasks` knows.
+EXECUTORS = ("local", "ray")
 
 
 class Interrupted(ParamMessage, KeyboardInterrupt):
@@ -49,49 +53,100 @@ def default_jobs() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def check_executor(executor: str, address: Optional[str] = None) -> None:
+    """A one-line error for an unknown executor, or an address given to the local one."""
+    if executor not in EXECUTORS:
+        raise ReprobeError(f"unknown {param('executor')} {executor!r}; choose one of {', '.join(EXECUTORS)}")
+    if address and executor != "ray":
+        raise ReprobeError(f"{param('address')} names a Ray cluster; pass {param('executor', 'ray')} with it")
+
+
+def check_run_options(executor: str = "local", address: Optional[str] = None, cpus_per_point: float = 1.0,
+                      gpus_per_point: float = 0.0, retries: int = 3) -> None:
+    """Fail before any work on an unknown executor or a Ray request Ray would refuse."""
+    check_executor(executor, address)
+    if executor == "ray":
+        from .ray_executor import check_address, check_ray_options, import_ray
+
+        import_ray()  # not installed, or no cluster at the address: say so before the data loads
+        check_ray_options(cpus_per_point, gpus_per_point, retries)
+        check_address(address)
+
+
 def run_tasks(tasks: List[Dict[str, Any]], store: PointStore, jobs: Optional[int] = None, progress: bool = True,
-              desc: str = "points", on_record: Optional[Callable[[dict], None]] = None, batch: int = 1) -> int:
+              desc: str = "points", on_record: Optional[Callable[[dict], None]] = None, batch: int = 1, *,
+              executor: str = "local", address: Optional[str] = None, cpus_per_point: float = 1.0,
+              gpus_per_point: float = 0.0, retries: int = 3) -> int:
     """Run the tasks whose points are not in ``store`` yet; append each record as it lands.
 
-    Workers (``jobs`` > 1) are spawned processes with ``max(1, cores // jobs)`` torch threads each
-    (``OMP_NUM_THREADS``, when set, wins: :func:`threads_per_job`);
-    only this process writes the store. ``batch``: tasks per unit of work (:func:`~.points.group_units`).
-    Returns the number of points run now.
+    Args:
+        tasks: grid points with their settings (:func:`~.points.run_point`).
+        store: the driver's store; only this process appends to it.
+        jobs: local executor: worker processes, spawned, with ``max(1, cores // jobs)`` torch
+            threads each (``OMP_NUM_THREADS``, when set, wins: :func:`threads_per_job`); 1 runs in
+            this process; None: one per core. Not used by Ray (``cpus_per_point`` shares its CPUs).
+        progress: draw a progress bar. desc: its label. on_record: called with each landed record.
+        batch: tasks per unit of work (:func:`~.points.group_units`).
+        executor: ``"local"`` or ``"ray"``.
+        address: ray: the cluster (``"auto"``: the one on this machine; None: the one this process
+            joined, else a new local one). cpus_per_point, gpus_per_point: ray resources of one unit
+            (fractions allowed; ``gpus_per_point=0.25`` puts four on a GPU); torch threads per Ray
+            worker = ``cpus_per_point``. retries: ray: reruns of a unit whose worker or node died.
+
+    Returns:
+        The number of points run now.
     """
     from tqdm.auto import tqdm
 
+    check_run_options(executor, address, cpus_per_point, gpus_per_point, retries)
     todo = [t for t in tasks if t not in store]
     jobs = default_jobs() if jobs is None else int(jobs)
     if jobs < 1:
         raise ReprobeError(f"{param('jobs')} must be at least 1, got {jobs}")
     units = group_units(todo, batch)
     jobs = min(jobs, max(1, len(units)))
-    threads = threads_per_job(jobs)
     bar = tqdm(total=len(tasks), initial=len(tasks) - len(todo), desc=desc, unit="pt", disable=not progress,
                dynamic_ncols=True)
     done = 0
 
     def land(rec):
         nonlocal done
-        store.append(rec)
-        done += 1
-        bar.update(1)
-        if on_record:
-            on_record(rec)
+        if store.append(rec):  # a point already there (never, but a retried unit must not write twice)
+            done += 1
+            bar.update(1)
+            if on_record:
+                on_record(rec)
 
     try:
         if not todo:
             return 0
-        if jobs == 1:
-            _run_here(units, threads, land)
+        if executor == "ray":
+            _run_on_ray(units, land, address=address, cpus=cpus_per_point, gpus=gpus_per_point, retries=retries,
+                        name=f"reprobe-{desc}")
+        elif jobs == 1:
+            _run_here(units, threads_per_job(jobs), land)
         else:
-            _run_in_workers(units, jobs, threads, land)
+            _run_in_workers(units, jobs, threads_per_job(jobs), land)
     except KeyboardInterrupt:
         saved = len(tasks) - len(todo) + done
         raise Interrupted(f"interrupted; {saved} of {len(tasks)} points saved, {param('resume', True)} continues") from None
     finally:
         bar.close()
     return done
+
+
+def _run_on_ray(units: List[List[Dict[str, Any]]], land: Callable[[dict], None], *, address: Optional[str],
+                cpus: float, gpus: float, retries: int, name: str) -> None:
+    """The units on Ray; the data sets go to the object store once (:func:`~.ray_executor.ray_map`)."""
+    from .ray_executor import ray_map
+
+    def landed(_, records):
+        for rec in records:
+            land(rec)
+
+    bundles = bundles_of([t for u in units for t in u])
+    ray_map(run_unit_with, units, landed, shared=bundles, address=address, cpus_per_item=cpus, gpus_per_item=gpus,
+            retries=retries, name=name)
 
 
 def threads_per_job(jobs: int) -> int:

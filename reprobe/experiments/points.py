@@ -20,10 +20,15 @@ from .store import settings_of
 _BUNDLES: Dict[Tuple, Any] = {}
 
 
+def bundle_key(data: str, data_options: Dict[str, Any]) -> Tuple[str, str]:
+    """The cache key of a data set loaded with these options."""
+    return (data, json.dumps(data_options or {}, sort_keys=True, default=str))
+
+
 def _bundle(data: str, data_options: Dict[str, Any]):
     from ..data import load_dataset
 
-    key = (data, json.dumps(data_options, sort_keys=True, default=str))
+    key = bundle_key(data, data_options)
     if key not in _BUNDLES:
         _BUNDLES[key] = load_dataset(data, **data_options)
     return _BUNDLES[key]
@@ -195,3 +200,19 @@ def _run_batched(tasks: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
     for record in records:
         record["timings"]["total"] = share
     return [json_safe(r) for r in records]
+
+
+def bundles_of(tasks: List[Dict[str, Any]]) -> Dict[Tuple[str, str], Any]:
+    """The data sets the tasks need, loaded (once per process) and keyed by :func:`bundle_key`."""
+    out: Dict[Tuple[str, str], Any] = {}
+    for t in tasks:
+        key = bundle_key(t["data"], t.get("data_options") or {})
+        if key not in out:
+            out[key] = _bundle(t["data"], t.get("data_options") or {})
+    return out
+
+
+def run_unit_with(tasks: List[Dict[str, Any]], bundles: Dict[Tuple[str, str], Any]) -> List[Dict[str, Any]]:
+    """:func:`run_unit` with the data sets given (an executor shipped them) instead of loaded here."""
+    _BUNDLES.update(bundles or {})
+    return run_unit(tasks)

@@ -18,14 +18,14 @@ import math
 import time
 import warnings
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..analysis.validation import deepest_points, predicted_depths, score_rule, spearman
 from ..analysis.critical import score_record
 from ..analysis.critical_lines import critical_lines
 from ..core.errors import ReprobeError, param
 from ..core.io import json_safe
-from .executors import run_tasks
+from .executors import check_run_options, run_tasks
 from .grid import KEY_FIELDS, expand_grid, point_key, sweep_grid
 from .points import _bundle, _width_key
 from .store import PointStore, check_resume_settings, open_store
@@ -385,7 +385,8 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
               acc_threshold: Optional[float] = None, activation: str = "tanh", seed: int = 0,
               progress: bool = False, data_options: Optional[Dict[str, Any]] = None,
               model_options: Optional[Dict[str, Any]] = None, predictors: Sequence[str] = (),
-              batch: int = 1) -> Dict[str, Any]:
+              batch: int = 1, executor: str = "local", address: Optional[str] = None,
+              cpus_per_point: float = 1.0, gpus_per_point: float = 0.0, retries: int = 3) -> Dict[str, Any]:
     """Probe one net per grid point into ``out`` (``points.jsonl``, ``sweep.json``), from Python.
 
     What ``reprobe sweep`` does, without the pictures and the report page (draw them with
@@ -399,12 +400,16 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
         probe: probe options (``samples``, ``ridge``, ``train_samples`` …) over
             :data:`SWEEP_PROBE_DEFAULTS`. train: training options over :data:`SWEEP_TRAIN_DEFAULTS`
             to also train every probed net (ground truth); None: probe only.
-        jobs: worker processes (None: one per core; 1: in this process).
+        jobs: worker processes of the local executor (None: one per core; 1: in this process).
         batch: probe up to this many nets of one shape (a σ_w² row: same depth, width, seed) together,
             in one batched forward and solve (built-in ``mlp``, probe only; the same points as one at a
             time, up to float rounding); 1: one at a time.
         acc_threshold: accuracy that counts as trained (default: 2 × chance).
         data_options, model_options: passed to the dataset and the model builder.
+        executor: ``"local"`` (this machine) or ``"ray"`` (a Ray cluster: this process writes
+            ``points.jsonl``, Ray workers probe). address, cpus_per_point, gpus_per_point,
+            retries: the Ray options of :func:`~.executors.run_tasks` (``address="auto"`` joins
+            the cluster running here; None starts a local one unless this process joined one).
         predictors: predictor names (``reprobe.predictors``) also scored on every probed net: each
             point's record gets ``predictors`` like ``result.json``'s, and ``critical_lines`` the
             partial Jacobian's χ = 1 crossing when ``"partial_jacobian"`` is among them.
@@ -422,6 +427,10 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
     predictors = check_predictors(predictors)
     if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
         raise ReprobeError(f"{param('batch')} must be a whole number of at least 1, got {batch!r}")
+    run = {"executor": executor, "address": address, "cpus_per_point": cpus_per_point,
+           "gpus_per_point": gpus_per_point, "retries": retries}
+    check_run_options(**run)
+    run["batch"] = batch
     grid = sweep_grid(sigma_w2, sigma_b2, depth, width)
     probe = {**SWEEP_PROBE_DEFAULTS, "seed": seed, **(probe or {}), "progress": False}
     if train is not None:
@@ -438,13 +447,43 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
     tasks = with_predictors([{**p, **settings} for p in expand_grid(grid["sigma_w2"], grid["sigma_b2"],
                                                                     grid["depth"], grid["width"], seed)], predictors)
     with claimed(out, marker=SWEEP_LOCK, must_be_empty=False):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            store = open_store(out / "points.jsonl", resume)
-        check_resume_settings(store.records, tasks[0], out / "points.jsonl")
-        meta = {"config": {**settings, "acc_threshold": thr, "seed": seed, "predictors": predictors}, "grid": grid,
-                "command": f"run_sweep({str(out)!r}, …)"}
-        t0 = time.perf_counter()
-        run_tasks(tasks, store, jobs=jobs, progress=progress, desc="sweep", batch=batch)
-        meta["config"]["wall_time_last_run"] = time.perf_counter() - t0
+        done = run_grid(out / "points.jsonl", tasks, resume=resume, jobs=jobs, progress=progress, desc="sweep", **run)
+        meta = {"config": {**settings, "acc_threshold": thr, "seed": seed, "wall_time_last_run": done["seconds"],
+                           "predictors": predictors},
+                "grid": grid, "command": f"run_sweep({str(out)!r}, …)"}
         return finalize_sweep(out, meta=meta, acc_threshold=thr, activation=activation)
+
+
+def run_grid(path, tasks: List[Dict[str, Any]], *, resume: bool = False, jobs: Optional[int] = 1,
+             progress: bool = False, desc: str = "sweep", warn: Optional[Callable[[str], None]] = None,
+             echo: Optional[Callable[[str], None]] = None, **run: Any) -> Dict[str, Any]:
+    """Run a grid's tasks into the store at ``path`` (``points.jsonl`` or ``trained.jsonl``): what
+    :func:`run_sweep`, ``reprobe sweep`` and ``reprobe train-grid`` share.
+
+    Args:
+        path: the JSONL store. Finished points there are an error unless ``resume``, which skips
+            them (and refuses points made with other settings).
+        tasks: grid points with their settings (all alike but for the grid).
+        jobs, progress, desc: see :func:`~.executors.run_tasks`.
+        warn: called with each warning about the store (a half-written last line cut off);
+            None: dropped. echo: called with a line saying how many points are resumed.
+        run: the executor options of :func:`~.executors.run_tasks` (``executor``, ``address``,
+            ``cpus_per_point``, ``gpus_per_point``, ``retries``, ``batch``).
+
+    Returns:
+        ``{"ran", "skipped", "seconds", "store"}``.
+    """
+    path = Path(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store = open_store(path, resume)
+    for w in store.warnings:
+        if warn:
+            warn(w)
+    check_resume_settings(store.records, tasks[0], path)
+    skipped = sum(t in store for t in tasks)
+    if skipped and echo:
+        echo(f"resuming: {skipped} of {len(tasks)} points already done")
+    t0 = time.perf_counter()
+    ran = run_tasks(tasks, store, jobs=jobs, progress=progress, desc=desc, **run)
+    return {"ran": ran, "skipped": skipped, "seconds": time.perf_counter() - t0, "store": store}
