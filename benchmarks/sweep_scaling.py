@@ -11,8 +11,8 @@ mnist-5k with the sweep's default probe (ridge decoders, 100 evaluation samples)
   clock, as a cluster is; its workers start on the clock, like the local ones); ``warm``: the same
   sweep again, on the workers the first one started (a cluster's workers outlive a sweep; local
   worker processes do not);
-* ``batched``: ``run_tasks(batch=K)`` in one process (:func:`batched_row`: the slot of the batched
-  MLP path, which probes the ``K`` nets of a unit together).
+* ``batched``: ``run_tasks(batch=K)`` in one process (:func:`batched_row`: the batched MLP path
+  probes the ``K`` nets of a unit together).
 
 Each row writes a fresh store; the data set is loaded and one point probed in this process before
 the clock starts. On a few points worker start-up weighs heavily; more ``--points`` show the steady
@@ -57,9 +57,9 @@ def timed(tasks: List[Dict[str, Any]], folder: Path, **kw: Any) -> float:
 
 
 def batched_row(tasks: List[Dict[str, Any]], folder: Path, batch: int) -> float:
-    """SLOT of the batched MLP path (issue 11, part 4): ``run_tasks(batch=K)`` groups the nets of one
-    shape into units of ``K``; once :mod:`reprobe.probe.batched` probes a unit in one stacked forward
-    this row measures it (until then it runs the unit's nets one after another)."""
+    """The batched MLP path (:class:`reprobe.probe.batched.BatchedMLPProbe`): ``run_tasks(batch=K)``
+    groups the nets of one shape into units of ``K``, each probed in one stacked forward and one
+    batched set of ridge solves, in this process."""
     return timed(tasks, folder, jobs=1, batch=batch)
 
 
