@@ -217,7 +217,9 @@ def _print_critical_lines(lines: Dict[str, Any]) -> None:
                 continue
             v, rel = row[name], (row.get("vs_mean_field") or {}).get(name)
             parts.append(f"{labels[name]} " + ("-" if v is None else f"{v:.3f}") + ("" if rel is None else f" ({rel:+.1%})"))
-        click.echo(f"critical σ_w² at {key.replace(',', ', ')}: " + ", ".join(parts))
+        notes = [f"{labels.get(n, n)} {text}" for n, text in (row.get("notes") or {}).items()]
+        click.echo(f"critical σ_w² at {key.replace(',', ', ')}: " + ", ".join(parts)
+                   + "".join(f"; {note}" for note in notes))
 
 
 def _threshold(params, num_classes: int) -> float:

@@ -98,6 +98,8 @@ def test_sweep_cli_with_predictors(tmp_path):
     row = lines["sigma_b2=0.05,depth=6,width=32"]
     assert {"mean_field", "probe_xi_peak", "partial_jacobian", "grid", "notes"} <= set(row)
     assert "critical σ_w² at sigma_b2=0.05, depth=6, width=32: mean field 1.761" in r.output
+    for name, note in row["notes"].items():  # e.g. a ξ̂ peak at the grid's edge is said on the line
+        assert note in r.output
     assert (out / "phase.png").stat().st_size > 10_000
 
 
