@@ -18,9 +18,10 @@ the dicts; functions that take records accept either form (:func:`as_point`, :fu
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, fields
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+from ..core.io import finite_or_none
 
 __all__ = ["KEY_FIELDS", "point_key", "SweepPoint", "CompareEntry", "as_point", "as_points", "as_entry"]
 
@@ -51,12 +52,6 @@ def _copy(v: Any) -> Any:
     if isinstance(v, list):
         return [_copy(x) for x in v]
     return v
-
-
-def _finite(v: Any) -> Optional[float]:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-        return None
-    return float(v)
 
 
 #: What a typed field holds: its JSON type and the empty value it reads as when missing.
@@ -143,7 +138,7 @@ class _Record:
     @property
     def predicted_depth(self) -> Optional[float]:
         """The prediction's deepest trainable net in stages, when finite."""
-        return _finite(self.prediction.get("max_trainable_depth"))
+        return finite_or_none(self.prediction.get("max_trainable_depth"))
 
     def predictor_score(self, name: str) -> Optional[Any]:
         """The score of predictor ``name`` (None where it was not run)."""
@@ -285,11 +280,11 @@ class CompareEntry(_Record):
 
     def cutoff_fraction(self, metric: str) -> Optional[float]:
         """ℓ*/L of ``metric``, when finite."""
-        return _finite(self.cutoff_fractions.get(metric))
+        return finite_or_none(self.cutoff_fractions.get(metric))
 
     def final(self, metric: str) -> Optional[float]:
         """The last stage's value of ``metric``, when finite."""
-        return _finite(self.finals.get(metric))
+        return finite_or_none(self.finals.get(metric))
 
     @property
     def probe_time(self) -> Optional[float]:
