@@ -114,8 +114,9 @@ class _Record:
                 out[key] = _copy(getattr(self, self._RENAMED.get(key, key)))
         return out
 
-    def _get(self, key: str) -> Any:
-        """A JSON key's value as loaded (None when absent)."""
+    def json_value(self, key: str) -> Any:
+        """The JSON key's value exactly as loaded (None when absent; a null stays None where the
+        typed field reads empty). For writing a field back out; read through the typed fields."""
         if key in self.extra:
             return self.extra[key]
         name = self._RENAMED.get(key, key)
@@ -123,7 +124,7 @@ class _Record:
 
     def has(self, key: str) -> bool:
         """Does the record hold the JSON key ``key`` (an older record may not)?"""
-        return key in self.keys if self.keys else self._get(key) not in (None, {}, [])
+        return key in self.keys if self.keys else self.json_value(key) not in (None, {}, [])
 
     def cutoff(self, metric: str) -> Optional[int]:
         """ℓ* of ``metric`` (None: undecidable or not probed)."""
