@@ -1,5 +1,7 @@
 """Pure functions over probe results and records (no probing, no files, no plots).
 
+* :mod:`reprobe.analysis.records` — typed records: a sweep point (``SweepPoint``) and a compared model
+  (``CompareEntry``), read from and written back to the JSON the files hold;
 * :mod:`reprobe.analysis.correlation` — the correlation length ξ̂ of a metric curve;
 * :mod:`reprobe.analysis.prediction` — the trainability prediction from ξ̂;
 * :mod:`reprobe.analysis.validation` — the prediction checked against ground-truth grids;

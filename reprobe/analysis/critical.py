@@ -38,51 +38,52 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
 from .correlation import correlation_lengths
 from ..core.errors import ReprobeError, param
 from ..core.io import nan_array
+from .records import SweepPoint, as_point
 
 RANK_BY = ("xi", "cutoff")
 TIE_BREAKS = ("mean-relative-entropy", "final-differential-entropy", "mean-differential-entropy")
 GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
 
 
-def _vals(rec: dict, metric: str) -> np.ndarray:
-    v = (rec.get("metrics") or {}).get(metric) or []
-    return nan_array(v)
+Record = Union[Dict[str, Any], SweepPoint]
 
 
-def record_xi(rec: dict, metric: str = "relative_entropy") -> float:
+def record_xi(rec: Record, metric: str = "relative_entropy") -> float:
     """ξ̂ of ``metric`` in a probe record (its classifier head left out when the record has stage
     shapes); -1 when the curve cannot be fitted."""
-    values = (rec.get("metrics") or {}).get(metric)
+    p = as_point(rec)
+    values = p.metric(metric)
     if not values:
         return -1.0
-    fit = correlation_lengths({metric: values}, rec.get("stage_shapes") or ())[metric]
+    fit = correlation_lengths({metric: values}, p.stage_shapes or ())[metric]
     return -1.0 if fit.xi is None else float(fit.xi)
 
 
-def score_record(rec: dict, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy",
+def score_record(rec: Record, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy",
                  rank_by: str = "cutoff") -> Tuple[float, float]:
     """(ξ̂ or ℓ*, tie-break value) — higher is deeper propagation. Undecidable counts as -1."""
     if tie_break not in TIE_BREAKS:
         raise ReprobeError(f"unknown tie-break {tie_break!r}; valid: {', '.join(TIE_BREAKS)}")
     if rank_by not in RANK_BY:
         raise ReprobeError(f"unknown rank_by {rank_by!r}; valid: {', '.join(RANK_BY)}")
+    p = as_point(rec)
     if rank_by == "xi":
-        ell = record_xi(rec, metric)
+        ell = record_xi(p, metric)
     else:
-        ell = (rec.get("cutoffs") or {}).get(metric)
+        ell = p.cutoff(metric)
         ell = -1.0 if ell is None else float(ell)
     if tie_break == "mean-relative-entropy":
-        v = _vals(rec, "relative_entropy")
+        v = nan_array(p.metric("relative_entropy"))
         t = -float(np.nanmean(v)) if np.isfinite(v).any() else -math.inf
     else:
-        v = _vals(rec, "differential_entropy")
+        v = nan_array(p.metric("differential_entropy"))
         if not np.isfinite(v).any():
             t = -math.inf
         elif tie_break == "final-differential-entropy":
@@ -182,14 +183,15 @@ def find_critical(
             if len(cache) >= max_probes:
                 raise ReprobeError(f"critical search used {max_probes} probes without converging; raise {param('tol')}")
             rec = evaluate(sw)
-            cuts = rec.get("cutoffs") or {}
+            point = as_point(rec)
+            cuts = point.cutoffs
             if metric not in cuts:
                 raise ReprobeError(f"{param('score_metric', python='metric')} {metric!r} is not a probed metric; probed: "
                                    f"{', '.join(sorted(cuts)) or 'none'}")
-            s = score_record(rec, metric, tie_break, rank_by)
+            s = score_record(point, metric, tie_break, rank_by)
             cache[sw] = s
             evaluated.append({"sigma_w2": sw, rank_by: s[0], "l_star": cuts[metric],
-                              "tie_break_value": s[1] if math.isfinite(s[1]) else None, "depth": rec.get("depth")})
+                              "tie_break_value": s[1] if math.isfinite(s[1]) else None, "depth": point.depth})
             if on_probe:
                 on_probe(sw, rec, s)
         return cache[sw]

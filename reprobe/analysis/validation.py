@@ -28,6 +28,7 @@ import numpy as np
 
 from .correlation import SaturationFit, correlation_lengths
 from .prediction import DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI, predicted_depth
+from .records import as_point
 
 LineKey = Tuple[float, float, Optional[int]]
 
@@ -75,9 +76,10 @@ def deepest_points(points: Iterable[Mapping]) -> Dict[LineKey, Mapping]:
 def line_fits(points: Mapping[LineKey, Mapping], metric: str = DEFAULT_METRIC) -> Dict[LineKey, Tuple[SaturationFit, int]]:
     """ξ̂ fit of ``metric`` and the probed depth per line (fitted once; calibration reuses them)."""
     out = {}
-    for k, p in points.items():
-        fits = correlation_lengths({metric: p["metrics"].get(metric) or []}, p.get("stage_shapes") or ())
-        out[k] = (fits[metric], int(p.get("stages") or p["depth"]))
+    for k, rec in points.items():
+        p = as_point(rec)
+        fits = correlation_lengths({metric: p.metric(metric)}, p.stage_shapes or ())
+        out[k] = (fits[metric], int(p.stages or p.depth))
     return out
 
 
@@ -91,7 +93,7 @@ def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT
 
 
 def cutoff_depths(points: Mapping[LineKey, Mapping], metric: str) -> Dict[LineKey, Optional[float]]:
-    return {k: (p.get("cutoffs") or {}).get(metric) for k, p in points.items()}
+    return {k: as_point(p).cutoff(metric) for k, p in points.items()}
 
 
 def auroc(scores: Sequence[float], labels: Sequence[bool]) -> Optional[float]:
@@ -190,7 +192,7 @@ def validate(points: Iterable[Mapping], trained: Sequence[Mapping], acc_threshol
     """
     lines = deepest_points(points)
     if not metrics:
-        metrics = sorted({m for p in lines.values() for m in (p.get("cutoffs") or {})})
+        metrics = sorted({m for p in lines.values() for m in as_point(p).cutoffs})
     metric = prediction_options.get("metric", DEFAULT_METRIC)
     rows = [score_rule(f"prediction:{metric}", predicted_depths(lines, **prediction_options), trained, acc_threshold)]
     rows += [score_rule(f"l_star:{m}", cutoff_depths(lines, m), trained, acc_threshold) for m in metrics]

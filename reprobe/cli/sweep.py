@@ -170,18 +170,19 @@ def finalize(out: Path, *, meta: Dict[str, Any], acc_threshold: float, activatio
 
 
 def _print_table(probes: List[dict], theory: Dict[str, Any]) -> None:
-    from ..experiments.sweep import final_value, six_xi
+    from ..analysis.records import as_points
+    from ..experiments.sweep import six_xi
 
     if not probes:
         return
     click.echo(f"{'σ_w²':>6} {'σ_b²':>6} {'L':>5} {'width':>6} {'ℓ*(RE)':>7} {'ℓ*(S)':>6} {'final S':>9} "
                f"{'6ξ_c':>7} {'acc':>6}")
-    for p in sorted(probes, key=lambda r: (r["sigma_b2"], r["depth"], r.get("width") or 0, r["sigma_w2"])):
-        c = p.get("cutoffs") or {}
-        s = final_value(p, "differential_entropy")
-        xi = six_xi(theory, p["sigma_w2"], p["sigma_b2"])
-        acc = p.get("accuracy")
-        click.echo(f"{p['sigma_w2']:>6g} {p['sigma_b2']:>6g} {p['depth']:>5} {str(p.get('width') or '-'):>6} "
+    for p in sorted(as_points(probes), key=lambda r: (r.sigma_b2, r.depth, r.width or 0, r.sigma_w2)):
+        c = p.cutoffs
+        s = p.final("differential_entropy")
+        xi = six_xi(theory, p.sigma_w2, p.sigma_b2)
+        acc = p.accuracy
+        click.echo(f"{p.sigma_w2:>6g} {p.sigma_b2:>6g} {p.depth:>5} {str(p.width or '-'):>6} "
                    f"{str(c.get('relative_entropy', '-')):>7} {str(c.get('differential_entropy', '-')):>6} "
                    f"{('%.3f' % s) if s is not None else '-':>9} "
                    f"{('inf' if xi == math.inf else ('%.1f' % xi if xi is not None else '-')):>7} "
@@ -381,6 +382,7 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     """
     from .. import theory as mf
     from ..analysis.critical import describe_tie_break, find_critical
+    from ..analysis.records import as_point
     from ..experiments.critical import probe_evaluator
 
     parts = bracket.split(":")
@@ -399,9 +401,10 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
 
     def on_probe(sw, rec, s):
         if not quiet and not as_json:
-            ell = (rec.get("cutoffs") or {}).get(score_metric)
+            point = as_point(rec)
+            ell = point.cutoff(score_metric)
             xi = f"ξ̂ = {s[0]:.3g}, " if rank_by == "xi" and s[0] >= 0 else ""
-            click.echo(f"  probe σ_w² = {sw:.4f}: {xi}ℓ* = {'-' if ell is None else ell} of {rec.get('depth')}, "
+            click.echo(f"  probe σ_w² = {sw:.4f}: {xi}ℓ* = {'-' if ell is None else ell} of {point.depth}, "
                        f"{describe_tie_break(tie_break, s[1])}", err=True)
 
     res = find_critical(evaluate, lo, hi, tol, metric=score_metric, tie_break=tie_break, rank_by=rank_by,

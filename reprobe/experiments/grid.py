@@ -8,13 +8,11 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ..analysis.records import KEY_FIELDS, point_key  # noqa: F401  (re-exported: the grid's identity)
 from ..core.errors import ReprobeError, param
 
 
 GRID_AXES = ("sigma_w2", "sigma_b2", "depth", "width")
-
-
-KEY_FIELDS = ("sigma_w2", "sigma_b2", "depth", "width", "seed")
 
 
 MAX_GRID = 100_000
@@ -74,14 +72,6 @@ def expand_grid(sigma_w2: Sequence[float], sigma_b2: Sequence[float], depth: Seq
     if len(pts) > MAX_GRID:
         raise ReprobeError(f"the grid has {len(pts)} points; at most {MAX_GRID} — use coarser ranges")
     return pts
-
-
-def point_key(p: Dict[str, Any]) -> Tuple:
-    """Identity of a grid point: (σ_w², σ_b², depth, width, seed), floats rounded to 6 decimals."""
-    def r(v):
-        return None if v is None else (round(float(v), 6) if isinstance(v, float) else v)
-
-    return tuple(r(p.get(k)) for k in KEY_FIELDS)
 
 
 def _axis(spec: Any, name: str, integer: bool = False) -> List[Any]:

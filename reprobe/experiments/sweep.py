@@ -23,6 +23,7 @@ from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tupl
 from ..analysis.validation import deepest_points, predicted_depths, score_rule, spearman
 from ..analysis.critical import score_record
 from ..analysis.critical_lines import critical_lines
+from ..analysis.records import SweepPoint, as_point
 from ..core.errors import ReprobeError, param
 from ..core.io import json_safe
 from .executors import check_run_options, run_tasks
@@ -67,21 +68,22 @@ def six_xi(theory: Dict[str, Any], sw: float, sb: float) -> Optional[float]:
     return v
 
 
-def final_value(rec: dict, metric: str) -> Optional[float]:
-    vals = (rec.get("metrics") or {}).get(metric) or []
-    return vals[-1] if vals else None
+def final_value(rec: Union[dict, SweepPoint], metric: str) -> Optional[float]:
+    """The last stage's value of ``metric`` in a point's record (None where not measured)."""
+    return as_point(rec).final(metric)
 
 
-def compact(rec: dict) -> dict:
+def compact(rec: Union[dict, SweepPoint]) -> dict:
     """The summary row of one point for sweep.json."""
-    out = {k: rec.get(k) for k in KEY_FIELDS}
-    if "cutoffs" in rec:
-        out["cutoffs"] = rec["cutoffs"]
-        out["final"] = {m: final_value(rec, m) for m in rec.get("metrics", {})}
-    if "accuracy" in rec:
-        out["accuracy"] = rec["accuracy"]
-    if rec.get("predictors"):
-        out["predictors"] = {n: (d or {}).get("score") for n, d in rec["predictors"].items()}
+    p = as_point(rec)
+    out = {k: p.json_value(k) for k in KEY_FIELDS}
+    if p.probed:
+        out["cutoffs"] = p.json_value("cutoffs")
+        out["final"] = {m: p.final(m) for m in p.metrics}
+    if p.has("accuracy"):
+        out["accuracy"] = p.accuracy
+    if p.predictors:
+        out["predictors"] = {n: p.predictor_score(n) for n in p.predictors}
     return out
 
 
@@ -93,10 +95,10 @@ def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], a
     (per σ_b², width; pooled) between the rule's depth (ℓ*, or 6ξ_c capped at the deepest trained
     depth) and the deepest trainable depth (0 when none trains).
     """
-    by_sw: Dict[Tuple, List[dict]] = {}
-    for p in probes:
-        if (p.get("cutoffs") or {}).get(metric) is not None:
-            by_sw.setdefault((round(p["sigma_w2"], 6), round(p["sigma_b2"], 6), p.get("width")), []).append(p)
+    by_sw: Dict[Tuple, List[SweepPoint]] = {}
+    for p in map(as_point, probes):
+        if p.cutoff(metric) is not None:
+            by_sw.setdefault((round(p.sigma_w2, 6), round(p.sigma_b2, 6), p.width), []).append(p)
     cells = []
     for t in trained:
         if t.get("accuracy") is None:
@@ -105,14 +107,14 @@ def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], a
         cands = by_sw.get(key)
         if not cands:
             continue
-        same = [p for p in cands if p["depth"] == t["depth"]]
-        ref = same[0] if same else max(cands, key=lambda p: p["depth"])
-        ell = ref["cutoffs"][metric]
+        same = [p for p in cands if p.depth == t["depth"]]
+        ref = same[0] if same else max(cands, key=lambda p: p.depth)
+        ell = ref.cutoff(metric)
         xi = six_xi(theory, t["sigma_w2"], t["sigma_b2"])
         cells.append({
             "sigma_w2": t["sigma_w2"], "sigma_b2": t["sigma_b2"], "width": t.get("width"), "depth": t["depth"],
             "accuracy": t["accuracy"], "trainable": t["accuracy"] >= acc_threshold,
-            "l_star": ell, "probe_depth": ref["depth"], "six_xi_c": xi,
+            "l_star": ell, "probe_depth": ref.depth, "six_xi_c": xi,
             "probe_predicts": t["depth"] <= ell, "theory_predicts": (None if xi is None else t["depth"] <= xi),
         })
     if not cells:
@@ -130,8 +132,8 @@ def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], a
         if row["l_star"] is None:
             # How deep information travels at this σ_w²: ℓ* of the deepest probed net (a shallow
             # net's ℓ* is capped by its own depth and says nothing about longer propagation).
-            deepest = max(by_sw[(round(c["sigma_w2"], 6), round(c["sigma_b2"], 6), c["width"])], key=lambda p: p["depth"])
-            row["l_star"] = deepest["cutoffs"][metric]
+            deepest = max(by_sw[(round(c["sigma_w2"], 6), round(c["sigma_b2"], 6), c["width"])], key=lambda p: p.depth)
+            row["l_star"] = deepest.cutoff(metric)
         row["depths"].append(c["depth"])
         if c["trainable"]:
             row["deepest_trainable"] = max(row["deepest_trainable"], c["depth"])
@@ -200,20 +202,20 @@ def _merge_accuracy(p: dict, trained: List[dict]) -> dict:
     return p
 
 
-def probe_critical_estimate(probes: List[dict], metric: str = "relative_entropy") -> Dict[str, Any]:
+def probe_critical_estimate(probes: Sequence[Union[dict, SweepPoint]], metric: str = "relative_entropy") -> Dict[str, Any]:
     """Per σ_b² (deepest depth, first width): the grid σ_w² with the best score (ℓ*, then lowest mean
     relative entropy); a grid estimate of the critical point."""
 
     out = {}
-    groups: Dict[float, List[dict]] = {}
-    for p in probes:
-        if "cutoffs" in p:
-            groups.setdefault(p["sigma_b2"], []).append(p)
+    groups: Dict[float, List[SweepPoint]] = {}
+    for p in map(as_point, probes):
+        if p.probed:
+            groups.setdefault(p.sigma_b2, []).append(p)
     for sb, ps in sorted(groups.items()):
-        dmax = max(p["depth"] for p in ps)
-        ps = [p for p in ps if p["depth"] == dmax]
+        dmax = max(p.depth for p in ps)
+        ps = [p for p in ps if p.depth == dmax]
         best = max(ps, key=lambda p: score_record(p, metric))
-        out[f"{sb:g}"] = {"sigma_w2": best["sigma_w2"], "depth": dmax, "l_star": best["cutoffs"].get(metric)}
+        out[f"{sb:g}"] = {"sigma_w2": best.sigma_w2, "depth": dmax, "l_star": best.cutoff(metric)}
     return out
 
 

@@ -22,6 +22,7 @@ from matplotlib import patheffects  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from ..analysis.critical_lines import critical_lines  # noqa: E402
+from ..analysis.records import SweepPoint, as_points  # noqa: E402
 from ..core.io import nan_array  # noqa: E402
 from .run import metric_label  # noqa: E402
 
@@ -142,10 +143,10 @@ def _draw_critical_lines(ax, ps: List[dict], sb: float, activation: Optional[str
             fontsize=7.5, zorder=8, bbox=dict(boxstyle="round,pad=0.25", fc="white", ec="none", alpha=0.85))
 
 
-def _draw_prediction(ax, ps: List[dict], sws: np.ndarray, L: int) -> None:
+def _draw_prediction(ax, ps: List[SweepPoint], sws: np.ndarray, L: int) -> None:
     """reprobe's predicted deepest trainable net (c·ξ̂) per σ_w²: hollow where it is a lower bound,
     arrow heads on the top edge where it is deeper than L."""
-    preds = [p.get("prediction") or {} for p in ps]
+    preds = [p.prediction for p in ps]
     depth = np.array([np.nan if d.get("max_trainable_depth") is None else d["max_trainable_depth"] for d in preds])
     if np.isnan(depth).all():
         return
@@ -167,23 +168,24 @@ def _draw_prediction(ax, ps: List[dict], sws: np.ndarray, L: int) -> None:
 def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequence[str],
                 activation: Optional[str], vmin: float, vmax: float):
     """One σ_b², one depth: the entropy mesh over (σ_w², ℓ), ℓ* curves and 6ξ_c on top."""
-    sws = np.array([p["sigma_w2"] for p in ps])
-    L = max(len(p["metrics"].get(metric, [])) for p in ps)
-    z = np.full((L, len(ps)), np.nan)
-    for j, p in enumerate(ps):
-        v = nan_array(p["metrics"].get(metric, []))
+    pts = as_points(ps)
+    sws = np.array([p.sigma_w2 for p in pts])
+    L = max(len(p.metric(metric)) for p in pts)
+    z = np.full((L, len(pts)), np.nan)
+    for j, p in enumerate(pts):
+        v = nan_array(p.metric(metric))
         z[: len(v), j] = v
     x_e = _edges(sws)
     mesh = ax.pcolormesh(x_e, np.arange(0.5, L + 1.0, 1.0), np.ma.masked_invalid(z), cmap="viridis",
                          vmin=vmin, vmax=vmax, shading="flat")
     for m in cutoff_metrics:
-        cuts = [(p.get("cutoffs") or {}).get(m) for p in ps]
+        cuts = [p.cutoff(m) for p in pts]
         if all(c is None for c in cuts):
             continue
         col, ls, mk, order = CUTOFF_STYLES.get(m, ("#e74c3c", ":", "^", 4))
         ax.plot(sws, [np.nan if c is None else c for c in cuts], ls=ls, marker=mk, ms=3.5, color=col, lw=1.8,
                 label=f"cutoff ℓ* ({m.replace('_', ' ')})", zorder=order)
-    _draw_prediction(ax, ps, sws, L)
+    _draw_prediction(ax, pts, sws, L)
     if activation:
         _draw_theory(ax, sb, sws, activation, L)
     _draw_critical_lines(ax, ps, sb, activation)
@@ -192,7 +194,7 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("weight variance σ_w²")
     ax.set_ylabel("stage ℓ (depth)")
-    width = ps[0].get("width")
+    width = pts[0].width
     ax.set_title(f"σ_b² = {sb:g}, L = {L}" + (f", width {width}" if width else ""), fontsize=10)
     return mesh
 
@@ -265,17 +267,17 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
                         ax.text(s, d, f"{z[i, j]:.2f}", ha="center", va="center", fontsize=7,
                                 color="k" if z[i, j] > 0.6 else "w")
         if probes:
-            ps = [p for p in probes if p["sigma_b2"] == sb and (p.get("cutoffs") or {}).get(metric) is not None]
+            ps = [p for p in as_points(probes) if p.sigma_b2 == sb and p.cutoff(metric) is not None]
             if ps:
-                best: Dict[float, dict] = {}
+                best: Dict[float, SweepPoint] = {}
                 for p in ps:
-                    k = round(p["sigma_w2"], 6)
-                    if k not in best or p["depth"] > best[k]["depth"]:
+                    k = round(p.sigma_w2, 6)
+                    if k not in best or p.depth > best[k].depth:
                         best[k] = p
                 ks = sorted(best)
-                ax.plot(ks, [best[k]["cutoffs"][metric] for k in ks], "o-", color="#e3242b", lw=1.8, ms=3.5,
-                        label=f"probe ℓ* ({metric.replace('_', ' ')}, L = {max(p['depth'] for p in best.values())})")
-                pred = [(best[k].get("prediction") or {}).get("max_trainable_depth") for k in ks]
+                ax.plot(ks, [best[k].cutoff(metric) for k in ks], "o-", color="#e3242b", lw=1.8, ms=3.5,
+                        label=f"probe ℓ* ({metric.replace('_', ' ')}, L = {max(p.depth for p in best.values())})")
+                pred = [best[k].prediction.get("max_trainable_depth") for k in ks]
                 if any(v is not None for v in pred):
                     ax.plot(ks, [np.nan if v is None else v for v in pred], "D-.", color="#f0f0f0", mec="#333333", lw=1.8,
                             ms=4, zorder=5, path_effects=[patheffects.withStroke(linewidth=3.2, foreground="#333333")],

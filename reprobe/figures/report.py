@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from ..analysis.records import as_points  # noqa: E402
 from ..core.io import nan_array  # noqa: E402
 from .run import metric_label, reconstruction_grid  # noqa: E402
 
@@ -95,15 +96,15 @@ def recon_strip(recon: np.ndarray, cutoff: Optional[int] = None, examples: int =
 
 def sweep_points_figure(points: List[Dict], metric_key: str) -> Optional[bytes]:
     """Fallback picture for sweeps without phase.png: ℓ* vs σ_w² (one line per depth/σ_b²)."""
-    xs = [(p.get("sigma_w2"), p) for p in points if isinstance(p.get("sigma_w2"), (int, float))]
+    xs = [(p.sigma_w2, p) for p in as_points(points) if isinstance(p.sigma_w2, (int, float))]
     if not xs:
         return None
     groups: Dict[str, list] = {}
     for sw, p in xs:
-        c = (p.get("cutoffs") or {}).get(metric_key) if isinstance(p.get("cutoffs"), dict) else None
-        if not isinstance(c, (int, float)):
+        c = p.cutoff(metric_key)
+        if c is None:
             continue
-        key = f"σ_b²={p.get('sigma_b2')}, L={p.get('depth')}"
+        key = f"σ_b²={p.sigma_b2}, L={p.depth}"
         groups.setdefault(key, []).append((sw, c))
     if not groups:
         return None

@@ -23,6 +23,7 @@ import numpy as np
 
 from ..core.errors import ReprobeError
 from ..analysis.ranking import rank_metric_for, reason_for
+from ..analysis.records import CompareEntry, as_entry
 from ..analysis.validation import spearman
 from ..core.io import finite_or_none
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, page, table
@@ -184,7 +185,8 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     cut = result.cutoffs.get(metric)
     name = result.extra.get("compare_name") or result.model.get("spec") or result.model.get("class") or folder.name
     opts = result.model.get("options") or {}
-    entry = {"depth": L, "cutoffs": result.cutoffs, "final": {m: finite_or_none(result.final(m)) for m in result.metrics}}
+    entry = CompareEntry(depth=L, cutoffs=dict(result.cutoffs),
+                         finals={m: finite_or_none(result.final(m)) for m in result.metrics})
     reason = reason_for(entry, metric)
     data_name = (result.data or {}).get("name", "?")
     title = f"Probe run: {name} on {data_name}"
@@ -254,7 +256,7 @@ def load_compare(folder: Path) -> Tuple[dict, Dict[str, Any]]:
     return summary, runs
 
 
-def _compare_ranking(models: List[dict], metric: str, metrics: List[str], summary: dict, anchor: str) -> List[str]:
+def _compare_ranking(models: List[CompareEntry], metric: str, metrics: List[str], summary: dict, anchor: str) -> List[str]:
     """The ranking table (and the models that failed)."""
     h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-ranking">Ranking by predicted trainability</h2>')
@@ -265,20 +267,18 @@ def _compare_ranking(models: List[dict], metric: str, metrics: List[str], summar
               [f"ℓ* of {m.replace('_', ' ')}" for m in other] + ["parameters", "probe time", "prediction"]
     rows, attrs = [], []
     for e in models:
-        L = e.get("depth")
-        c = (e.get("cutoffs") or {}).get(metric)
-        frac = (e.get("cutoff_fraction") or {}).get(metric)
-        fin = (e.get("final") or {}).get(metric)
-        t = e.get("timings") or {}
-        probe_t = (t.get("fit") or 0) + (t.get("evaluate") or 0) if ("fit" in t or "evaluate" in t) else None
-        pred = Raw(f'{_verdict(c, L, e.get("prediction")).html}<br><span class="reason" data-reason>{esc(e.get("reason", ""))}</span>')
-        rows.append([e.get("rank"), Raw(f'<a href="#{esc(anchor)}-m-{esc(e.get("slug") or e.get("rank"))}">{esc(e["name"])}</a>'),
+        L = e.depth
+        c = e.cutoff(metric)
+        frac = e.cutoff_fractions.get(metric)  # as stored: the page's data attributes show it verbatim
+        fin = e.finals.get(metric)
+        pred = Raw(f'{_verdict(c, L, e.prediction).html}<br><span class="reason" data-reason>{esc(e.reason)}</span>')
+        rows.append([e.rank, Raw(f'<a href="#{esc(anchor)}-m-{esc(e.slug or e.rank)}">{esc(e.name)}</a>'),
                      L, "–" if c is None else c, "–" if frac is None else f"{frac:.2f}", fmt(finite_or_none(fin))]
-                    + ["–" if (e.get("cutoffs") or {}).get(m) is None else e["cutoffs"][m] for m in other]
-                    + [fmt_params(e.get("parameters")), fmt_seconds(probe_t), pred])
-        attrs.append(f'data-model="{attr(e["name"])}" data-rank="{attr(e.get("rank"))}" data-depth="{attr(L)}" '
+                    + ["–" if e.cutoff(m) is None else e.cutoff(m) for m in other]
+                    + [fmt_params(e.parameters), fmt_seconds(e.probe_time), pred])
+        attrs.append(f'data-model="{attr(e.name)}" data-rank="{attr(e.rank)}" data-depth="{attr(L)}" '
                      f'data-cutoff="{attr(c)}" data-cutoff-fraction="{attr(frac)}" data-final="{attr(fin)}" '
-                     f'data-parameters="{attr(e.get("parameters"))}"')
+                     f'data-parameters="{attr(e.parameters)}"')
     h.append(table(headers, rows, num_cols=[0, 2, 3, 4, 5] + list(range(6, 6 + len(other) + 2)), row_attrs=attrs, cls="ranking"))
     failed = summary.get("failed") or []
     if failed:
@@ -288,7 +288,7 @@ def _compare_ranking(models: List[dict], metric: str, metrics: List[str], summar
     return h
 
 
-def _compare_curves(models: List[dict], runs: Dict[str, Any], metric: str, metrics: List[str], anchor: str) -> List[str]:
+def _compare_curves(models: List[CompareEntry], runs: Dict[str, Any], metric: str, metrics: List[str], anchor: str) -> List[str]:
     """One figure per metric with every model's curve."""
     from ..figures.report import curves_figure
 
@@ -297,9 +297,9 @@ def _compare_curves(models: List[dict], runs: Dict[str, Any], metric: str, metri
     for m in metrics:
         curves = []
         for e in models:
-            r = runs[e["name"]]
+            r = runs[e.name]
             if m in r.metrics:
-                curves.append({"name": e["name"], "values": r.metrics[m], "cutoff": r.cutoffs.get(m)})
+                curves.append({"name": e.name, "values": r.metrics[m], "cutoff": r.cutoffs.get(m)})
         if not curves:
             continue
         fig = img_tag(curves_figure(curves, m), f"{m} vs depth",
@@ -311,36 +311,36 @@ def _compare_curves(models: List[dict], runs: Dict[str, Any], metric: str, metri
     return h
 
 
-def _compare_reconstructions(models: List[dict], runs: Dict[str, Any], metric: str, anchor: str) -> List[str]:
+def _compare_reconstructions(models: List[CompareEntry], runs: Dict[str, Any], metric: str, anchor: str) -> List[str]:
     h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-recon">Reconstructions</h2>')
     h.append("<p>The same held-out inputs (left) reconstructed from a few stages of each model; red label: ℓ*. "
              "Where information is lost, reconstructions turn into the same blurry average image.</p>")
     for e in models:
-        r = runs[e["name"]]
-        h.append(f'<div class="strip" data-strip="{attr(e["name"])}"><h3>{esc(e.get("rank"))}. {esc(e["name"])}</h3>')
-        h.append(_recon_html(r, (e.get("cutoffs") or {}).get(metric), 2, None))
+        r = runs[e.name]
+        h.append(f'<div class="strip" data-strip="{attr(e.name)}"><h3>{esc(e.rank)}. {esc(e.name)}</h3>')
+        h.append(_recon_html(r, e.cutoff(metric), 2, None))
         h.append("</div>")
     return h
 
 
-def _compare_models(models: List[dict], runs: Dict[str, Any], anchor: str) -> List[str]:
+def _compare_models(models: List[CompareEntry], runs: Dict[str, Any], anchor: str) -> List[str]:
     """Per model: its facts, stage table and warnings."""
     h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-models">Models</h2>')
     for e in models:
-        r = runs[e["name"]]
-        sid = f"{anchor}-m-{e.get('slug') or e.get('rank')}"
-        h.append(f'<h3 id="{esc(sid)}">{esc(e.get("rank"))}. {esc(e["name"])}</h3>')
-        info = [("spec", e.get("spec")), ("class", e.get("model_class") or r.model.get("class")),
-                ("adapter", e.get("adapter") or r.model.get("adapter")), ("parameters", e.get("parameters")), ("stages L", e.get("depth"))]
-        info += [(f"cutoff ℓ* ({m.replace('_', ' ')})", c) for m, c in (e.get("cutoffs") or {}).items()]
+        r = runs[e.name]
+        sid = f"{anchor}-m-{e.slug or e.rank}"
+        h.append(f'<h3 id="{esc(sid)}">{esc(e.rank)}. {esc(e.name)}</h3>')
+        info = [("spec", e.spec), ("class", e.model_class or r.model.get("class")),
+                ("adapter", e.adapter or r.model.get("adapter")), ("parameters", e.parameters), ("stages L", e.depth)]
+        info += [(f"cutoff ℓ* ({m.replace('_', ' ')})", c) for m, c in e.cutoffs.items()]
         info += [(f"option {k}", v) for k, v in (r.model.get("options") or {}).items()]
-        info += [(f"time {k}", Raw(esc(fmt_seconds(v)))) for k, v in (e.get("timings") or {}).items()]
-        info += [("run folder", e.get("run"))]
+        info += [(f"time {k}", Raw(esc(fmt_seconds(v)))) for k, v in e.timings.items()]
+        info += [("run folder", e.run)]
         h.append(kv_table(info))
         h.append(_stage_table(r, limit_open=0))
-        for w in e.get("warnings") or []:
+        for w in e.warnings:
             h.append(f'<p class="warn">warning: {esc(w)}</p>')
     return h
 
@@ -361,7 +361,7 @@ def _compare_settings(summary: dict, anchor: str) -> List[str]:
     return h
 
 
-def _compare_predictors(models: List[dict], names: List[str], anchor: str) -> List[str]:
+def _compare_predictors(models: List[CompareEntry], names: List[str], anchor: str) -> List[str]:
     """"How the predictors agree": every predictor's score per model, and each predictor's rank
     correlation with the prediction's ranking (shown when any predictor was run)."""
     if not names or len(models) < 1:
@@ -372,15 +372,14 @@ def _compare_predictors(models: List[dict], names: List[str], anchor: str) -> Li
     headers = ["model", "prediction (depth / L)"] + names
     rows = []
     for e in models:
-        pred = e.get("prediction") or {}
-        depth, L = finite_or_none(pred.get("max_trainable_depth")), e.get("depth")
-        rows.append([e["name"], "–" if depth is None or not L else f"{depth / L:.3g}"]
-                    + [fmt(finite_or_none(((e.get("predictors") or {}).get(n) or {}).get("score"))) for n in names])
+        depth, L = e.predicted_depth, e.depth
+        rows.append([e.name, "–" if depth is None or not L else f"{depth / L:.3g}"]
+                    + [fmt(finite_or_none(e.predictor_score(n))) for n in names])
     h.append(table(headers, rows))
     head = [-(i + 1) for i in range(len(models))]  # models are in the prediction's order
     agree = []
     for n in names:
-        vals = [finite_or_none(((e.get("predictors") or {}).get(n) or {}).get("score")) for e in models]
+        vals = [finite_or_none(e.predictor_score(n)) for e in models]
         ok = [(a, v) for a, v in zip(head, vals) if v is not None]
         rho = spearman([a for a, _ in ok], [v for _, v in ok]) if len(ok) >= 3 else None
         agree.append([n, "–" if rho is None else f"{rho:+.2f}", f"{len(ok)} of {len(models)}"])
@@ -391,7 +390,7 @@ def _compare_predictors(models: List[dict], names: List[str], anchor: str) -> Li
 def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[str, str, Optional[str]]:
     folder = Path(folder)
     summary, runs = load_compare(folder)
-    models = sorted(summary["models"], key=lambda e: (e.get("rank") is None, e.get("rank") or 0))
+    models = sorted(map(as_entry, summary["models"]), key=lambda e: (e.rank is None, e.rank or 0))
     metric = summary.get("rank_metric") or "differential_entropy"
     metrics: List[str] = list(summary.get("metrics") or [])
     for r in runs.values():
@@ -404,7 +403,7 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
     h = [f'<section id="{esc(anchor)}" data-kind="compare" data-folder="{attr(str(folder))}">']
     if models:
         best = models[0]
-        h.append(f'<p class="lead">Predicted most trainable: <strong>{esc(best["name"])}</strong> — {esc(best.get("reason", ""))}.</p>')
+        h.append(f'<p class="lead">Predicted most trainable: <strong>{esc(best.name)}</strong> — {esc(best.reason)}.</p>')
     h.append(HOW_TO_READ)
 
     h += _compare_ranking(models, metric, metrics, summary, anchor)
