@@ -46,16 +46,17 @@ class PointStore:
             is_last = end >= len(data)
             obj = None
             if raw:
+                problem = "is not valid JSON"
                 try:
                     obj = json.loads(raw.decode("utf-8"))
                     if not complete or not _valid_record(obj):
-                        obj = None
+                        obj, problem = None, "is not a complete grid point"
                 except (ValueError, UnicodeDecodeError):
                     obj = None
                 if obj is None:
                     line_no = data.count(b"\n", 0, pos) + 1
-                    msg = (f"{self.path}: ignoring a half-written {'last line' if is_last else f'line {line_no}'} "
-                           f"({len(raw)} bytes)")
+                    msg = (f"{self.path}: ignoring a half-written {'last line' if is_last else 'line'} "
+                           f"(line {line_no} {problem}; {len(raw)} bytes)")
                     self.warnings.append(msg)
                     warnings.warn(msg, stacklevel=2)
                     if is_last:

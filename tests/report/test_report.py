@@ -184,7 +184,7 @@ def _png() -> bytes:
 
 def make_sweep(d: Path, with_points_in_json: bool = True) -> Path:
     d.mkdir(parents=True)
-    points = [{"sigma_w2": sw, "sigma_b2": 0.05, "depth": 20, "width": 64,
+    points = [{"sigma_w2": sw, "sigma_b2": 0.05, "depth": 20, "width": 64, "seed": 0,
                "cutoffs": {"differential_entropy": c, "relative_entropy": c}, "final": {"differential_entropy": -10.0 - i},
                "accuracy": 0.5 + 0.1 * i}
               for i, (sw, c) in enumerate([(1.0, 9), (1.76, 20), (3.0, 14)])]
