@@ -6,7 +6,8 @@
 Each search probes tanh MLPs (mnist-5k, ridge decoders) over σ_w² ∈ [1, 4] and reports the σ_w² it
 finds, its distance from mean field's critical point, the number of probes and the wall time, for
 ``rank_by="xi"`` (the correlation length ξ̂, the default) and ``rank_by="cutoff"`` (ℓ*, ties broken
-by the mean relative entropy). ``--grid`` adds a 0.1-step grid with the cutoff score for reference.
+by the mean relative entropy), and the partial Jacobian's χ = 1 found by bisection (``chi``: one
+backward pass per net, no decoders; :mod:`reprobe.analysis.chi_crossing`). ``--grid`` adds a 0.1-step grid with the cutoff score for reference.
 Probes are cached per σ_w², so a σ_w² both searches visit is probed once (times are per search).
 """
 
@@ -18,8 +19,9 @@ import time
 import numpy as np
 
 from reprobe import theory as mf
+from reprobe.analysis.chi_crossing import find_chi_crossing
 from reprobe.analysis.critical import find_critical, score_record
-from reprobe.experiments.critical import probe_evaluator
+from reprobe.experiments.critical import chi_evaluator, probe_evaluator
 
 
 def main() -> None:
@@ -51,6 +53,12 @@ def main() -> None:
             print(f"{sb:>5g} {crit:>10.3f} {rank_by:>8} {res.sigma_w2:>7.3f} {res.sigma_w2 - crit:>+7.3f} "
                   f"{res.probes:>6} {secs:>6.0f}s  [{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]", flush=True)
             print("        probes: " + ", ".join(f"{e['sigma_w2']:.3f}→{e[rank_by]:.3g}" for e in res.evaluated), flush=True)
+        log_chi = chi_evaluator("mlp", "mnist-5k", depth=args.depth, width=args.width, sigma_b2=sb,
+                                model_options={"activation": "tanh"})
+        res = find_chi_crossing(log_chi, 1.0, 4.0, args.tol)
+        print(f"{sb:>5g} {crit:>10.3f} {'chi':>8} {res.sigma_w2:>7.3f} {res.sigma_w2 - crit:>+7.3f} "
+              f"{res.probes:>6} {res.time:>6.1f}s  [{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]", flush=True)
+        print("        probes: " + ", ".join(f"{e['sigma_w2']:.3f}→{e['chi']:.3g}" for e in res.evaluated), flush=True)
         if args.grid:
             grid = np.round(np.arange(1.0, 4.0 + 1e-9, 0.1), 6)
             best = max(grid, key=lambda sw: score_record(cached(float(sw)), rank_by="xi"))

@@ -364,8 +364,9 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr, run) 
 @click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
               help="metric whose ξ̂ (or cutoff ℓ*) ranks first")
-@click.option("--rank-by", type=click.Choice(["xi", "cutoff"]), default="cutoff", show_default=True,
-              help="xi: correlation length ξ̂ (not capped by the depth); cutoff: ℓ*, then --tie-break")
+@click.option("--rank-by", type=click.Choice(["xi", "cutoff", "chi"]), default="cutoff", show_default=True,
+              help="xi: correlation length ξ̂ (not capped by the depth); cutoff: ℓ*, then --tie-break; chi: where "
+                   "the partial Jacobian's χ crosses 1, by bisection (no decoders fitted: fast and precise)")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
                                                  "mean-differential-entropy"]),
               default="mean-relative-entropy", show_default=True, help="ranks points with equal ℓ* (e.g. ℓ* = L)")
@@ -379,6 +380,7 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     By default ranks probes by ℓ*, which is flat at L near the edge of chaos, so points with equal ℓ*
     are ranked by --tie-break; --rank-by xi ranks by the correlation length ξ̂ (not capped by the
     depth, but flat to 1 % around the edge). Needs O(log((HI-LO)/TOL)) probes instead of a grid.
+    --rank-by chi bisects for the partial Jacobian's χ = 1 instead (no decoders: about a second).
     """
     from .. import theory as mf
     from ..analysis.critical import describe_tie_break, find_critical
@@ -394,6 +396,8 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
         raise ReprobeError(f"cannot read --bracket {bracket!r}; use LO:HI, e.g. 1.0:4.0")
     if params["depth"] < 1:
         raise ReprobeError(f"--depth must be at least 1, got {params['depth']}")
+    if rank_by == "chi":
+        return _critical_by_chi(lo, hi, tol, as_json, quiet, params)
     evaluate = probe_evaluator(
         params["model"], params["data"], depth=params["depth"], width=params["width"], sigma_b2=params["sigma_b2"],
         seed=params["seed"], model_options=_model_options(params), data_options=data_kwargs(params),
@@ -424,6 +428,40 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     xi = f"ξ̂ = {res.score[0]:.3g}, " if rank_by == "xi" and res.score[0] >= 0 else ""
     click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} ({xi}ℓ* = {'-' if ell is None else ell} of {params['depth']}; bracket "
                f"[{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
+               + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
+
+
+def _mean_field_sigma_w2(params) -> Optional[float]:
+    from .. import theory as mf
+
+    try:
+        return mf.critical_sigma_w2(params["activation"], params["sigma_b2"])
+    except ReprobeError:
+        return None
+
+
+def _critical_by_chi(lo: float, hi: float, tol: float, as_json: bool, quiet: bool, params) -> None:
+    """``critical --rank-by chi``: bisect for the partial Jacobian's χ = 1."""
+    from ..analysis.chi_crossing import find_chi_crossing
+    from ..experiments.critical import chi_evaluator
+
+    log_chi = chi_evaluator(params["model"], params["data"], depth=params["depth"], width=params["width"],
+                            sigma_b2=params["sigma_b2"], seed=params["seed"], model_options=_model_options(params),
+                            data_options=data_kwargs(params))
+
+    def on_probe(sw, chi):
+        if not quiet and not as_json:
+            click.echo(f"  probe σ_w² = {sw:.4f}: partial Jacobian χ = {chi:.4f}", err=True)
+
+    res = find_chi_crossing(log_chi, lo, hi, tol, on_probe=on_probe)
+    obj = {**res.to_dict(), "model": params["model"], "depth": params["depth"], "width": params["width"],
+           "sigma_b2": params["sigma_b2"], "mean_field_sigma_w2": _mean_field_sigma_w2(params)}
+    if as_json:
+        click.echo(json.dumps(obj, allow_nan=False, default=str))
+        return
+    mfs = obj["mean_field_sigma_w2"]
+    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} (partial Jacobian χ = 1; bracket [{res.bracket[0]:.3f}, "
+               f"{res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
                + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
 
 

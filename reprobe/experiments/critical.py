@@ -23,3 +23,33 @@ def probe_evaluator(model: str, data: str, *, depth: int, width: Optional[int], 
         })
 
     return evaluate
+
+
+def chi_evaluator(model: str, data: str, *, depth: int, width: Optional[int], sigma_b2: float, seed: int = 0,
+                  model_options: Optional[dict] = None, data_options: Optional[dict] = None) -> Callable[[float], Optional[float]]:
+    """σ_w² → the mean ``ln χ`` of the partial Jacobian over the net's hidden stage pairs (the pair into
+    a classifier head is left out, as on the phase diagram), for :func:`reprobe.analysis.chi_crossing.find_chi_crossing`.
+
+    Each call builds the net at σ_w² (same seed) and scores ``partial_jacobian`` on one training batch;
+    no decoders are fitted.
+    """
+    from ..analysis.correlation import ends_in_head
+    from ..analysis.critical_lines import mean_log_chi
+    from ..models import build_model
+    from ..predictors import score
+    from ..probe import CascadeProbe
+    from .points import _bundle, _net_options
+
+    bundle = _bundle(data, data_options or {})
+    base = {"sigma_b2": float(sigma_b2), "depth": int(depth), "width": width, "seed": int(seed), "model": model,
+            "model_options": model_options or {}}
+
+    def log_chi(sw: float) -> Optional[float]:
+        net = build_model(model, bundle.input_shape, bundle.num_classes, **_net_options({**base, "sigma_w2": float(sw)}))
+        x = bundle.train[0][0].unsqueeze(0) if isinstance(bundle.train[0], tuple) else bundle.train[0][:1]
+        with CascadeProbe(net) as probe:
+            shapes = [s.shape for s in probe.dry_run(x)]
+        chis = score(net, bundle.train, ["partial_jacobian"])["partial_jacobian"].per_stage
+        return mean_log_chi(chis, ends_in_head(shapes))
+
+    return log_chi

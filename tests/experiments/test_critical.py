@@ -114,3 +114,33 @@ def test_search_by_xi_finds_the_longest_correlation_length(peak):
 def test_unknown_rank_by_is_a_clear_error():
     with pytest.raises(ReprobeError, match="valid: xi, cutoff"):
         find_critical(_fake_xi(1.7), 1.0, 4.0, rank_by="nope")
+
+
+@pytest.mark.parametrize("sigma_b2", [0.05, 0.2])
+def test_chi_search_finds_the_mean_field_edge_within_0_05_in_8_probes(sigma_b2):
+    """Width 256, depth 40 (the verdict issue's target): χ = 1 within ±0.05 of mean field, ≤ 8 probes."""
+    from reprobe import theory
+    from reprobe.analysis.chi_crossing import find_chi_crossing
+    from reprobe.experiments.critical import chi_evaluator
+
+    log_chi = chi_evaluator("mlp", "mnist-5k", depth=40, width=256, sigma_b2=sigma_b2,
+                            model_options={"activation": "tanh", "shape": "wide"})
+    res = find_chi_crossing(log_chi, 1.0, 4.0, 0.05)
+    assert res.probes <= 8
+    assert abs(res.sigma_w2 - theory.critical_sigma_w2("tanh", sigma_b2)) < 0.05
+
+
+def test_critical_cli_by_chi(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from reprobe.cli.main import cli
+
+    r = CliRunner().invoke(cli, ["critical", "--depth", "12", "--width", "64", "--rank-by", "chi", "--json"])
+    assert r.exit_code == 0, r.output
+    obj = json.loads(r.output.strip().splitlines()[-1])
+    assert obj["rank_by"] == "chi" and obj["probes"] == 8 and 1.0 < obj["sigma_w2"] < 4.0
+    assert obj["mean_field_sigma_w2"] == pytest.approx(1.761, abs=1e-3)
+    r = CliRunner().invoke(cli, ["critical", "--depth", "12", "--width", "64", "--rank-by", "chi", "--bracket", "3:4"])
+    assert r.exit_code == 2 and "χ > 1 at both ends" in r.output and "lower its start" in r.output
