@@ -31,7 +31,7 @@ def test_partial_jacobian_chi_crosses_one_at_the_mean_field_critical_point(wide_
     mf = theory.critical_sigma_w2("tanh", 0.05)
     row = res["critical_lines"]["sigma_b2=0.05,depth=20,width=256"]
     assert row["mean_field"] == pytest.approx(mf)
-    assert row["partial_jacobian"] == pytest.approx(mf, rel=0.06)
+    assert row["partial_jacobian"] == pytest.approx(mf, rel=0.04)  # seeds 0, 1, 2: +0.9 %, +2.5 %, -1.7 %
     assert row["vs_mean_field"]["partial_jacobian"] == pytest.approx(row["partial_jacobian"] / mf - 1)
     chi = row["grid"]["chi"]
     assert chi == sorted(chi) and chi[0] < 1 < chi[-1]  # χ grows with σ_w² through 1
