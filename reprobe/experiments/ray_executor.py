@@ -204,7 +204,23 @@ def ray_map(fn: Callable[[Any, Any], Any], items: Sequence[Any], on_result: Call
         _map(ray, fn, items, on_result, shared, cpus_per_item, gpus_per_item, retries, name)
 
 
+def check_cluster_fits(ray, cpus_per_item: float, gpus_per_item: float) -> None:
+    """One line, instead of tasks that wait forever, where no node of the cluster could run one item
+    (Ray queues a task that asks for more CPUs or GPUs than any node has, without a word)."""
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if not nodes:
+        return
+    if not any(n.get("CPU", 0) >= cpus_per_item and n.get("GPU", 0) >= gpus_per_item for n in nodes):
+        most_cpus = max(n.get("CPU", 0) for n in nodes)
+        most_gpus = max(n.get("GPU", 0) for n in nodes)
+        raise ReprobeError(
+            f"no node of the Ray cluster can run a point asking for {param('cpus_per_point')} {cpus_per_item:g} and "
+            f"{param('gpus_per_point')} {gpus_per_item:g}: the largest node has {most_cpus:g} CPUs and "
+            f"{most_gpus:g} GPUs; ask for less, or add such a node")
+
+
 def _map(ray, fn, items, on_result, shared, cpus_per_item, gpus_per_item, retries, name) -> None:
+    check_cluster_fits(ray, cpus_per_item, gpus_per_item)
     pending: Dict[Any, int] = {}
     try:
         box = [ray.put(shared)] if shared is not None else []

@@ -228,3 +228,13 @@ def test_missing_ray_names_the_install_command(tmp_path, monkeypatch):
     with pytest.raises(ReprobeError, match=r'pip install -e "\.\[ray\]"'):
         run_sweep(tmp_path, executor="ray", **GRID)
     assert not (tmp_path / "points.jsonl").exists()
+
+
+@pytest.mark.parametrize("resources,words", [({"gpus_per_point": 0.25}, "0 GPUs"), ({"cpus_per_point": 3}, "2 CPUs")])
+def test_a_point_no_node_can_run_is_one_line_not_a_hang(cluster, tmp_path, resources, words):
+    """Ray queues a task no node fits without a word; the sweep says so at once instead."""
+    t0 = time.perf_counter()
+    with pytest.raises(ReprobeError, match=f"no node of the Ray cluster can run a point.*{words}"):
+        run_sweep(tmp_path / "x", executor="ray", **{**GRID, "sigma_w2": (1.0,)}, **resources)
+    assert time.perf_counter() - t0 < 60
+    assert not (tmp_path / "x" / "points.jsonl").exists() or not (tmp_path / "x" / "points.jsonl").read_text()
