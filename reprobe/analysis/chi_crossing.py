@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..core.errors import ReprobeError, param
+from .critical import check_bracket
 
 
 @dataclass
@@ -49,16 +50,6 @@ class ChiCrossing:
         return d
 
 
-def _check_bracket(lo: float, hi: float, tol: float) -> None:
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. "
-                           f"{param('bracket', '1.0:4.0', python='lo=1.0, hi=4.0')}")
-    if lo <= 0:
-        raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
-    if not tol > 0:
-        raise ReprobeError(f"{param('tol')} must be > 0, got {tol}")
-
-
 def find_chi_crossing(log_chi: Callable[[float], Optional[float]], lo: float = 1.0, hi: float = 4.0,
                       tol: float = 0.05, *, max_probes: int = 40,
                       on_probe: Optional[Callable[[float, float], None]] = None) -> ChiCrossing:
@@ -78,7 +69,7 @@ def find_chi_crossing(log_chi: Callable[[float], Optional[float]], lo: float = 1
         ReprobeError: a bad bracket, χ not measurable, or χ on one side of 1 at both ends (the message
             gives χ there and says which way to move the bracket).
     """
-    _check_bracket(lo, hi, tol)
+    check_bracket(lo, hi, tol)
     t0 = time.perf_counter()
     evaluated: List[Dict[str, Any]] = []
 

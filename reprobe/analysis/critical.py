@@ -141,6 +141,16 @@ class CriticalResult:
         }
 
 
+def check_bracket(lo: float, hi: float, tol: float) -> None:
+    """A σ_w² search bracket ``lo < hi`` (both finite, ``lo > 0``) and a tolerance ``tol > 0``, or one clear error."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
+        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. {param('bracket', '1.0:4.0', python='lo=1.0, hi=4.0')}")
+    if lo <= 0:
+        raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
+    if not (tol > 0):
+        raise ReprobeError(f"{param('tol')} must be > 0, got {tol}")
+
+
 def find_critical(
     evaluate: Callable[[float], dict],
     lo: float = 1.0,
@@ -166,12 +176,7 @@ def find_critical(
         :class:`CriticalResult` — the best probed σ_w², the number of probes, the final bracket
         and every evaluated point (σ_w², ℓ*, tie-break value).
     """
-    if not (math.isfinite(lo) and math.isfinite(hi)) or hi <= lo:
-        raise ReprobeError(f"the bracket needs lo < hi, got {lo}:{hi}; e.g. {param('bracket', '1.0:4.0', python='lo=1.0, hi=4.0')}")
-    if lo <= 0:
-        raise ReprobeError(f"sigma_w2 must be > 0; the bracket starts at {lo}")
-    if not (tol > 0):
-        raise ReprobeError(f"{param('tol')} must be > 0, got {tol}")
+    check_bracket(lo, hi, tol)
     score_record({}, metric, tie_break, rank_by)  # validates the names
     t0 = time.perf_counter()
     cache: Dict[float, Tuple[float, float]] = {}

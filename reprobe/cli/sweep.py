@@ -382,7 +382,6 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     depth, but flat to 1 % around the edge). Needs O(log((HI-LO)/TOL)) probes instead of a grid.
     --rank-by chi bisects for the partial Jacobian's χ = 1 instead (no decoders: about a second).
     """
-    from .. import theory as mf
     from ..analysis.critical import describe_tie_break, find_critical
     from ..analysis.records import as_point
     from ..experiments.critical import probe_evaluator
@@ -416,10 +415,7 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     obj = res.to_dict()
     obj.update({"model": params["model"], "depth": params["depth"], "width": params["width"],
                 "sigma_b2": params["sigma_b2"]})
-    try:
-        obj["mean_field_sigma_w2"] = mf.critical_sigma_w2(params["activation"], params["sigma_b2"])
-    except ReprobeError:
-        obj["mean_field_sigma_w2"] = None
+    obj["mean_field_sigma_w2"] = _mean_field_sigma_w2(params)
     if as_json:
         click.echo(json.dumps(obj, allow_nan=False, default=str))
         return

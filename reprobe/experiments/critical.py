@@ -6,7 +6,7 @@ record per σ_w² by running one sweep point.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable, List, Optional
 
 from .points import run_point
 
@@ -44,12 +44,15 @@ def chi_evaluator(model: str, data: str, *, depth: int, width: Optional[int], si
     base = {"sigma_b2": float(sigma_b2), "depth": int(depth), "width": width, "seed": int(seed), "model": model,
             "model_options": model_options or {}}
 
+    head: List[bool] = []  # does the net end in a classifier head? The same at every σ_w²: found once
+
     def log_chi(sw: float) -> Optional[float]:
         net = build_model(model, bundle.input_shape, bundle.num_classes, **_net_options({**base, "sigma_w2": float(sw)}))
-        x = bundle.train[0][0].unsqueeze(0) if isinstance(bundle.train[0], tuple) else bundle.train[0][:1]
-        with CascadeProbe(net) as probe:
-            shapes = [s.shape for s in probe.dry_run(x)]
+        if not head:
+            x = bundle.train[0][0].unsqueeze(0) if isinstance(bundle.train[0], tuple) else bundle.train[0][:1]
+            with CascadeProbe(net) as probe:
+                head.append(ends_in_head([s.shape for s in probe.dry_run(x)]))
         chis = score(net, bundle.train, ["partial_jacobian"])["partial_jacobian"].per_stage
-        return mean_log_chi(chis, ends_in_head(shapes))
+        return mean_log_chi(chis, head[0])
 
     return log_chi
