@@ -37,6 +37,7 @@ def chi_evaluator(model: str, data: str, *, depth: int, width: Optional[int], si
     from ..analysis.critical_lines import mean_log_chi
     from ..models import build_model
     from ..predictors import score
+    from ..predictors.runner import one_batch
     from ..probe import CascadeProbe
     from .points import _bundle, _net_options
 
@@ -49,9 +50,8 @@ def chi_evaluator(model: str, data: str, *, depth: int, width: Optional[int], si
     def log_chi(sw: float) -> Optional[float]:
         net = build_model(model, bundle.input_shape, bundle.num_classes, **_net_options({**base, "sigma_w2": float(sw)}))
         if not head:
-            x = bundle.train[0][0].unsqueeze(0) if isinstance(bundle.train[0], tuple) else bundle.train[0][:1]
             with CascadeProbe(net) as probe:
-                head.append(ends_in_head([s.shape for s in probe.dry_run(x)]))
+                head.append(ends_in_head([s.shape for s in probe.dry_run(one_batch(bundle.train, 2).x)]))
         chis = score(net, bundle.train, ["partial_jacobian"])["partial_jacobian"].per_stage
         return mean_log_chi(chis, head[0])
 

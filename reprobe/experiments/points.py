@@ -82,7 +82,7 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     """Probe and/or train the net of one grid point. ``task``: the point's key fields plus
     ``model``, ``model_options``, ``data``, ``data_options``, ``probe`` (probe kwargs or None),
     ``train`` (train kwargs or None) and optionally ``predictors`` (predictor names scored on the
-    probed net: the record's ``predictors``, see :func:`score_point_predictors`). Returns the JSON record."""
+    probed net: the record's ``predictors``, see :func:`_add_predictors`). Returns the JSON record."""
     from ..models import build_model
     from .run import probe_model
 
@@ -111,28 +111,16 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
     return json_safe(record)
 
 
-def score_point_predictors(names: List[str], result: Any, net: Any, bundle: Any) -> Dict[str, Dict[str, Any]]:
-    """A sweep point's ``predictors``: name → score, direction, per-stage values, depth scale (as in
-    ``result.json``; :func:`reprobe.experiments.run.score_predictors`). The probed net is scored on
-    one training batch; ``reconstruction`` reuses the point's probe.
-
-    Args:
-        names: predictor names.
-        result: the point's probe result.
-        net: the probed net (given back unchanged).
-        bundle: the point's data.
-    """
-    from .run import score_predictors
-
-    return score_predictors(result, net, bundle, list(names))
-
-
 def _add_predictors(record: Dict[str, Any], timings: Dict[str, float], task: Dict[str, Any], result: Any,
                     net: Any, bundle: Any) -> None:
-    """Score the task's ``predictors`` (if any) on its probed net into ``record``."""
+    """Score the task's ``predictors`` (if any) on its probed net into ``record``: name → score, direction,
+    per-stage values, depth scale, as in ``result.json`` (:func:`reprobe.experiments.run.score_predictors`:
+    the net is scored on one training batch and given back unchanged; ``reconstruction`` reuses the probe)."""
     if task.get("predictors"):
+        from .run import score_predictors
+
         t1 = time.perf_counter()
-        record["predictors"] = score_point_predictors(task["predictors"], result, net, bundle)
+        record["predictors"] = score_predictors(result, net, bundle, list(task["predictors"]))
         timings["predictors"] = time.perf_counter() - t1
 
 

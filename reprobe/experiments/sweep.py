@@ -68,11 +68,6 @@ def six_xi(theory: Dict[str, Any], sw: float, sb: float) -> Optional[float]:
     return v
 
 
-def final_value(rec: Union[dict, SweepPoint], metric: str) -> Optional[float]:
-    """The last stage's value of ``metric`` in a point's record (None where not measured)."""
-    return as_point(rec).final(metric)
-
-
 def compact(rec: Union[dict, SweepPoint]) -> dict:
     """The summary row of one point for sweep.json."""
     p = as_point(rec)
