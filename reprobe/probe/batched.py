@@ -53,11 +53,9 @@ def mlp_layers(model: nn.Module) -> Tuple[List[nn.Linear], nn.Module]:
     if not isinstance(model, MLP):
         raise NotBatchable(f"{param('models')} must be reprobe MLPs (reprobe.models.mlp) to be probed together, "
                            f"got {type(model).__name__}; probe it on its own")
-    mods = list(model)
-    linears = [m for m in mods if isinstance(m, nn.Linear)]
-    act = mods[2] if len(mods) > 2 else nn.Identity()
+    linears, act = _layers(model)
     expected = [nn.Flatten] + [nn.Linear, type(act)] * (len(linears) - 1) + [nn.Linear]
-    if [type(m) for m in mods] != expected or any(p.dtype != torch.float32 for p in model.parameters()):
+    if [type(m) for m in model] != expected or any(p.dtype != torch.float32 for p in model.parameters()):
         raise NotBatchable(f"{param('models')} must be unchanged float32 MLPs (Flatten, Linear + activation, …, "
                            "Linear) to be probed together; probe them one at a time")
     if any(m._forward_hooks or m._forward_pre_hooks for m in model.modules()):
@@ -67,7 +65,8 @@ def mlp_layers(model: nn.Module) -> Tuple[List[nn.Linear], nn.Module]:
 
 
 def _layers(model: MLP) -> Tuple[List[nn.Linear], nn.Module]:
-    """(Linear layers, activation) of an MLP that :func:`mlp_layers` accepted."""
+    """(Linear layers, activation) of an MLP, read without checks (:func:`mlp_layers` checks; the probe
+    calls this while its own hooks are on the net)."""
     mods = list(model)
     return [m for m in mods if isinstance(m, nn.Linear)], (mods[2] if len(mods) > 2 else nn.Identity())
 
