@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import List, Tuple
 
 HERE = Path(__file__).resolve().parent
 GRIDS = {
@@ -45,7 +46,8 @@ def make_grid(name: str, out: Path) -> None:
         subprocess.run(cmd, check=True)
 
 
-def table(out: Path) -> None:
+def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
+    """(the grid's heading, [(rule, RuleScore)], notes on what was fitted) for one grid folder."""
     from reprobe.analysis.prediction import DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI
     from reprobe.analysis.validation import calibrate, cross_validate, deepest_points, validate
     from reprobe.experiments.sweep import default_acc_threshold, load_grid, six_xi, theory_reference
@@ -54,31 +56,42 @@ def table(out: Path) -> None:
     thr = default_acc_threshold(trained)
     lines = deepest_points(probes)
     theory = theory_reference("tanh", sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
-    print(f"grid {out.name}: {len(lines)} probed σ_w² lines, {len(trained)} trained nets, trainable ⇔ accuracy ≥ {thr:.2f}")
-    print(f"  {'rule':<44} {'agreement':>10} {'AUROC':>6} {'spearman':>9}")
-
-    def row(name, r):
-        f = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
-        print(f"  {name:<44} {f(r.agreement):>10} {f(r.auroc):>6} {f(r.spearman):>9}")
-
+    head = f"{out.name}: {len(lines)} σ_w² lines, {len(trained)} trained nets, trainable ⇔ accuracy ≥ {thr:.2f}"
     mf = lambda sw, sb: six_xi(theory, sw, sb)  # noqa: E731
+    rows, notes = [], []
     for metric in ("relative_entropy", "mse"):
         t0 = time.perf_counter()
-        rows = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric, depth_per_xi=DEPTH_PER_XI,
-                        floor_xi=FLOOR_XI)
+        scored = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric, depth_per_xi=DEPTH_PER_XI,
+                          floor_xi=FLOOR_XI)
         tag = " (the default)" if metric == DEFAULT_METRIC else ""
-        row(f"prediction {metric}, shipped c={DEPTH_PER_XI:g}{tag}", rows[0])
+        rows.append((f"prediction {metric}, shipped c={DEPTH_PER_XI:g}{tag}", scored[0]))
         c, _, fitted = calibrate(lines, trained, thr, metric=metric, floors=(None,))
-        row(f"  c fitted here: {c:g}", fitted)
-        row("  c fitted, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric, floors=(None,)))
+        rows.append(("  c fitted on this grid", fitted))
+        rows.append(("  c fitted, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric, floors=(None,))))
         c2, floor, fitted2 = calibrate(lines, trained, thr, metric=metric)
-        row(f"  c and ξ_floor fitted: {c2:g}, {floor}", fitted2)
-        row(f"  c and ξ_floor, leave-one-σ_w²-out ({time.perf_counter() - t0:.0f} s)",
-            cross_validate(lines, trained, thr, metric=metric))
-        row(f"ℓ* {metric} (depth ≤ ℓ*)", rows[1])
-    rows = validate(probes, trained, thr, mf, metrics=("differential_entropy",))
-    row("ℓ* differential_entropy (depth ≤ ℓ*)", rows[1])
-    row("mean field (depth ≤ 6ξ_c)", rows[-1])
+        rows.append(("  c and ξ_floor fitted", fitted2))
+        rows.append(("  c and ξ_floor, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric)))
+        rows.append((f"ℓ* {metric} (depth ≤ ℓ*)", scored[1]))
+        notes.append(f"{out.name}, {metric}: fitted c = {c:g}; c, ξ_floor = {c2:g}, {floor} "
+                     f"({time.perf_counter() - t0:.0f} s)")
+    scored = validate(probes, trained, thr, mf, metrics=("differential_entropy",))
+    rows.append(("ℓ* differential_entropy (depth ≤ ℓ*)", scored[1]))
+    rows.append(("mean field (depth ≤ 6ξ_c)", scored[-1]))
+    return head, rows, notes
+
+
+def print_table(grids: List[Tuple[str, List[Tuple[str, object]], List[str]]]) -> None:
+    """One table: a row per rule, agreement / AUROC / Spearman per grid."""
+    f = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    for i, (head, _, _) in enumerate(grids):
+        print(f"[{i + 1}] {head}")
+    print(f"{'rule':<52}" + "".join(f" {f'[{i + 1}] agree  AUROC      ρ':>27}" for i in range(len(grids))))
+    for r, (name, _) in enumerate(grids[0][1]):
+        cells = [rows[r][1] for _, rows, _ in grids]
+        print(f"{name:<52}" + "".join(f" {f(s.agreement):>10} {f(s.auroc):>7} {f(s.spearman):>8}" for s in cells))
+    for _, _, notes in grids:
+        for n in notes:
+            print("  " + n)
 
 
 def main() -> None:
@@ -87,13 +100,16 @@ def main() -> None:
     ap.add_argument("--make", action="store_true", help="compute grids that are missing (long)")
     args = ap.parse_args()
     folders = [Path(g) for g in args.grid] if args.grid else [HERE / "grids" / n for n in GRIDS]
+    grids = []
     for out in folders:
         if not (out / "trained.jsonl").is_file():
             if not args.make or out.name not in GRIDS:
                 print(f"{out}: no grid here; run with --make to compute it")
                 continue
             make_grid(out.name, out)
-        table(out)
+        grids.append(grid_rows(out))
+    if grids:
+        print_table(grids)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,19 @@ from ..core.errors import ReprobeError, param
 from .critical import check_bracket
 
 
+def chi_depth_scale(chi: float) -> Optional[float]:
+    """ξ_χ = 1/|ln χ|: stages per e-fold of a small perturbation's decay (χ < 1) or growth (χ > 1).
+
+    Mean field's ξ_c on the ordered side (Schoenholz et al. 2017: ξ_c⁻¹ = −ln χ₁). It diverges at the
+    edge of chaos (None there) and, unlike the reconstruction ξ̂, is capped neither by the probed
+    depth nor by a decoder's noise floor.
+    """
+    if not (chi > 0) or not math.isfinite(chi):
+        return None
+    log_chi = abs(math.log(chi))
+    return None if log_chi == 0 else 1.0 / log_chi
+
+
 @dataclass
 class ChiCrossing:
     """The result of :func:`find_chi_crossing`.
@@ -33,7 +46,8 @@ class ChiCrossing:
         sigma_w2: the σ_w² where χ = 1 (interpolated in ``ln χ`` inside ``bracket``).
         bracket: the final (lo, hi), with χ < 1 at lo and χ > 1 at hi.
         probes: nets evaluated.
-        evaluated: every evaluation in order: ``{"sigma_w2", "chi"}``.
+        evaluated: every evaluation in order: ``{"sigma_w2", "chi", "xi_chi"}`` (``xi_chi``:
+            :func:`chi_depth_scale`, None where it diverges).
         time: seconds.
     """
 
@@ -79,7 +93,7 @@ def find_chi_crossing(log_chi: Callable[[float], Optional[float]], lo: float = 1
         y = log_chi(sw)
         if y is None or not math.isfinite(y):
             raise ReprobeError(f"the partial Jacobian χ is not measurable at σ_w² = {sw:g} (no finite stage pair)")
-        evaluated.append({"sigma_w2": sw, "chi": math.exp(y)})
+        evaluated.append({"sigma_w2": sw, "chi": math.exp(y), "xi_chi": chi_depth_scale(math.exp(y))})
         if on_probe:
             on_probe(sw, math.exp(y))
         return y

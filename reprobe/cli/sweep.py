@@ -364,9 +364,10 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr, run) 
 @click.option("--tol", type=POSITIVE, default=0.05, show_default=True, help="stop when the bracket is this narrow")
 @click.option("--score-metric", default="relative_entropy", show_default=True,
               help="metric whose ξ̂ (or cutoff ℓ*) ranks first")
-@click.option("--rank-by", type=click.Choice(["xi", "cutoff", "chi"]), default="cutoff", show_default=True,
-              help="xi: correlation length ξ̂ (not capped by the depth); cutoff: ℓ*, then --tie-break; chi: where "
-                   "the partial Jacobian's χ crosses 1, by bisection (no decoders fitted: fast and precise)")
+@click.option("--rank-by", type=click.Choice(["chi", "xi", "cutoff"]), default="chi", show_default=True,
+              help="chi: bisect for where the partial Jacobian's depth scale ξ_χ = 1/|ln χ| diverges (χ = 1; no "
+                   "decoders fitted: fast and precise); xi: golden-section search for the largest reconstruction ξ̂ "
+                   "(flat and ridge-dependent near the edge); cutoff: ℓ*, then --tie-break")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
                                                  "mean-differential-entropy"]),
               default="mean-relative-entropy", show_default=True, help="ranks points with equal ℓ* (e.g. ℓ* = L)")
@@ -375,12 +376,13 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr, run) 
 @click.option("--json", "as_json", is_flag=True, help="print a JSON object (sigma_w2, probes, bracket, evaluated)")
 @click.option("--quiet", "-q", is_flag=True, help="no per-probe lines")
 def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet, **params):
-    """Find the σ_w² with the deepest information propagation (golden-section search).
+    """Find the edge of chaos: the σ_w² where signals propagate deepest.
 
-    By default ranks probes by ℓ*, which is flat at L near the edge of chaos, so points with equal ℓ*
-    are ranked by --tie-break; --rank-by xi ranks by the correlation length ξ̂ (not capped by the
-    depth, but flat to 1 % around the edge). Needs O(log((HI-LO)/TOL)) probes instead of a grid.
-    --rank-by chi bisects for the partial Jacobian's χ = 1 instead (no decoders: about a second).
+    By default bisects for the partial Jacobian's χ = 1, where its depth scale ξ_χ = 1/|ln χ| (stages
+    per e-fold of a perturbation's decay or growth) diverges: one backward pass per net, no decoders,
+    8 probes for [1, 4] at --tol 0.05. --rank-by xi and --rank-by cutoff instead run a golden-section
+    search over probes ranked by the reconstruction ξ̂ or by ℓ* (ties at L broken by --tie-break); both
+    are flat near the edge and depend on the ridge, so they find a band, not the point.
     """
     from ..analysis.critical import describe_tie_break, find_critical
     from ..analysis.records import as_point
@@ -436,6 +438,13 @@ def _mean_field_sigma_w2(params) -> Optional[float]:
         return None
 
 
+def _format_xi_chi(chi: float) -> str:
+    from ..analysis.chi_crossing import chi_depth_scale
+
+    xi = chi_depth_scale(chi)
+    return "∞" if xi is None else f"{xi:.3g} stages"
+
+
 def _critical_by_chi(lo: float, hi: float, tol: float, as_json: bool, quiet: bool, params) -> None:
     """``critical --rank-by chi``: bisect for the partial Jacobian's χ = 1."""
     from ..analysis.chi_crossing import find_chi_crossing
@@ -447,7 +456,7 @@ def _critical_by_chi(lo: float, hi: float, tol: float, as_json: bool, quiet: boo
 
     def on_probe(sw, chi):
         if not quiet and not as_json:
-            click.echo(f"  probe σ_w² = {sw:.4f}: partial Jacobian χ = {chi:.4f}", err=True)
+            click.echo(f"  probe σ_w² = {sw:.4f}: partial Jacobian χ = {chi:.4f}, ξ_χ = {_format_xi_chi(chi)}", err=True)
 
     res = find_chi_crossing(log_chi, lo, hi, tol, on_probe=on_probe)
     obj = {**res.to_dict(), "model": params["model"], "depth": params["depth"], "width": params["width"],

@@ -43,3 +43,19 @@ def test_mean_log_chi_leaves_the_transient_out():
     assert mean_log_chi(chis, head=True) == pytest.approx(0.0)
     assert mean_log_chi(chis, head=True, transient=0) > 0.01
     assert mean_log_chi([2.0, 1.0, 1.0], transient=4) == pytest.approx(math.log(2.0) / 3)  # short: nothing left out
+
+
+def test_depth_scale_is_mean_fields_correlation_length_on_the_ordered_side():
+    from reprobe import theory
+    from reprobe.analysis.chi_crossing import chi_depth_scale
+
+    for sw in (1.0, 1.3, 1.6):  # ordered tanh: ξ_c = −1/ln χ₁ (Schoenholz et al. 2017)
+        assert chi_depth_scale(theory.chi1("tanh", sw, 0.05)) == pytest.approx(theory.xi_c("tanh", sw, 0.05), rel=1e-6)
+    assert chi_depth_scale(1.0) is None and chi_depth_scale(float("nan")) is None and chi_depth_scale(0.0) is None
+    assert chi_depth_scale(math.e) == pytest.approx(1.0) == chi_depth_scale(1 / math.e)
+
+
+def test_each_probe_records_its_depth_scale():
+    res = find_chi_crossing(lambda sw: math.log(sw / 1.8), 1.0, 4.0, 0.05)
+    for e in res.evaluated:
+        assert e["xi_chi"] == pytest.approx(1 / abs(math.log(e["chi"])))

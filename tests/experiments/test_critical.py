@@ -62,7 +62,8 @@ def test_probe_finds_edge_of_chaos_width256_depth40():
     """tanh MLP, width 256, depth 40, σ_b² = 0.05 on mnist-5k: the search lands near the mean-field
     critical point 1.761, and ℓ* at σ_w² = 1.0 is far below ℓ* at 1.76."""
     r = CliRunner().invoke(cli, ["critical", "--model", "mlp", "--depth", "40", "--width", "256", "--sigma-b2", "0.05",
-                                 "--data", "mnist-5k", "--train-samples", "1024", "--tol", "0.1", "--json"])
+                                 "--data", "mnist-5k", "--train-samples", "1024", "--tol", "0.1", "--rank-by", "cutoff",
+                                 "--json"])
     assert r.exit_code == 0, r.output
     obj = json.loads(r.output.strip().splitlines()[-1])
     assert 1.5 <= obj["sigma_w2"] <= 2.1, obj
@@ -137,10 +138,27 @@ def test_critical_cli_by_chi(tmp_path):
 
     from reprobe.cli.main import cli
 
-    r = CliRunner().invoke(cli, ["critical", "--depth", "12", "--width", "64", "--rank-by", "chi", "--json"])
+    r = CliRunner().invoke(cli, ["critical", "--depth", "12", "--width", "64", "--json"])  # chi is the default
     assert r.exit_code == 0, r.output
     obj = json.loads(r.output.strip().splitlines()[-1])
     assert obj["rank_by"] == "chi" and obj["probes"] == 8 and 1.0 < obj["sigma_w2"] < 4.0
+    assert all(e["xi_chi"] is None or e["xi_chi"] > 0 for e in obj["evaluated"])
+    r = CliRunner().invoke(cli, ["critical", "--depth", "12", "--width", "64"])
+    assert r.exit_code == 0 and "ξ_χ = " in r.output and "critical σ_w² ≈" in r.output
     assert obj["mean_field_sigma_w2"] == pytest.approx(1.761, abs=1e-3)
     r = CliRunner().invoke(cli, ["critical", "--depth", "12", "--width", "64", "--rank-by", "chi", "--bracket", "3:4"])
     assert r.exit_code == 2 and "χ > 1 at both ends" in r.output and "lower its start" in r.output
+
+
+def test_chi_depth_scale_of_a_real_ordered_net_is_mean_fields_xi_c():
+    """Width 256, depth 30 tanh MLPs on the ordered side: ξ_χ = 1/|mean ln χ| measured on the net is
+    mean field's ξ_c within 10 % (measured: 2 % at σ_w² = 1.0, 6 % at 1.3; finite width sits a little short)."""
+    import math
+
+    from reprobe import theory
+    from reprobe.analysis.chi_crossing import chi_depth_scale
+    from reprobe.experiments.critical import chi_evaluator
+
+    log_chi = chi_evaluator("mlp", "mnist-5k", depth=30, width=256, sigma_b2=0.05, model_options={"activation": "tanh"})
+    for sw in (1.0, 1.3):
+        assert chi_depth_scale(math.exp(log_chi(sw))) == pytest.approx(theory.xi_c("tanh", sw, 0.05), rel=0.10)
