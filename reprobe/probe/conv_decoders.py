@@ -253,7 +253,7 @@ def _reshape_builder(spec: DecoderSpec) -> Optional[nn.Module]:
                   help="feature maps: k x k conv to C*r^2 channels + pixel shuffle (any stride; closed form)")
 def _subpixel_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if _is_map(spec.in_shape) and _is_map(spec.out_shape):
-        return SubPixelConvDecoder(spec)
+        return SubPixelConvDecoder(spec, kernel=spec.kernel)
     return None
 
 

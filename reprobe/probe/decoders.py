@@ -38,6 +38,7 @@ class DecoderSpec:
         out_activation: ``sigmoid`` (targets in [0, 1]), ``tanh`` ([-1, 1]) or ``identity``.
         stage_type: class name of the stage module (a hint for builders).
         index: ℓ (1-based).
+        kernel: k of the k×k kernel that feature-map decoders use (odd).
     """
 
     in_shape: Tuple[int, ...]
@@ -46,6 +47,7 @@ class DecoderSpec:
     out_activation: str = "identity"
     stage_type: str = ""
     index: int = 0
+    kernel: int = 3
 
     @property
     def bounds(self) -> Optional[Tuple[float, float]]:

@@ -158,3 +158,47 @@ def test_decoders_saved_by_an_older_format_are_refused_in_one_line(tmp_path):
             probe.load_decoders(tmp_path / "old.pt")
         assert "\n" not in str(e.value)
         probe.load_decoders(tmp_path / "d.pt")  # the current format loads
+
+
+def _conv_stage_errors(kernels, seed=0):
+    """Held-out relative error of decoding a random linear 3×3 conv stage (4 channels, 8×8) per decoder kernel."""
+    torch.manual_seed(seed)
+    model = nn.Sequential(nn.Conv2d(4, 4, 3, padding=1))
+    x = torch.randn(1400, 4, 8, 8)
+    errors = {}
+    for k in kernels:
+        with CascadeProbe(model, ["0"], ridge=1e-6, decoder_kernel=k, decoder_activation="identity",
+                          progress=False) as probe:
+            probe.fit(x[:1200])
+            assert probe.decoders[0].kernel == k
+            errors[k] = _one_step_relative_errors(probe, x[1200:])[0]
+    return errors
+
+
+def test_a_wider_decoder_kernel_undoes_more_of_a_conv_stage():
+    # the inverse of a convolution is not local: a 3×3 decoder cannot undo a 3×3 conv, a wider one does better
+    e = _conv_stage_errors((3, 5, 7))
+    assert e[7] < e[5] < e[3], e
+    assert e[7] < 0.8 * e[3], e  # measured 0.38, 0.30, 0.27 for k = 3, 5, 7
+
+
+@pytest.mark.parametrize("bad", [0, 2, 4, -3])
+def test_an_even_or_nonpositive_decoder_kernel_is_a_clear_error(bad):
+    from reprobe.core.errors import ReprobeError
+
+    with pytest.raises(ReprobeError, match="decoder_kernel must be odd"):
+        CascadeProbe(nn.Sequential(nn.Conv2d(1, 2, 3)), ["0"], decoder_kernel=bad)
+
+
+def test_saved_decoders_keep_their_kernel(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Tanh())
+    x = torch.rand(200, 1, 8, 8)
+    with CascadeProbe(model, ["1"], decoder_kernel=5, progress=False) as probe:
+        probe.fit(x)
+        probe.save_decoders(tmp_path / "d.pt")
+        want = probe.decoders[0](probe.activations(x[:8])[1]).detach()
+    with CascadeProbe(model, ["1"], progress=False) as fresh:  # default kernel 3: the file's 5 wins
+        fresh.load_decoders(tmp_path / "d.pt")
+        assert fresh.decoders[0].kernel == 5 and fresh.config.decoder_kernel == 5
+        assert torch.allclose(fresh.decoders[0](fresh.activations(x[:8])[1]), want)
