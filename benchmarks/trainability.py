@@ -45,7 +45,7 @@ GRIDS = {
     ],
     "cnn-c16": [
         ["sweep", "--model", "cnn", "--data", "digits", "--width", "16", "--sigma-w2", "1.0:4.0:0.5", "--sigma-b2", "0.05",
-         "--depth", "60", "-j", "1", "-q"],
+         "--depth", "60", "--decoder-kernel", "7", "-j", "1", "-q"],
         ["train-grid", "--model", "cnn", "--data", "digits", "--width", "16", "--sigma-w2", "1.0:4.0:0.5",
          "--sigma-b2", "0.05", "--depth", "10,20,40,60", "--lr", "0.01", "--momentum", "0.9", "--steps", "1000",
          "-j", "2", "-q", "--resume"],
