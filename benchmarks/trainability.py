@@ -22,7 +22,9 @@ SGD epochs on MNIST train no CNN at all, not even at depth 5; this one trains th
 at depth 60 and fails the ordered and chaotic ones there, in about 12 min on 2 cores.)
 
 Printed: for each rule, the share of cells that agree with training, AUROC and Spearman (see
-:mod:`reprobe.analysis.validation`). The prediction ships with c = 3 (``DEPTH_PER_XI``), fitted on
+:mod:`reprobe.analysis.validation`), and the *ceiling* of ξ̂ and of 6ξ_c: the best agreement any
+rule "depth ≤ f(score)" with f non-decreasing could reach, i.e. what the score's order across σ_w²
+allows whatever the calibration. The prediction ships with c = 3 (``DEPTH_PER_XI``), fitted on
 this grid; the table re-fits c (and, as the variant that did not generalise, c with ξ_floor) and
 shows the leave-one-σ_w²-out agreement, which is the honest figure for a fitted constant.
 """
@@ -63,7 +65,9 @@ def make_grid(name: str, out: Path) -> None:
 def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
     """(the grid's heading, [(rule, RuleScore)], notes on what was fitted) for one grid folder."""
     from reprobe.analysis.prediction import DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI
-    from reprobe.analysis.validation import calibrate, cross_validate, deepest_points, validate
+    from reprobe.analysis.validation import (
+        RuleScore, calibrate, cross_validate, deepest_points, monotone_ceiling, predicted_depths, validate,
+    )
     from reprobe.experiments.sweep import default_acc_threshold, load_grid, six_xi, theory_reference
 
     probes, trained = load_grid(out)
@@ -91,6 +95,10 @@ def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
     scored = validate(probes, trained, thr, mf, metrics=("differential_entropy",))
     rows.append(("ℓ* differential_entropy (depth ≤ ℓ*)", scored[1]))
     rows.append(("mean field (depth ≤ 6ξ_c)", scored[-1]))
+    xi = predicted_depths(lines, depth_per_xi=1.0, floor_xi=None)
+    six = {k: mf(k[0], k[1]) for k in lines}
+    for name, scores in (("ceiling: any monotone rule on ξ̂", xi), ("ceiling: any monotone rule on 6ξ_c", six)):
+        rows.append((name, RuleScore(name, 0, 0, monotone_ceiling(scores, trained, thr), None, None)))
     return head, rows, notes
 
 

@@ -124,6 +124,33 @@ def _ranks(x: np.ndarray) -> np.ndarray:
     return ranks
 
 
+def monotone_ceiling(scores: Mapping[LineKey, Optional[float]], trained: Iterable[Mapping],
+                     acc_threshold: float) -> Optional[float]:
+    """The best agreement that *any* rule "trainable iff depth ≤ f(score)" with f non-decreasing
+    could reach on these cells: how much the score's order across lines allows, whatever the
+    calibration. A rule ``c·ξ̂`` scoring below it loses to its mapping; no monotone map of the same
+    score can pass it. Lines without a score are left out. Dynamic programming over the lines in
+    score order (equal scores must get the same depth) and the trained depths as levels.
+
+    Returns:
+        The ceiling's share of the scored cells (None without cells).
+    """
+    ok: Dict[LineKey, Dict[int, bool]] = {}
+    for t in trained:
+        k = line_key(t)
+        if t.get("accuracy") is not None and scores.get(k) is not None:
+            ok.setdefault(k, {})[int(t["depth"])] = float(t["accuracy"]) >= acc_threshold
+    if not ok:
+        return None
+    levels = [0] + sorted({d for cells in ok.values() for d in cells})
+    best = np.zeros(len(levels))  # best agreement so far with the last line's level ≤ levels[i]
+    for score in sorted({scores[k] for k in ok}):
+        tied = [k for k in ok if scores[k] == score]
+        agree = np.array([sum((d <= lvl) == y for k in tied for d, y in ok[k].items()) for lvl in levels])
+        best = np.maximum.accumulate(best + agree)
+    return float(best[-1] / sum(len(c) for c in ok.values()))
+
+
 def score_rule(rule: str, depths: Mapping[LineKey, Optional[float]], trained: Iterable[Mapping],
                acc_threshold: float) -> RuleScore:
     """Score "trainable iff depth ≤ D" with ``depths`` (line → D) against the trained cells."""

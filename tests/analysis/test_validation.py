@@ -63,3 +63,45 @@ def test_validate_puts_every_rule_side_by_side():
     pred, lstar, mf = rows
     assert pred.agreement == 1.0 and mf.agreement < 1.0  # 6ξ is twice the true depth here
     assert all(r.cells == 20 for r in rows)
+
+
+def _cells(truth):
+    """{σ_w²: {depth: trains}} → trained records (σ_b² 0.05, width 8)."""
+    return [{"sigma_w2": sw, "sigma_b2": 0.05, "width": 8, "depth": d, "accuracy": 0.9 if y else 0.1}
+            for sw, cells in truth.items() for d, y in cells.items()]
+
+
+def test_monotone_ceiling_by_hand():
+    from reprobe.analysis.validation import monotone_ceiling
+
+    truth = {1.0: {10: True, 20: False}, 2.0: {10: True, 20: True}, 3.0: {10: True, 20: False}}
+    key = lambda sw: (sw, 0.05, 8)  # noqa: E731
+    # line 3.0 trains less deep than 2.0 but scores higher: one of the six cells must be wrong
+    assert monotone_ceiling({key(1.0): 1, key(2.0): 2, key(3.0): 3}, _cells(truth), 0.5) == pytest.approx(5 / 6)
+    # scored in the order of what trains, every cell can agree
+    assert monotone_ceiling({key(1.0): 1, key(2.0): 3, key(3.0): 2}, _cells(truth), 0.5) == 1.0
+    # equal scores must share a depth: 1.0 and 2.0 tied, one of their 20s is wrong
+    assert monotone_ceiling({key(1.0): 1, key(2.0): 1, key(3.0): 0}, _cells(truth), 0.5) == pytest.approx(5 / 6)
+    assert monotone_ceiling({}, _cells(truth), 0.5) is None
+
+
+def test_monotone_ceiling_equals_brute_force_on_random_grids():
+    import itertools
+
+    from reprobe.analysis.validation import monotone_ceiling
+
+    rng = np.random.default_rng(0)
+    depths, levels = (10, 20, 40), (0, 10, 20, 40)
+    for _ in range(30):
+        sws = [1.0, 1.5, 2.0, 2.5, 3.0]
+        truth = {sw: {d: bool(rng.random() < 0.6) for d in depths} for sw in sws}
+        scores = {(sw, 0.05, 8): float(rng.integers(0, 4)) for sw in sws}  # ties happen
+        best = 0
+        for assign in itertools.product(levels, repeat=len(sws)):
+            f = dict(zip(sws, assign))
+            if any(scores[(a, 0.05, 8)] < scores[(b, 0.05, 8)] and f[a] > f[b] for a in sws for b in sws):
+                continue
+            if any(scores[(a, 0.05, 8)] == scores[(b, 0.05, 8)] and f[a] != f[b] for a in sws for b in sws):
+                continue
+            best = max(best, sum((d <= f[sw]) == y for sw in sws for d, y in truth[sw].items()))
+        assert monotone_ceiling(scores, _cells(truth), 0.5) == pytest.approx(best / 15)
