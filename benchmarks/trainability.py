@@ -4,12 +4,14 @@
 
 A grid folder holds a sweep's probed nets (``points.jsonl``: one probe per σ_w² at the deepest
 depth) and the same nets trained at several depths (``trained.jsonl``). The cached grids under
-``benchmarks/grids/`` re-make the table in seconds; ``--make`` re-computes a missing grid with the
-protocol below (about an hour on 2 CPU cores for the MLP grid, 13 min for the CNN grid).
+``benchmarks/grids/`` re-make the table in about 90 s; ``--make`` re-computes a missing grid with the
+protocol below (on 2 CPU cores: about an hour for the width-300 MLP grid, 1–15 min for widths 64–512,
+13 min for the CNN grid).
 
 Protocol ("trainable" made well defined):
 
-* tanh MLP, MNIST 5000-digit subset (4500 training / 500 held out), width 300, σ_b² = 0.05,
+* tanh MLP, MNIST 5000-digit subset (4500 training / 500 held out), width 300 (and 64, 128, 512 in
+  ``mlp-w64`` … ``mlp-w512``), σ_b² = 0.05,
   σ_w² = 1.0, 1.3, …, 4.0 (11 values), depths 10, 20, 40, 60, 100;
 * training: plain SGD, learning rate 0.05, batch 64, 5 epochs, seed 0;
 * a net is *trainable* when its held-out accuracy reaches twice chance (0.2).
@@ -35,6 +37,7 @@ import argparse
 import subprocess
 import sys
 import time
+import unicodedata
 from pathlib import Path
 from typing import List, Tuple
 
@@ -45,6 +48,11 @@ GRIDS = {
         ["train-grid", "--sigma-w2", "1.0:4.0:0.3", "--sigma-b2", "0.05", "--depth", "10,20,40,60,100",
          "--width", "300", "--lr", "0.05", "--epochs", "5", "-j", "1", "-q", "--resume"],
     ],
+    **{f"mlp-w{w}": [
+        ["sweep", "--sigma-w2", "1.0:4.0:0.3", "--sigma-b2", "0.05", "--depth", "100", "--width", str(w), "-j", "2", "-q"],
+        ["train-grid", "--sigma-w2", "1.0:4.0:0.3", "--sigma-b2", "0.05", "--depth", "10,20,40,60,100",
+         "--width", str(w), "--lr", "0.05", "--epochs", "5", "-j", "2", "-q", "--resume"],
+    ] for w in (64, 128, 512)},
     "cnn-c16": [
         ["sweep", "--model", "cnn", "--data", "digits", "--width", "16", "--sigma-w2", "1.0:4.0:0.5", "--sigma-b2", "0.05",
          "--depth", "60", "--decoder-kernel", "7", "-j", "1", "-q"],
@@ -103,17 +111,62 @@ def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
 
 
 def print_table(grids: List[Tuple[str, List[Tuple[str, object]], List[str]]]) -> None:
-    """One table: a row per rule, agreement / AUROC / Spearman per grid."""
-    f = lambda v: "n/a" if v is None else f"{v:.3f}"  # noqa: E731
+    """One table: a row per rule, a column per grid holding agreement / AUROC / Spearman ρ."""
+    f = lambda v, digits: "–" if v is None else f"{v:.{digits}f}"  # noqa: E731
     for i, (head, _, _) in enumerate(grids):
         print(f"[{i + 1}] {head}")
-    print(f"{'rule':<52}" + "".join(f" {f'[{i + 1}] agree  AUROC      ρ':>27}" for i in range(len(grids))))
+    print(f"{'rule':<46}" + "".join(f" {f'[{i + 1}] agree/AUROC/ρ':>18}" for i in range(len(grids))))
     for r, (name, _) in enumerate(grids[0][1]):
         cells = [rows[r][1] for _, rows, _ in grids]
-        print(f"{name:<52}" + "".join(f" {f(s.agreement):>10} {f(s.auroc):>7} {f(s.spearman):>8}" for s in cells))
+        pad = 46 + sum(unicodedata.combining(ch) > 0 for ch in name)  # ξ̂'s hat takes no column
+        print(f"{name:<{pad}}" + "".join(
+            f" {f(s.agreement, 3) + '/' + f(s.auroc, 2) + '/' + f(s.spearman, 2):>18}" for s in cells))
     for _, _, notes in grids:
         for n in notes:
             print("  " + n)
+
+
+def width_law(folders: List[Path]) -> None:
+    """Does ``c · (300/n)^p`` carry across MLP widths? Fit (c, p) on all but one width, score the held-out one."""
+    import numpy as np
+
+    from reprobe.analysis.prediction import DEPTH_PER_XI, WIDTH_EXPONENT
+    from reprobe.analysis.validation import deepest_points, line_fits, line_widths, predicted_depths, score_rule
+    from reprobe.experiments.sweep import default_acc_threshold, load_grid
+
+    grids = {}
+    for out in folders:
+        probes, trained = load_grid(out)
+        lines = deepest_points(probes)
+        widths = line_widths(lines)
+        if any(w is None for w in widths.values()):
+            continue  # not an MLP grid
+        grids[out.name] = (lines, trained, default_acc_threshold(trained), line_fits(lines), widths)
+    if len(grids) < 2:
+        return
+
+    def agree(name, c, p):
+        lines, trained, thr, fits, widths = grids[name]
+        s = score_rule("w", predicted_depths(lines, depth_per_xi=c, floor_xi=None, fits=fits, widths=widths,
+                                             width_exponent=p), trained, thr)
+        return s.agree, s.cells
+
+    def fit(names):
+        return max((sum(agree(n, c, p)[0] for n in names), -abs(p - WIDTH_EXPONENT), c, p)
+                   for c in np.arange(2.0, 4.51, 0.25) for p in np.arange(0.0, 0.81, 0.05))[2:]
+
+    total = sum(agree(n, DEPTH_PER_XI, 0.0)[1] for n in grids)
+    for label, (c, p) in (("width-blind, shipped", (DEPTH_PER_XI, 0.0)), ("width law, shipped", (DEPTH_PER_XI, WIDTH_EXPONENT)),
+                          ("width law, fitted on all", fit(list(grids)))):
+        hit = sum(agree(n, c, p)[0] for n in grids)
+        print(f"  {label:<28} c = {c:g} · (300/n)^{p:.2f}: {hit}/{total} = {hit / total:.3f}")
+    hit = 0
+    for held in grids:
+        c, p = fit([n for n in grids if n != held])
+        a, n = agree(held, c, p)
+        hit += a
+        print(f"    leave {held} out: c = {c:g}, p = {p:.2f} → {a}/{n} = {a / n:.3f}")
+    print(f"  width law, leave one width out: {hit}/{total} = {hit / total:.3f}")
 
 
 def main() -> None:
@@ -132,6 +185,8 @@ def main() -> None:
         grids.append(grid_rows(out))
     if grids:
         print_table(grids)
+        print("how c scales with an MLP's hidden width n (prediction, relative entropy):")
+        width_law([f for f in folders if (f / "trained.jsonl").is_file()])
 
 
 if __name__ == "__main__":

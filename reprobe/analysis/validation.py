@@ -27,7 +27,9 @@ from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, 
 import numpy as np
 
 from .correlation import SaturationFit, correlation_lengths
-from .prediction import DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI, predicted_depth
+from .prediction import (
+    DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI, WIDTH_EXPONENT, depth_per_xi_at, hidden_width, predicted_depth,
+)
 from .records import as_point
 
 LineKey = Tuple[float, float, Optional[int]]
@@ -85,11 +87,21 @@ def line_fits(points: Mapping[LineKey, Mapping], metric: str = DEFAULT_METRIC) -
 
 def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT_METRIC,
                      depth_per_xi: float = DEPTH_PER_XI, floor_xi: Optional[float] = FLOOR_XI,
-                     fits: Optional[Mapping[LineKey, Tuple[SaturationFit, int]]] = None) -> Dict[LineKey, Optional[float]]:
+                     fits: Optional[Mapping[LineKey, Tuple[SaturationFit, int]]] = None,
+                     width_exponent: float = WIDTH_EXPONENT,
+                     widths: Optional[Mapping[LineKey, Optional[int]]] = None) -> Dict[LineKey, Optional[float]]:
     """``max_trainable_depth`` per line, as :func:`~reprobe.analysis.prediction.predict` gives it
-    (None when undecidable); pass ``fits`` from :func:`line_fits` to skip refitting."""
+    (None when undecidable), with c scaled to each line's hidden width; pass ``fits`` from
+    :func:`line_fits` and ``widths`` from :func:`line_widths` to skip recomputing them."""
     fits = fits if fits is not None else line_fits(points, metric)
-    return {k: predicted_depth(fit, depth, depth_per_xi, floor_xi)[0] for k, (fit, depth) in fits.items()}
+    widths = widths if widths is not None else line_widths(points)
+    return {k: predicted_depth(fit, depth, depth_per_xi_at(widths.get(k), depth_per_xi, width_exponent), floor_xi)[0]
+            for k, (fit, depth) in fits.items()}
+
+
+def line_widths(points: Mapping[LineKey, Mapping]) -> Dict[LineKey, Optional[int]]:
+    """The hidden width of each line's net (None unless an MLP; see :func:`~reprobe.analysis.prediction.hidden_width`)."""
+    return {k: hidden_width(as_point(p).stage_shapes or ()) for k, p in points.items()}
 
 
 def cutoff_depths(points: Mapping[LineKey, Mapping], metric: str) -> Dict[LineKey, Optional[float]]:
@@ -179,11 +191,11 @@ def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc
         :func:`cross_validate` beside the in-sample score.
     """
     best = None
-    fits = line_fits(points, metric)
+    fits, widths = line_fits(points, metric), line_widths(points)
     for floor in floors:
         for c in factors:
             s = score_rule("prediction", predicted_depths(points, metric=metric, depth_per_xi=c, floor_xi=floor,
-                                                          fits=fits), trained, acc_threshold)
+                                                          fits=fits, widths=widths), trained, acc_threshold)
             key = (s.agree, s.auroc or 0.0, -abs(c - 6.0))
             if best is None or key > best[0]:
                 best = (key, float(c), floor, s)

@@ -8,11 +8,14 @@ from reprobe.analysis.validation import (
 )
 
 
-def _point(sw, xi, depth=60):
+W = 300  # REFERENCE_WIDTH: c is not rescaled there
+
+
+def _point(sw, xi, depth=60, width=W):
     l = np.arange(1, depth + 1)
     rel = list(1.0 - np.exp(-l / xi)) + [5.0]  # + the classifier head, which jumps
-    return {"sigma_w2": sw, "sigma_b2": 0.05, "width": 64, "depth": depth, "stages": depth + 1,
-            "stage_shapes": [[64]] * depth + [[10]], "metrics": {"relative_entropy": rel},
+    return {"sigma_w2": sw, "sigma_b2": 0.05, "width": width, "depth": depth, "stages": depth + 1,
+            "stage_shapes": [[width]] * depth + [[10]], "metrics": {"relative_entropy": rel},
             "cutoffs": {"relative_entropy": min(depth, int(5 * xi))}}
 
 
@@ -20,9 +23,9 @@ XI = {1.0: 3.0, 1.5: 8.0, 2.0: 15.0, 3.0: 6.0}
 DEPTHS = (10, 20, 30, 46, 60)  # none on a boundary c·ξ
 
 
-def _trained(c=3.0):
+def _trained(c=3.0, width=W):
     """Ground truth made by the rule depth ≤ c·ξ (accuracy 0.9 if so, 0.1 if not)."""
-    return [{"sigma_w2": sw, "sigma_b2": 0.05, "width": 64, "depth": d, "accuracy": 0.9 if d <= c * xi else 0.1}
+    return [{"sigma_w2": sw, "sigma_b2": 0.05, "width": width, "depth": d, "accuracy": 0.9 if d <= c * xi else 0.1}
             for sw, xi in XI.items() for d in DEPTHS]
 
 
@@ -38,7 +41,7 @@ def test_auroc_and_spearman_by_hand():
 
 def test_score_rule_counts_agreeing_cells():
     trained = _trained()
-    perfect = {(sw, 0.05, 64): 3.0 * xi for sw, xi in XI.items()}
+    perfect = {(sw, 0.05, W): 3.0 * xi for sw, xi in XI.items()}
     s = score_rule("truth", perfect, trained, 0.5)
     assert (s.cells, s.agree, s.agreement, s.auroc) == (20, 20, 1.0, 1.0)
     assert s.spearman == pytest.approx(1.0)
@@ -105,3 +108,21 @@ def test_monotone_ceiling_equals_brute_force_on_random_grids():
                 continue
             best = max(best, sum((d <= f[sw]) == y for sw in sws for d, y in truth[sw].items()))
         assert monotone_ceiling(scores, _cells(truth), 0.5) == pytest.approx(best / 15)
+
+
+def test_c_scales_with_an_mlps_width():
+    """Truth made at width 64 by depth ≤ c₆₄·ξ with c₆₄ = 3·(300/64)^0.45 ≈ 6: calibrating the
+    width-scaled rule recovers the reference c = 3, and the predicted depths are c₆₄·ξ̂."""
+    from reprobe.analysis.prediction import depth_per_xi_at, hidden_width
+    from reprobe.analysis.validation import predicted_depths
+
+    c64 = depth_per_xi_at(64)
+    assert c64 == pytest.approx(3.0 * (300 / 64) ** 0.45) and depth_per_xi_at(300) == 3.0 and depth_per_xi_at(None) == 3.0
+    assert hidden_width([[64]] * 5 + [[10]]) == 64 and hidden_width([[16, 8, 8], [16, 8, 8], [10]]) is None
+    assert hidden_width([[128], [64], [32], [10]]) == 64  # the median hidden width of a shrinking MLP
+    lines = deepest_points(_point(sw, xi, width=64) for sw, xi in XI.items())
+    truth = _trained(c64, width=64)
+    c, _, s = calibrate(lines, truth, 0.5, metric="relative_entropy", floors=(None,))
+    assert s.agreement == 1.0 and 2.0 <= c <= 4.0
+    depths = predicted_depths(lines)
+    assert all(depths[(sw, 0.05, 64)] == pytest.approx(c64 * xi, rel=0.1) for sw, xi in XI.items())
