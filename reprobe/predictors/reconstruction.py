@@ -16,7 +16,8 @@ def reconstruction(model: nn.Module, batch: Batch, fit_data: Any = None, eval_da
     """reprobe's prediction: ``max_trainable_depth / L`` from the cascade probe's decay length ξ̂.
 
     Thurn et al. 2024 (reconstruction entropy of cascaded decoders) with reprobe's calibrated verdict
-    (:func:`reprobe.analysis.prediction.predict_trainability`: ``max_trainable_depth = 3 ξ̂``).
+    (:func:`reprobe.analysis.prediction.predict_trainability`: ``max_trainable_depth = c ξ̂``, c = 3 at
+    width 300, scaled with an MLP's width).
 
     Data: the decoders are fitted on ``fit_data`` — by default the data given to the runner when it
     is a DataLoader or Dataset (all of it), else the one batch — and evaluated on ``eval_data``

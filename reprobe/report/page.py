@@ -170,7 +170,8 @@ is from its input; <strong>differential entropy</strong> S (nats, higher is bett
 reconstructions of different inputs still differ — when information is lost they all look alike and S falls steeply.</li>
 <li>The <strong>correlation length ξ̂</strong> is how many stages it takes the curve to close 1/e of
 its remaining gap to saturation: input information falls to 1/e every ξ̂ stages. The
-<strong>prediction</strong> is that nets up to ≈ 3ξ̂ stages train (calibrated on trained MLPs); the verdict
+<strong>prediction</strong> is that nets up to ≈ c·ξ̂ stages train (c = 3 for conv nets and width-300 MLPs,
+3·(300/n)<sup>0.45</sup> for an MLP of width n; calibrated on trained nets); the verdict
 compares it with this net's depth L: <strong>trainable</strong>, <strong>marginal</strong> (within 25 %),
 <strong>untrainable</strong>, or <strong>undecidable</strong> when the curve cannot be read.</li>
 <li>The paper's <strong>cutoff ℓ*</strong> is the depth where a curve stops changing (saturates); ℓ* = L means
