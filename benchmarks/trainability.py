@@ -5,7 +5,7 @@
 A grid folder holds a sweep's probed nets (``points.jsonl``: one probe per σ_w² at the deepest
 depth) and the same nets trained at several depths (``trained.jsonl``). The cached grids under
 ``benchmarks/grids/`` re-make the table in about 90 s; ``--make`` re-computes a missing grid with the
-protocol below (on 2 CPU cores: about an hour for the width-300 MLP grid, 1–15 min for widths 64–512,
+protocol below (on 2 CPU cores: about an hour for the width-300 MLP grid, 1–17 min for widths 64–512,
 13 min for the CNN grid).
 
 Protocol ("trainable" made well defined):
