@@ -93,9 +93,10 @@ def find_chi_crossing(log_chi: Callable[[float], Optional[float]], lo: float = 1
         y = log_chi(sw)
         if y is None or not math.isfinite(y):
             raise ReprobeError(f"the partial Jacobian χ is not measurable at σ_w² = {sw:g} (no finite stage pair)")
-        evaluated.append({"sigma_w2": sw, "chi": math.exp(y), "xi_chi": chi_depth_scale(math.exp(y))})
+        chi = math.exp(y)
+        evaluated.append({"sigma_w2": sw, "chi": chi, "xi_chi": chi_depth_scale(chi)})
         if on_probe:
-            on_probe(sw, math.exp(y))
+            on_probe(sw, chi)
         return y
 
     a, b = float(lo), float(hi)

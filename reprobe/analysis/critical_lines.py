@@ -25,14 +25,11 @@ from __future__ import annotations
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ..core.io import is_finite_number
 from .correlation import ends_in_head
 
 #: The predictors a line can come from, in the order tables and legends show them.
 LINE_NAMES = ("mean_field", "probe_xi_peak", "partial_jacobian")
-
-
-def _finite(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def parabola_peak(xs: Sequence[float], ys: Sequence[Optional[float]]) -> Tuple[Optional[float], str]:
@@ -47,7 +44,7 @@ def parabola_peak(xs: Sequence[float], ys: Sequence[Optional[float]]) -> Tuple[O
         returns the edge point and says so; fewer than three values return the best one. (None, reason)
         when no value is finite.
     """
-    pts = sorted((float(x), float(y)) for x, y in zip(xs, ys) if _finite(x) and _finite(y))
+    pts = sorted((float(x), float(y)) for x, y in zip(xs, ys) if is_finite_number(x) and is_finite_number(y))
     if not pts:
         return None, "no finite value on the grid"
     top = max(y for _, y in pts)
@@ -81,8 +78,8 @@ def peak_band(xs: Sequence[float], ys: Sequence[Optional[float]],
         (lowest x, highest x), or None when no value is finite.
     """
     errs = list(errs) if errs is not None else [None] * len(xs)
-    pts = sorted((float(x), float(y), float(e) if _finite(e) else XI_REL_ERR * abs(float(y)))
-                 for x, y, e in zip(xs, ys, errs) if _finite(x) and _finite(y))
+    pts = sorted((float(x), float(y), float(e) if is_finite_number(e) else XI_REL_ERR * abs(float(y)))
+                 for x, y, e in zip(xs, ys, errs) if is_finite_number(x) and is_finite_number(y))
     if not pts:
         return None
     i = max(range(len(pts)), key=lambda k: pts[k][1])
@@ -122,7 +119,7 @@ def mean_log_chi(per_stage: Optional[Sequence[Optional[float]]], head: bool = Fa
     if head and len(vals) > 1:
         vals = vals[:-1]
     vals = vals[min(max(0, int(transient)), len(vals) // 4):]
-    logs = [math.log(v) for v in vals if _finite(v) and v > 0]
+    logs = [math.log(v) for v in vals if is_finite_number(v) and v > 0]
     return sum(logs) / len(logs) if logs else None
 
 
@@ -136,7 +133,7 @@ def chi_crossing(xs: Sequence[float], log_chi: Sequence[Optional[float]]) -> Tup
     Returns:
         (σ_w² of the first upward crossing, note); (None, why) when χ stays on one side of 1.
     """
-    pts = sorted((float(x), float(y)) for x, y in zip(xs, log_chi) if _finite(x) and _finite(y))
+    pts = sorted((float(x), float(y)) for x, y in zip(xs, log_chi) if is_finite_number(x) and is_finite_number(y))
     if not pts:
         return None, "no point has a partial-Jacobian χ"
     for (x0, y0), (x1, y1) in zip(pts, pts[1:]):
@@ -171,7 +168,7 @@ def _group(records: Sequence[Mapping[str, Any]]) -> Dict[Tuple, Dict[float, List
 
 
 def _mean(vals: Sequence[Optional[float]]) -> Optional[float]:
-    vals = [v for v in vals if _finite(v)]
+    vals = [v for v in vals if is_finite_number(v)]
     return sum(vals) / len(vals) if vals else None
 
 
@@ -184,7 +181,7 @@ def _row(by_sw: Mapping[float, List[Mapping[str, Any]]], mean_field: Optional[fl
     """One row of :func:`critical_lines` from the records of one (σ_b², depth, width)."""
     sws = sorted(by_sw)
     xi = [_mean([(r.get("prediction") or {}).get("xi") for r in by_sw[s]]) for s in sws]
-    row: Dict[str, Any] = {"mean_field": mean_field if _finite(mean_field) else None, "notes": {}}
+    row: Dict[str, Any] = {"mean_field": mean_field if is_finite_number(mean_field) else None, "notes": {}}
     row["probe_xi_peak"], note = parabola_peak(sws, xi)
     errs = [_mean([(r.get("prediction") or {}).get("xi_err") for r in by_sw[s]]) for s in sws]
     band = peak_band(sws, xi, errs)

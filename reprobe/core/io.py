@@ -80,8 +80,11 @@ def nan_array(values) -> np.ndarray:
     return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
 
 
+def is_finite_number(v: Any) -> bool:
+    """Is ``v`` a finite int or float (None, NaN, inf, text and bools are not)?"""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
 def finite_or_none(v: Any) -> Optional[float]:
     """A finite number as float, anything else (None, NaN, inf, text, bool) as None."""
-    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
-        return float(v)
-    return None
+    return float(v) if is_finite_number(v) else None
