@@ -90,20 +90,20 @@ def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
         scored = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric, depth_per_xi=DEPTH_PER_XI,
                           floor_xi=FLOOR_XI)
         tag = " (the default)" if metric == DEFAULT_METRIC else ""
-        rows.append((f"prediction {metric}, shipped c={DEPTH_PER_XI:g}{tag}", scored[0]))
+        rows.append((f"prediction {metric}{tag}", scored[0]))
         c, _, fitted = calibrate(lines, trained, thr, metric=metric, floors=(None,))
-        rows.append(("  c fitted on this grid", fitted))
+        rows.append(("  c (at width 300) fitted on this grid", fitted))
         rows.append(("  c fitted, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric, floors=(None,))))
         c2, floor, fitted2 = calibrate(lines, trained, thr, metric=metric)
         rows.append(("  c and ξ_floor fitted", fitted2))
         rows.append(("  c and ξ_floor, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric)))
         rows.append((f"ℓ* {metric} (depth ≤ ℓ*)", scored[1]))
-        notes.append(f"{out.name}, {metric}: fitted c = {c:g}; c, ξ_floor = {c2:g}, {floor} "
+        notes.append(f"{out.name}, {metric}: fitted c (at width 300) = {c:g}; c, ξ_floor = {c2:g}, {floor} "
                      f"({time.perf_counter() - t0:.0f} s)")
     scored = validate(probes, trained, thr, mf, metrics=("differential_entropy",))
     rows.append(("ℓ* differential_entropy (depth ≤ ℓ*)", scored[1]))
     rows.append(("mean field (depth ≤ 6ξ_c)", scored[-1]))
-    xi = predicted_depths(lines, depth_per_xi=1.0, floor_xi=None)
+    xi = predicted_depths(lines, depth_per_xi=1.0, floor_xi=None, width_exponent=0.0)  # ξ̂ itself
     six = {k: mf(k[0], k[1]) for k in lines}
     for name, scores in (("ceiling: any monotone rule on ξ̂", xi), ("ceiling: any monotone rule on 6ξ_c", six)):
         rows.append((name, RuleScore(name, 0, 0, monotone_ceiling(scores, trained, thr), None, None)))
