@@ -8,6 +8,9 @@
 * :mod:`reprobe.analysis.ranking` — ranking compared models (entries of ``summary.json``);
 * :mod:`reprobe.analysis.critical` — the golden-section search for the critical σ_w².
 * :mod:`reprobe.analysis.critical_lines` — each predictor's critical σ_w² on a sweep's records.
+* :mod:`reprobe.analysis.chi` — the partial Jacobian's mean ``ln χ`` (which stage pairs count) and its
+  depth scale, shared by the predictor, the χ = 1 search and a sweep's χ = 1 line;
+* :mod:`reprobe.analysis.chi_crossing` — the bisection for χ = 1.
 
 Layer: above :mod:`reprobe.probe` and the foundations, below :mod:`reprobe.experiments`.
 """

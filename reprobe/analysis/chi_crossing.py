@@ -22,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ..core.errors import ReprobeError, param
+from .chi import log_chi_depth_scale
 from .critical import check_bracket
 
 
@@ -30,12 +31,12 @@ def chi_depth_scale(chi: float) -> Optional[float]:
 
     Mean field's ξ_c on the ordered side (Schoenholz et al. 2017: ξ_c⁻¹ = −ln χ₁). It diverges at the
     edge of chaos (None there) and, unlike the reconstruction ξ̂, is capped neither by the probed
-    depth nor by a decoder's noise floor.
+    depth nor by a decoder's noise floor. The same as the predictor's depth scale
+    (:func:`reprobe.analysis.chi.log_chi_depth_scale` of ``ln χ``).
     """
     if not (chi > 0) or not math.isfinite(chi):
         return None
-    log_chi = abs(math.log(chi))
-    return None if log_chi == 0 else 1.0 / log_chi
+    return log_chi_depth_scale(math.log(chi))
 
 
 @dataclass
@@ -70,7 +71,8 @@ def find_chi_crossing(log_chi: Callable[[float], Optional[float]], lo: float = 1
     """Bisect ``[lo, hi]`` for the σ_w² where ``ln χ`` crosses 0 upwards.
 
     Args:
-        log_chi: σ_w² → mean ``ln χ`` over the net's hidden stage pairs (None: not measurable).
+        log_chi: σ_w² → mean ``ln χ`` over the net's hidden stage pairs (None: not measurable), as
+            :func:`reprobe.analysis.chi.mean_log_chi` defines it.
         lo, hi: the bracket; χ must be below 1 at ``lo`` and above 1 at ``hi``.
         tol: stop when the bracket is narrower than this.
         max_probes: hard limit on evaluations.
@@ -94,7 +96,7 @@ def find_chi_crossing(log_chi: Callable[[float], Optional[float]], lo: float = 1
         if y is None or not math.isfinite(y):
             raise ReprobeError(f"the partial Jacobian χ is not measurable at σ_w² = {sw:g} (no finite stage pair)")
         chi = math.exp(y)
-        evaluated.append({"sigma_w2": sw, "chi": chi, "xi_chi": chi_depth_scale(chi)})
+        evaluated.append({"sigma_w2": sw, "chi": chi, "xi_chi": log_chi_depth_scale(y)})
         if on_probe:
             on_probe(sw, chi)
         return y

@@ -9,10 +9,11 @@ Three predictors name a critical σ_w² on a grid of probed nets (one row per σ
   σ_w² range whose ξ̂ is within its error of the largest (:func:`peak_band`): the peak is only known
   to lie there.
 * ``partial_jacobian``: where the partial-Jacobian norm χ crosses 1 (Doshi, He, Gromov 2023). A
-  point's χ is the geometric mean over its hidden stage pairs (``exp`` of the mean ``ln χ``; the
-  pair into a classifier head, a bare Linear whose χ is σ_w², is left out, and so are the first
-  :data:`TRANSIENT_PAIRS`, before the signal reaches its fixed point); ``ln χ`` is
-  interpolated linearly in σ_w² between the grid points either side of 0 (:func:`chi_crossing`).
+  point's χ is ``exp`` of its mean ``ln χ`` as the predictor scores it
+  (:func:`reprobe.analysis.chi.mean_log_chi`, from the record's ``per_stage`` and ``stage_shapes``:
+  hidden stage pairs of equal shape after the transient; the pair into a classifier head, a bare
+  Linear whose χ is σ_w², is left out); ``ln χ`` is interpolated linearly in σ_w² between the grid
+  points either side of 0 (:func:`chi_crossing`).
   For a tanh MLP χ = σ_w² E[φ'(h)²] = mean field's χ₁, so it crosses 1 at mean field's critical σ_w².
 * ``mean_field``: the infinite-width critical σ_w² (χ₁ = 1), given by the caller (the sweep's
   ``theory.critical_sigma_w2``).
@@ -26,7 +27,7 @@ import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.io import is_finite_number
-from .correlation import ends_in_head
+from .chi import TRANSIENT_PAIRS, mean_log_chi  # noqa: F401  (TRANSIENT_PAIRS: re-exported)
 
 #: The predictors a line can come from, in the order tables and legends show them.
 LINE_NAMES = ("mean_field", "probe_xi_peak", "partial_jacobian")
@@ -96,33 +97,6 @@ def peak_band(xs: Sequence[float], ys: Sequence[Optional[float]],
     return pts[lo][0], pts[hi][0]
 
 
-#: Stage pairs at the start left out of the mean ``ln χ`` (at most a quarter of the pairs): there the
-#: signal's variance has not yet reached its fixed point q* (the input's own scale sets it), so χ is
-#: measured away from mean field's χ₁. Measured on critical tanh MLPs (width 512, MNIST): χ ≈ 1.16,
-#: 1.07, 1.03 at the first three pairs, then 1.00 ± 0.03; with them in, the crossing lands 3–5 % low.
-TRANSIENT_PAIRS = 4
-
-
-def mean_log_chi(per_stage: Optional[Sequence[Optional[float]]], head: bool = False,
-                 transient: int = TRANSIENT_PAIRS) -> Optional[float]:
-    """Mean ``ln χ`` over a net's stage pairs (the partial Jacobian's ``per_stage``).
-
-    Args:
-        per_stage: χ per consecutive stage pair.
-        head: the last stage is a classifier head: its pair is left out.
-        transient: leading pairs left out (capped at a quarter of the pairs; see :data:`TRANSIENT_PAIRS`).
-
-    Returns:
-        The mean over the remaining pairs with a finite χ > 0, or None when there is none.
-    """
-    vals = list(per_stage or [])
-    if head and len(vals) > 1:
-        vals = vals[:-1]
-    vals = vals[min(max(0, int(transient)), len(vals) // 4):]
-    logs = [math.log(v) for v in vals if is_finite_number(v) and v > 0]
-    return sum(logs) / len(logs) if logs else None
-
-
 def chi_crossing(xs: Sequence[float], log_chi: Sequence[Optional[float]]) -> Tuple[Optional[float], str]:
     """The x where ``ln χ`` crosses 0 from below (χ = 1), interpolated linearly between grid points.
 
@@ -174,7 +148,7 @@ def _mean(vals: Sequence[Optional[float]]) -> Optional[float]:
 
 def _point_log_chi(r: Mapping[str, Any]) -> Optional[float]:
     pj = (r.get("predictors") or {}).get("partial_jacobian") or {}
-    return mean_log_chi(pj.get("per_stage"), ends_in_head(r.get("stage_shapes") or ()))
+    return mean_log_chi(pj.get("per_stage"), r.get("stage_shapes") or None)
 
 
 def _row(by_sw: Mapping[float, List[Mapping[str, Any]]], mean_field: Optional[float]) -> Dict[str, Any]:

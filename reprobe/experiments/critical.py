@@ -6,7 +6,7 @@ record per σ_w² by running one sweep point.
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, Optional
 
 from .points import run_point
 
@@ -27,32 +27,28 @@ def probe_evaluator(model: str, data: str, *, depth: int, width: Optional[int], 
 
 def chi_evaluator(model: str, data: str, *, depth: int, width: Optional[int], sigma_b2: float, seed: int = 0,
                   model_options: Optional[dict] = None, data_options: Optional[dict] = None) -> Callable[[float], Optional[float]]:
-    """σ_w² → the mean ``ln χ`` of the partial Jacobian over the net's hidden stage pairs (the pair into
-    a classifier head is left out, as on the phase diagram), for :func:`reprobe.analysis.chi_crossing.find_chi_crossing`.
+    """σ_w² → the mean ``ln χ`` of the partial Jacobian, for :func:`reprobe.analysis.chi_crossing.find_chi_crossing`.
 
-    Each call builds the net at σ_w² (same seed) and scores ``partial_jacobian`` on one training batch;
-    no decoders are fitted.
+    The mean the ``partial_jacobian`` predictor scores, by the same function
+    (:func:`reprobe.predictors.partial_jacobian.measure_log_chi`, defined in
+    :mod:`reprobe.analysis.chi`): hidden stage pairs of equal shape after the transient; the pair into
+    a classifier head and pairs that change shape (a pool) are left out. Each call builds the net at
+    σ_w² (same seed) and measures χ on one training batch (the predictors' batch,
+    :func:`reprobe.predictors.runner.one_batch`); no decoders are fitted. None where no pair has a
+    finite χ > 0.
     """
-    from ..analysis.correlation import ends_in_head
-    from ..analysis.critical_lines import mean_log_chi
     from ..models import build_model
-    from ..predictors import score
+    from ..predictors.partial_jacobian import measure_log_chi
     from ..predictors.runner import one_batch
-    from ..probe import CascadeProbe
     from .points import _bundle, _net_options
 
     bundle = _bundle(data, data_options or {})
+    x = one_batch(bundle.train).x
     base = {"sigma_b2": float(sigma_b2), "depth": int(depth), "width": width, "seed": int(seed), "model": model,
             "model_options": model_options or {}}
 
-    head: List[bool] = []  # does the net end in a classifier head? The same at every σ_w²: found once
-
     def log_chi(sw: float) -> Optional[float]:
         net = build_model(model, bundle.input_shape, bundle.num_classes, **_net_options({**base, "sigma_w2": float(sw)}))
-        if not head:
-            with CascadeProbe(net) as probe:
-                head.append(ends_in_head([s.shape for s in probe.dry_run(one_batch(bundle.train, 2).x)]))
-        chis = score(net, bundle.train, ["partial_jacobian"])["partial_jacobian"].per_stage
-        return mean_log_chi(chis, head[0])
+        return measure_log_chi(net, x)[1].mean
 
     return log_chi

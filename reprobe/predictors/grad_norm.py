@@ -16,9 +16,12 @@ def grad_norm(model: nn.Module, batch: Batch) -> PredictorScore:
     reference code: SamsungLabs/zero-cost-nas, ``foresight/pruners/measures/grad_norm.py`` (sum of the
     per-layer Frobenius norms of the weight gradients of the "prunable" Conv/Linear layers).
 
-    Mode policy: train mode (as the reference code: BatchNorm uses the batch's statistics, dropout is
-    active); the runner restores the model's own mode afterwards. Gradients come from
-    ``torch.autograd.grad``, so no ``.grad`` is left behind.
+    Mode policy: train mode, set here (BatchNorm uses the batch's statistics, dropout is active); the
+    runner restores the model's own mode afterwards. The reference code sets no mode: it scores the net
+    in whichever mode it is in, which in its scripts is a freshly built net, so train mode. A fresh net
+    is therefore scored as there; a net handed over in eval mode is scored here in train mode, where the
+    reference would keep eval mode. Gradients come from ``torch.autograd.grad``, so no ``.grad`` is left
+    behind.
 
     Args:
         model: a classifier returning logits ``(batch, classes)``.

@@ -41,8 +41,12 @@ def jacob_cov(model: nn.Module, batch: Batch) -> PredictorScore:
     Jacobian of ``Σ output`` with respect to each input, ``corrs = corrcoef(J)``, score
     ``-Σ log(λ + k) + 1/(λ + k)`` with ``k = 1e-5``.
 
-    Mode policy: train mode, as the reference code; gradients with respect to the input only
-    (``torch.autograd.grad``; parameters' ``.grad`` untouched).
+    Mode policy: train mode, set here (BatchNorm uses the batch's statistics, dropout is active); the
+    runner restores the model's own mode afterwards. The reference code sets no mode: it scores the net
+    in whichever mode it is in, which in its scripts is a freshly built net, so train mode. A fresh net
+    is therefore scored as there; a net handed over in eval mode is scored here in train mode, where the
+    reference would keep eval mode. Gradients with respect to the input only (``torch.autograd.grad``;
+    parameters' ``.grad`` untouched).
 
     Args:
         model: the network (float inputs).

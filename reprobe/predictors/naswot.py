@@ -43,8 +43,11 @@ def naswot(model: nn.Module, batch: Batch) -> PredictorScore:
     the sign of tanh(x). Activations written as functions in ``forward`` (``F.relu``) are not seen;
     with no activation module the predictor is not applicable.
 
-    Mode policy: train mode, as the reference code (BatchNorm uses the batch's statistics); no
-    gradients.
+    Mode policy: train mode, set here (BatchNorm uses the batch's statistics, dropout is active); the
+    runner restores the model's own mode afterwards. The reference code sets no mode: it scores the net
+    in whichever mode it is in, which in its scripts is a freshly built net, so train mode. A fresh net
+    is therefore scored as there; a net handed over in eval mode is scored here in train mode, where the
+    reference would keep eval mode. No gradients.
 
     Args:
         model: the network.

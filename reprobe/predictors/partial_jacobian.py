@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import math
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
+from ..analysis.chi import LogChi, log_chi
 from ._common import StageCut, stage_names
 from .registry import Batch, NotApplicable, PredictorScore, register_predictor
 
@@ -15,9 +15,10 @@ from .registry import Batch, NotApplicable, PredictorScore, register_predictor
 VECTORS = 4
 
 
-def stage_chis(model: nn.Module, x: torch.Tensor, stages: Optional[Sequence[str]] = None, *,
-               vectors: int = VECTORS, seed: int = 0) -> List[Optional[float]]:
-    """χ between each pair of consecutive stages, on the inputs ``x``.
+def stage_chis_and_shapes(model: nn.Module, x: torch.Tensor, stages: Optional[Sequence[str]] = None, *,
+                          vectors: int = VECTORS, seed: int = 0,
+                          ) -> Tuple[List[Optional[float]], List[Tuple[int, ...]]]:
+    """χ between each pair of consecutive stages, on the inputs ``x``, and the stages' output shapes.
 
     ``χ^ℓ = E_x ‖∂h^{ℓ+1}/∂h^ℓ‖²_F / N_{ℓ+1}`` with ``h^ℓ`` the ℓ-th stage's output and ``N_{ℓ+1}``
     the number of entries of one input's ``h^{ℓ+1}`` (for equal widths this is the paper's
@@ -35,7 +36,8 @@ def stage_chis(model: nn.Module, x: torch.Tensor, stages: Optional[Sequence[str]
         seed: seed of the random vectors.
 
     Returns:
-        L − 1 values (None for a pair whose later stage does not depend on the earlier one).
+        (L − 1 values of χ, None for a pair whose later stage does not depend on the earlier one;
+        the L stages' output shapes without the batch dimension), stages in the order they ran.
     """
     names = stage_names(model, stages)
     if len(names) < 2:
@@ -60,13 +62,44 @@ def stage_chis(model: nn.Module, x: torch.Tensor, stages: Optional[Sequence[str]
                     continue
                 per_input = o[0].numel() if o.dim() > 0 and o.shape[0] == x.shape[0] else o.numel()
                 sums[k] += float(g.double().pow(2).sum()) / (x.shape[0] * per_input)
-    return [s / vectors if ok else None for s, ok in zip(sums, connected)]
+        shapes = [_per_input_shape(cut.outputs[n], x.shape[0]) for n in order]
+    return [s / vectors if ok else None for s, ok in zip(sums, connected)], shapes
+
+
+def _per_input_shape(o: torch.Tensor, batch: int) -> Tuple[int, ...]:
+    return tuple(o.shape[1:]) if o.dim() > 0 and o.shape[0] == batch else tuple(o.shape)
+
+
+def stage_chis(model: nn.Module, x: torch.Tensor, stages: Optional[Sequence[str]] = None, *,
+               vectors: int = VECTORS, seed: int = 0) -> List[Optional[float]]:
+    """χ between each pair of consecutive stages (:func:`stage_chis_and_shapes` without the shapes)."""
+    return stage_chis_and_shapes(model, x, stages, vectors=vectors, seed=seed)[0]
+
+
+def measure_log_chi(model: nn.Module, x: torch.Tensor, stages: Optional[Sequence[str]] = None, *,
+                    vectors: int = VECTORS, seed: int = 0) -> Tuple[List[Optional[float]], LogChi]:
+    """χ of every stage pair and the mean ``ln χ`` the predictor scores, under its mode policy.
+
+    Puts ``model`` in eval mode and turns its parameters' ``requires_grad`` off (the caller restores
+    them; :func:`reprobe.predictors.score` does), measures χ per consecutive stage pair
+    (:func:`stage_chis_and_shapes`) and averages ``ln χ`` over the hidden pairs of equal shape after
+    the transient (:func:`reprobe.analysis.chi.log_chi`, which the χ = 1 search and a sweep's χ = 1
+    line use too).
+
+    Returns:
+        (χ of every pair, :class:`reprobe.analysis.chi.LogChi`).
+    """
+    model.eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    chis, shapes = stage_chis_and_shapes(model, x, stages, vectors=vectors, seed=seed)
+    return chis, log_chi(chis, shapes)
 
 
 @register_predictor("partial_jacobian", direction="higher", needs=("inputs",))
 def partial_jacobian(model: nn.Module, batch: Batch, stages: Optional[Sequence[str]] = None, *,
                      vectors: int = VECTORS, seed: int = 0) -> PredictorScore:
-    """Closeness to criticality by partial Jacobians: ``-|mean ln χ|``, χ per consecutive stage pair.
+    """Closeness to criticality by partial Jacobians: ``-|mean ln χ|`` over the hidden stage pairs.
 
     Doshi, He, Gromov, "Critical initialization of wide and deep neural networks using partial
     Jacobians: general theory and applications", NeurIPS 2023 (reference code:
@@ -74,6 +107,23 @@ def partial_jacobian(model: nn.Module, batch: Batch, stages: Optional[Sequence[s
     criticality for any architecture, and the partial Jacobian between distant layers goes like
     ``χ^{Δℓ}``, so ``1/|ln χ|`` is a depth scale like mean field's ξ_c. For a wide tanh MLP at its
     fixed point χ equals the mean-field χ₁. Stages are reprobe's (the probe's stage hooks).
+
+    Which pairs count — the same definition as the χ = 1 search and a sweep's χ = 1 line
+    (:mod:`reprobe.analysis.chi`):
+
+    * kept: **hidden-to-hidden pairs of equal shape, after the transient**;
+    * left out: the first :data:`~reprobe.analysis.chi.TRANSIENT_PAIRS` of those (at most a
+      quarter; the signal has not yet reached its fixed point, and χ runs 3–16 % high there);
+    * left out: the pair into a classifier head (a bare Linear: χ = σ_w², not χ₁) and every pair
+      that changes shape (a global average pool: χ ≈ σ_w²/HW; a pooling or strided downsample; a
+      width change). χ compounds as ``χ^{Δℓ}`` only along a repeated map; a shape change is a
+      one-off factor, not a rate, and its χ depends on whether ‖J‖²_F is divided by the units out
+      or in. With such pairs in, one of them decided the mean: a critical tanh MLP (width 300,
+      depth 30, σ_w² = 1.76) read a depth scale of 47 instead of ≈ 100, and the plain ``cnn``
+      ranked σ_w² = 3.0 above 1.76 (``ln χ`` ≈ −6 through its pool).
+
+    A net without such a pair (two stages only; every stage a different shape, as the ``shrinking``
+    MLP) gets no score, with the reason.
 
     Mode policy: eval mode (BatchNorm with running statistics, so inputs do not interact; no
     dropout); gradients with respect to stage outputs only (parameters' ``requires_grad`` is turned
@@ -87,19 +137,24 @@ def partial_jacobian(model: nn.Module, batch: Batch, stages: Optional[Sequence[s
         seed: seed of the vectors.
 
     Returns:
-        ``score = -|mean_ℓ ln χ^ℓ|`` (higher = closer to critical = more trainable), ``per_stage`` the
-        χ values, ``depth_scale = 1/|mean ln χ|`` in stages (None when exactly critical).
+        ``score = -|mean ln χ|`` over the kept pairs (higher = closer to critical = more trainable);
+        ``per_stage`` the χ of **every** consecutive stage pair (those left out too, so a record can
+        be re-read); ``depth_scale = 1/|mean ln χ|`` in stages (None when the mean is exactly 0:
+        critical). ``reason`` gives the mean with its standard error over the pairs and what was
+        left out; where ``|mean|`` is within two standard errors of 0 the net is critical within
+        the estimate, and the depth scale is only known to exceed ``1/(|mean| + 2·stderr)`` (said
+        in ``reason``; at width 300 the pairs scatter by ±0.02–0.03 in ``ln χ``, so depth scales above
+        ≈ 100 are not resolved).
     """
-    model.eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    chis = stage_chis(model, batch.x, stages, vectors=vectors, seed=seed)
-    logs = [math.log(c) for c in chis if c is not None and c > 0]
-    if not logs:
-        return PredictorScore(score=None, per_stage=chis, reason="no stage pair has χ > 0")
-    mean = sum(logs) / len(logs)
-    reason = "" if len(logs) == len(chis) else f"{len(chis) - len(logs)} stage pair(s) without a χ > 0 left out"
-    if mean == 0.0:
+    chis, lc = measure_log_chi(model, batch.x, stages, vectors=vectors, seed=seed)
+    reason = lc.describe()
+    if lc.mean is None:
+        return PredictorScore(score=None, per_stage=chis,
+                              reason=reason + "; name consecutive stages of equal shape (stages=…) to score it")
+    if lc.mean == 0.0:
         return PredictorScore(score=0.0, per_stage=chis, depth_scale=None,
-                              reason=(reason + "; " if reason else "") + "mean ln χ = 0: depth scale infinite (critical)")
-    return PredictorScore(score=-abs(mean), per_stage=chis, depth_scale=1.0 / abs(mean), reason=reason)
+                              reason=reason + "; mean ln χ = 0: depth scale infinite (critical)")
+    if lc.stderr is not None and abs(lc.mean) < 2 * lc.stderr:
+        reason += (f"; χ = 1 within two standard errors: the depth scale is only known to exceed "
+                   f"{1.0 / (abs(lc.mean) + 2 * lc.stderr):.3g} stages")
+    return PredictorScore(score=-abs(lc.mean), per_stage=chis, depth_scale=lc.depth_scale, reason=reason)

@@ -18,7 +18,11 @@ def snip(model: nn.Module, batch: Batch) -> PredictorScore:
     with respect to a multiplicative mask at 1, which equals ``θ ⊙ ∂L/∂θ``, in absolute value,
     summed).
 
-    Mode policy: train mode (as the reference code); the model's mode is restored afterwards.
+    Mode policy: train mode, set here (BatchNorm uses the batch's statistics, dropout is active); the
+    model's mode is restored afterwards. The reference code sets no mode: it scores the net in whichever
+    mode it is in, which in its scripts is a freshly built net, so train mode. A fresh net is therefore
+    scored as there; a net handed over in eval mode is scored here in train mode, where the reference
+    would keep eval mode.
 
     Args:
         model: a classifier returning logits ``(batch, classes)``.

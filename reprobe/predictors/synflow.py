@@ -94,14 +94,24 @@ def synflow(model: nn.Module, batch: Batch, stages: Optional[Sequence[str]] = No
     absolute values of all parameters, one all-ones input, sum over the Linear/Conv weights).
 
     **The score is log10 of the synflow value, always**, so that nets can be compared: the raw value
-    spans hundreds of decades (1e32–1e61 on NAS-Bench-201; far below 1e-300 for a deep saturated tanh
-    net). It is computed in float64 on a copy of the model with a stage-by-stage rescaled backward
-    pass (:func:`log10_synflow`), so it neither overflows nor underflows. Only the input *shape* of
-    the batch is used.
+    spans hundreds of decades (1e32–1e61 on NAS-Bench-201; ≈ 1e250 for a deep bias-free ReLU net).
+    It is computed in float64 on a copy of the model with a stage-by-stage rescaled backward pass
+    (:func:`log10_synflow`), so a gradient that is tiny or huge but not zero neither overflows nor
+    underflows. Only the input *shape* of the batch is used.
+
+    **Saturating activations give exact zeros, not small numbers.** With |θ| and the all-ones input
+    every pre-activation of a tanh net is positive and large, ≈ σ_w·√(2·N_in/π) (≈ 22·σ_w behind a
+    784-pixel input), so tanh returns exactly 1.0 in float64 and its derivative 1 − tanh² is exactly
+    0; rescaling cannot recover that. No gradient passes a saturated layer, and the score reduces to
+    the class layer's term, ``Σ |W_head|`` (its inputs are all 1). Measured on reprobe's tanh MLPs
+    (widths 64–512, depths 30–100, σ_w² 1–4, σ_b² 0.05): log10 synflow equals log10 Σ|W_head| to
+    within 1e-4, exactly where every hidden layer saturates (width 300, depth 30, σ_w² ≥ 3). On such
+    nets synflow measures the class layer's weight scale (∝ σ_w): it rises with σ_w² and does not
+    see the edge of chaos.
 
     Mode policy: eval mode on a float64 copy (BatchNorm uses its running statistics, which at
-    initialisation are the identity; the reference removes BatchNorm). The model itself is not
-    touched.
+    initialisation are the identity; the reference removes BatchNorm and sets no mode). The model
+    itself is not touched.
 
     Args:
         model: the network.

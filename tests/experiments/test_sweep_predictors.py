@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from reprobe import theory
+from reprobe.analysis.chi import mean_log_chi
 from reprobe.cli.main import cli
 from reprobe.core.errors import ReprobeError
 from reprobe.experiments.sweep import run_sweep
@@ -48,7 +49,9 @@ def test_sweep_points_carry_predictor_records(wide_sweep):
     for rec in recs:
         pj = rec["predictors"]["partial_jacobian"]
         assert pj["direction"] == "higher" and pj["applicable"] and len(pj["per_stage"]) == 19
-        assert pj["score"] == pytest.approx(-abs(np.mean(np.log(pj["per_stage"]))))
+        # scored over the hidden pairs of equal shape after the transient (not the 256 → 400 pair, not the head)
+        assert pj["score"] == pytest.approx(-abs(mean_log_chi(pj["per_stage"], rec["stage_shapes"])))
+        assert pj["score"] == pytest.approx(-abs(np.mean(np.log(pj["per_stage"][4:17]))))
         assert "settings" in rec and "predictors" not in rec["settings"]  # a resume may add predictors
         assert rec["timings"]["predictors"] < rec["timings"]["total"]
     summary = json.loads((out / "sweep.json").read_text())

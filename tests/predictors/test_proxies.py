@@ -2,6 +2,7 @@
 
 import math
 
+import pytest
 import torch
 import torch.nn as nn
 
@@ -137,3 +138,23 @@ def test_grad_norm_and_snip_by_hand():
 def test_params_counts_parameters():
     net = _two_layer()
     assert score(net, None, "params")["params"].score == 12 + 6
+
+
+def test_synflow_of_a_saturated_tanh_mlp_is_its_class_layers_weight_sum():
+    """|θ| and an all-ones input saturate tanh to exactly 1.0 in float64: 1 − tanh² is exactly 0, no
+    gradient passes, and log10 synflow is log10 Σ|W_head| (the class layer's inputs are all 1)."""
+    from reprobe.models.mlp import mlp
+
+    scores = []
+    for sw in (1.0, 1.76, 3.0):
+        m = mlp(depth=30, width=300, sigma_w2=sw, sigma_b2=0.05, seed=0)
+        head = float(m[-1].weight.detach().double().abs().sum())
+        s = score(m, torch.rand(2, 1, 28, 28), "synflow")["synflow"]
+        assert s.score == pytest.approx(math.log10(head), abs=1e-5)
+        scores.append(s.score)
+    assert scores == sorted(scores)  # so it only rises with σ_w (the class layer's weight scale)
+    h = torch.ones(1, 784, dtype=torch.float64)  # at σ_w² = 3 every hidden layer saturates exactly
+    for layer in [l for l in m if isinstance(l, nn.Linear)][:-1]:
+        h = torch.tanh(h @ layer.weight.detach().double().abs().T + layer.bias.detach().double().abs())
+        assert bool((h == 1.0).all()) and bool((1 - h * h == 0).all())
+    assert s.score == pytest.approx(math.log10(head), abs=1e-12)
