@@ -63,8 +63,61 @@ GRIDS = {
 }
 
 
+V2 = HERE / "grids" / "v2"
+#: Protocol v2 (the default of train-grid: best of four SGD rates, 1000 steps, training accuracy ≥ 0.55).
+#: The probed points of the families the v1 grids cover are theirs (the probe did not change), with
+#: their saturation levels added (:func:`add_saturation`).
+_TANH = ["--sigma-w2", "1.0:4.0:0.3", "--sigma-b2", "0.05", "--depth", "10,20,40,60,100"]
+GRIDS_V2 = {
+    **{f"mlp-w{w}": [["train-grid", *_TANH, "--width", str(w), "-j", "2", "-q", "--resume"]] for w in (64, 128, 300, 512)},
+    "relu-w128": [
+        ["sweep", "--activation", "relu", "--sigma-w2", "1.0:4.0:0.3", "--sigma-b2", "0.05", "--depth", "100",
+         "--width", "128", "-j", "2", "-q", "--resume"],
+        ["train-grid", "--activation", "relu", *_TANH, "--width", "128", "-j", "2", "-q", "--resume"],
+    ],
+    "cnn-c16": [["train-grid", "--model", "cnn", "--data", "digits", "--width", "16", "--sigma-w2", "1.0:4.0:0.5",
+                 "--sigma-b2", "0.05", "--depth", "10,20,40,60", "--momentum", "0.9", "-j", "2", "-q", "--resume"]],
+}
+
+
+def add_saturation(folder: Path) -> None:
+    """Give each probed point of ``folder`` its ``saturation`` (each metric of the evaluated inputs against
+    their mean), for points probed before the probe recorded it."""
+    import json
+
+    import torch
+
+    from reprobe.data import load_dataset
+    from reprobe.metrics import saturation_levels
+
+    path, inputs = folder / "points.jsonl", {}
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    for r in records:
+        s = r["settings"]
+        key = json.dumps([s["data"], s["data_options"], s["probe"]["samples"]], sort_keys=True)
+        if key not in inputs:
+            test = load_dataset(s["data"], **s["data_options"]).test
+            inputs[key] = torch.stack([test[i][0] for i in range(min(len(test), s["probe"]["samples"]))])
+        r.setdefault("saturation", saturation_levels(inputs[key], list(r["metrics"])))
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
 def make_grid(name: str, out: Path) -> None:
+    if out.parent == V2:
+        return make_grid_v2(name, out)
     for args in GRIDS[name]:
+        cmd = [sys.executable, "-m", "reprobe.cli", *args, "--out", str(out)]
+        print("running:", " ".join(cmd[2:]), flush=True)
+        subprocess.run(cmd, check=True)
+
+
+def make_grid_v2(name: str, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    v1 = HERE / "grids" / name / "points.jsonl"
+    if not (out / "points.jsonl").is_file() and v1.is_file():
+        (out / "points.jsonl").write_text(v1.read_text())
+        add_saturation(out)
+    for args in GRIDS_V2[name]:
         cmd = [sys.executable, "-m", "reprobe.cli", *args, "--out", str(out)]
         print("running:", " ".join(cmd[2:]), flush=True)
         subprocess.run(cmd, check=True)
@@ -72,7 +125,7 @@ def make_grid(name: str, out: Path) -> None:
 
 def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
     """(the grid's heading, [(rule, RuleScore)], notes on what was fitted) for one grid folder."""
-    from reprobe.analysis.prediction import DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI
+    from reprobe.analysis.prediction import DEFAULT_METRIC
     from reprobe.analysis.validation import (
         RuleScore, calibrate, cross_validate, deepest_points, monotone_ceiling, predicted_depths, validate,
     )
@@ -81,14 +134,14 @@ def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
     probes, trained = load_grid(out)
     thr = default_acc_threshold(trained)
     lines = deepest_points(probes)
-    theory = theory_reference("tanh", sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
-    head = f"{out.name}: {len(lines)} σ_w² lines, {len(trained)} trained nets, trainable ⇔ accuracy ≥ {thr:.2f}"
+    activation = (probes[0].get("settings") or {}).get("model_options", {}).get("activation", "tanh")
+    theory = theory_reference(activation, sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
+    head = f"{out.parent.name if out.parent == V2 else 'v1'} {out.name}: {len(lines)} σ_w² lines, {len(trained)} trained nets, trainable ⇔ accuracy ≥ {thr:.2f}"
     mf = lambda sw, sb: six_xi(theory, sw, sb)  # noqa: E731
     rows, notes = [], []
     for metric in ("relative_entropy", "mse"):
         t0 = time.perf_counter()
-        scored = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric, depth_per_xi=DEPTH_PER_XI,
-                          floor_xi=FLOOR_XI)
+        scored = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric)  # the shipped calibration
         tag = " (the default)" if metric == DEFAULT_METRIC else ""
         rows.append((f"prediction {metric}{tag}", scored[0]))
         c, _, fitted = calibrate(lines, trained, thr, metric=metric, floors=(None,))
@@ -169,24 +222,66 @@ def width_law(folders: List[Path]) -> None:
     print(f"  width law, leave one width out: {hit}/{total} = {hit / total:.3f}")
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grid", action="append", help="grid folder(s) (default: every cached grid)")
-    ap.add_argument("--make", action="store_true", help="compute grids that are missing (long)")
-    args = ap.parse_args()
-    folders = [Path(g) for g in args.grid] if args.grid else [HERE / "grids" / n for n in GRIDS]
+def calibration_grids(folders: List[Path]):
+    """Each folder as a :class:`reprobe.analysis.calibration.Grid` (ξ̂ with the saturation level fixed)."""
+    from reprobe.analysis.calibration import make_grid as calibration_grid
+    from reprobe.analysis.validation import deepest_points, line_fits, line_key, line_widths
+    from reprobe.experiments.sweep import default_acc_threshold, load_grid
+
     grids = []
     for out in folders:
-        if not (out / "trained.jsonl").is_file():
-            if not args.make or out.name not in GRIDS:
-                print(f"{out}: no grid here; run with --make to compute it")
-                continue
+        probes, trained = load_grid(out)
+        lines = deepest_points(probes)
+        cells = [(line_key(t), t["depth"], t.get("accuracy")) for t in trained]
+        grids.append(calibration_grid(out.name, line_fits(lines), line_widths(lines), cells, default_acc_threshold(trained)))
+    return grids
+
+
+def forms_table(folders: List[Path]) -> None:
+    """Which map from ξ̂ to depth holds out of sample: each form fitted on all grids, on all σ_w² but one,
+    on all grids but one (see :mod:`reprobe.analysis.calibration`)."""
+    from reprobe.analysis.calibration import FORMS, agreement, fit_form, leave_one_out
+    from reprobe.analysis.prediction import CALIBRATION
+
+    grids = calibration_grids(folders)
+    a, n = agreement(CALIBRATION, grids)
+    print(f"maps from ξ̂ to depth on {', '.join(g.name for g in grids)} ({n} cells); shipped: {a}/{n} = {a / max(n, 1):.3f}")
+    for form in FORMS:
+        t0 = time.perf_counter()
+        cal, a, n = fit_form(form, grids)
+        sa, sn = leave_one_out(form, grids, "sigma_w2")
+        ga, gn = leave_one_out(form, grids, "grid") if len(grids) > 1 else (0, 0)
+        held = f"{ga / gn:.3f}" if gn else "–"
+        print(f"  {form:<7} in sample {a / n:.3f}, leave one σ_w² out {sa / sn:.3f}, leave one grid out {held}: "
+              f"c = {cal.depth_per_xi:.3g}, p = {cal.width_exponent:g}, b = {cal.power:g}, ξ_floor = {cal.floor_xi}, "
+              f"q = {cal.floor_width_exponent:g}  ({time.perf_counter() - t0:.0f} s)")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--grid", action="append", help="grid folder(s) (default: every cached grid, v1 and v2)")
+    ap.add_argument("--make", action="store_true", help="compute grids that are missing (long; v2 resumes)")
+    ap.add_argument("--forms", action="store_true", help="also compare the maps from ξ̂ to depth out of sample (minutes)")
+    args = ap.parse_args()
+    folders = [Path(g) for g in args.grid] if args.grid else (
+        [HERE / "grids" / n for n in GRIDS] + [V2 / n for n in GRIDS_V2])
+    grids, ready = [], []
+    for out in folders:
+        known = GRIDS_V2 if out.parent == V2 else GRIDS
+        if args.make and out.name in known:
             make_grid(out.name, out)
+        if not (out / "trained.jsonl").is_file() or not (out / "points.jsonl").is_file():
+            print(f"{out}: no grid here; run with --make to compute it")
+            continue
         grids.append(grid_rows(out))
+        ready.append(out)
     if grids:
         print_table(grids)
         print("how c scales with an MLP's hidden width n (prediction, relative entropy):")
-        width_law([f for f in folders if (f / "trained.jsonl").is_file()])
+        width_law([f for f in ready if f.parent != V2])
+    v2_mlp = [f for f in ready if f.parent == V2 and f.name.startswith("mlp-")]
+    if args.forms and v2_mlp:
+        forms_table(v2_mlp)
 
 
 if __name__ == "__main__":

@@ -71,13 +71,18 @@ def _profile(l: np.ndarray, y: np.ndarray, xis: np.ndarray) -> tuple:
     return rss, coef
 
 
-def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False) -> SaturationFit:
+def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False,
+                   asymptote: Optional[float] = None) -> SaturationFit:
     """Fit ``D(ℓ) = D∞ − A·e^(−ℓ/ξ)`` to a per-stage curve (stage 1 first).
 
     Args:
         values: the metric per stage; None/NaN stages are left out.
         exclude_last: leave the last stage out (a classifier head of another width, whose value
             jumps, must not decide ξ̂).
+        asymptote: D∞ when it is known (the probe's saturation level: the metric of the inputs
+            against their mean). Fixed, it lets the fit read ξ̂ from how far the curve has come
+            towards it, so ξ̂ no longer depends on the probed depth and short curves separate; None:
+            D∞ is fitted too, and ξ̂ cannot exceed the stages fitted.
 
     Returns:
         A :class:`SaturationFit`; never raises on short, flat or NaN curves (``xi`` is None and
@@ -93,6 +98,8 @@ def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False
     if len(y) < 4:
         return SaturationFit(None, None, False, None, None, used, f"only {len(y)} finite stage(s); at least 4 are needed")
     scale = max(float(np.max(np.abs(y))), 1e-30)
+    if asymptote is not None and np.isfinite(asymptote):
+        return _fit_fixed(l, y, float(asymptote), used, scale)
     if float(np.ptp(y)) <= FLAT_RELATIVE_RANGE * scale:
         return SaturationFit(None, None, False, None, None, used,
                              "the curve is flat: no stage changes it, so it shows no decay to measure")
@@ -114,6 +121,45 @@ def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False
     # The interval cannot be read finer than the grid: at least one grid step either side.
     err = max(float(hi - lo) / 2, xi * (float(xis[1] / xis[0]) - 1))
     return SaturationFit(xi, err, False, d_inf, amp, used)
+
+
+def _fixed_profile(l: np.ndarray, gap: np.ndarray, xis: np.ndarray) -> tuple:
+    """Residual sum of squares and amplitude A of the best ``A·e^(−(ℓ−ℓ₁)/ξ)`` to the gap D∞ − D(ℓ), per ξ."""
+    basis = np.exp(-(l[None, :] - l[0]) / xis[:, None])
+    amp = (basis @ gap) / np.sum(basis * basis, axis=1)
+    rss = np.sum((gap[None, :] - amp[:, None] * basis) ** 2, axis=1)
+    return rss, amp
+
+
+def _fit_fixed(l: np.ndarray, y: np.ndarray, d_inf: float, used: tuple, scale: float) -> SaturationFit:
+    """ξ̂ with D∞ fixed: a one-parameter profile over ξ (A by least squares), refined between grid points.
+
+    A curve that has come no measurable way towards D∞ gives a lower bound, the shortest ξ its noise
+    allows; a curve that starts at or beyond D∞ (nothing to lose, or reconstructions worse than the
+    mean from stage 1 on) says so and has no ξ̂."""
+    gap = d_inf - y
+    if gap[0] <= FLAT_RELATIVE_RANGE * scale:
+        return SaturationFit(None, None, False, d_inf, None, used,
+                             f"stage 1 is already at the saturation level ({y[0]:.3g} vs {d_inf:.3g}): "
+                             "the first stage loses the input, so the curve shows no decay to measure")
+    span = float(l[-1] - l[0]) + 1.0
+    xis = np.geomspace(0.1, MAX_XI_PER_STAGE * span, GRID_POINTS)
+    rss, amp = _fixed_profile(l, gap, xis)
+    best = int(np.argmin(rss))
+    noise = max(rss[best] / max(len(y) - 2, 1), (1e-6 * scale) ** 2)
+    inside = np.nonzero(rss <= rss[best] + noise)[0]
+    lo, hi = float(xis[inside.min()]), float(xis[inside.max()])
+    if inside.max() >= len(xis) - 1:
+        return SaturationFit(lo, None, True, d_inf, float(amp[best]), used,
+                             f"no decay towards the saturation level {d_inf:.3g} within {len(y)} stages: "
+                             f"the curve is consistent with any ξ ≥ {lo:.3g}")
+    t_lo, t_hi = np.log(xis[max(best - 1, 0)]), np.log(xis[min(best + 1, len(xis) - 1)])
+    res = minimize_scalar(lambda t: _fixed_profile(l, gap, np.exp([t]))[0][0], bounds=(t_lo, t_hi),
+                          method="bounded", options={"xatol": 1e-6})
+    xi = float(np.exp(res.x)) if res.fun <= rss[best] else float(xis[best])
+    a = float(_fixed_profile(l, gap, np.array([xi]))[1][0])
+    err = max((hi - lo) / 2, xi * (float(xis[1] / xis[0]) - 1))
+    return SaturationFit(xi, err, False, d_inf, a, used)
 
 
 def _refine(l: np.ndarray, y: np.ndarray, xis: np.ndarray, best: int) -> tuple:
@@ -147,16 +193,20 @@ def ends_in_head(stage_shapes: Sequence[Sequence[int]]) -> bool:
 
 
 def correlation_lengths(metrics: Mapping[str, Sequence[Optional[float]]],
-                        stage_shapes: Sequence[Sequence[int]] = ()) -> Dict[str, SaturationFit]:
+                        stage_shapes: Sequence[Sequence[int]] = (),
+                        saturation: Optional[Mapping[str, Optional[float]]] = None) -> Dict[str, SaturationFit]:
     """ξ̂ of every metric (metric → :class:`SaturationFit`).
 
     Args:
         metrics: metric name → per-stage values (a probe result's ``metrics``).
         stage_shapes: the stages' output shapes; a classifier head at the end (see
             :func:`ends_in_head`) is left out of the fit, since its value jumps and would decide ξ̂.
+        saturation: metric name → the curve's known saturation level (a result's ``saturation``);
+            a metric without one has its asymptote fitted.
     """
     head = ends_in_head(stage_shapes)
-    return {m: fit_saturation(values, exclude_last=head) for m, values in metrics.items()}
+    levels = saturation or {}
+    return {m: fit_saturation(values, exclude_last=head, asymptote=levels.get(m)) for m, values in metrics.items()}
 
 
 def describe(fit: SaturationFit) -> str:

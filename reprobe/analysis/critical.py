@@ -62,7 +62,7 @@ def record_xi(rec: Record, metric: str = "relative_entropy") -> float:
     values = p.metric(metric)
     if not values:
         return -1.0
-    fit = correlation_lengths({metric: values}, p.stage_shapes or ())[metric]
+    fit = correlation_lengths({metric: values}, p.stage_shapes or (), p.saturation)[metric]
     return -1.0 if fit.xi is None else float(fit.xi)
 
 

@@ -41,8 +41,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
-from typing import Mapping, Optional, Sequence, Tuple
+from typing import Any, Mapping, Optional, Sequence, Tuple
 
+from .calibration import REFERENCE_WIDTH, Calibration
+from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths, ends_in_head
 
 VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
@@ -50,18 +52,15 @@ VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
 DEFAULT_METRIC = "relative_entropy"
 #: The decay metrics that cross-check each other (differential entropy measures spread, not loss).
 DECAY_METRICS = ("relative_entropy", "mse")
-#: c in ``max_trainable_depth = c · ξ_net`` (calibrated on trained MLPs; benchmarks/trainability.py).
-DEPTH_PER_XI = 3.0
-#: ξ̂ grows with the width n of an MLP's hidden layers (the ridge is relative to the mean power per
-#: unit, so a wider layer resolves more of its signal) much faster than the depth that trains, so c
-#: scales as ``(REFERENCE_WIDTH / n) ** WIDTH_EXPONENT``: fitted jointly on MLP grids of width 64,
-#: 128, 300 and 512 (94 % of 220 cells agree; leave one width out: 92 %; a width-blind c = 3: 88 %).
-#: Conv stages are not scaled (their decoders see C·k² patch features, not a width).
-WIDTH_EXPONENT = 0.45
-#: The width at which c = :data:`DEPTH_PER_XI` (the calibration grid's).
-REFERENCE_WIDTH = 300
-#: ξ_floor, the decay the decoders alone produce; None: no correction (measured not to generalise).
-FLOOR_XI: Optional[float] = None
+#: How ξ̂ maps to the deepest trainable depth (:mod:`~reprobe.analysis.calibration`), fitted on the
+#: trained grids of ``benchmarks/trainability.py``; the constants below are its parts, for callers of
+#: the first releases.
+CALIBRATION = Calibration(depth_per_xi=3.0, width_exponent=0.45, power=1.0, floor_xi=None,
+                          source="v1: tanh MLPs, MNIST, widths 64-512, one SGD rate (0.05, 5 epochs), "
+                                 "trainable = held-out accuracy >= 2x chance")
+DEPTH_PER_XI = CALIBRATION.depth_per_xi
+WIDTH_EXPONENT = CALIBRATION.width_exponent
+FLOOR_XI: Optional[float] = CALIBRATION.floor_xi
 #: A fit over fewer e-folds than this (stages / ξ̂) says so in its reason: on a depth-20 MLP of width 128
 #: ξ̂ was 7.1 at σ_w² = 1.0 and 6.7 at 1.76, where depth 100 tells them apart (6.6 vs 15).
 MIN_EFOLDS = 4.0
@@ -91,6 +90,9 @@ class Prediction:
         depth_per_xi: the c used (at this net's width: :func:`depth_per_xi_at`).
         floor_xi: the ξ_floor used (None: no floor correction).
         width: the hidden width c was scaled for (None: not an MLP, c unscaled).
+        power: b in ``c · ξ_net^b``.
+        calibration: what the map from ξ̂ to depth was fitted on (grids, training protocol, budget):
+            what "trainable" means here.
     """
 
     metric: str
@@ -106,6 +108,8 @@ class Prediction:
     depth_per_xi: float = DEPTH_PER_XI
     floor_xi: Optional[float] = FLOOR_XI
     width: Optional[int] = None
+    power: float = 1.0
+    calibration: str = CALIBRATION.source
 
     def __str__(self) -> str:
         return describe_prediction(self)
@@ -135,17 +139,12 @@ def depth_per_xi_at(width: Optional[int], depth_per_xi: float = DEPTH_PER_XI,
                     width_exponent: float = WIDTH_EXPONENT) -> float:
     """c for a net of hidden ``width``: ``depth_per_xi · (REFERENCE_WIDTH / width) ** width_exponent``
     (``depth_per_xi`` itself when the width is unknown or the net is convolutional)."""
-    if width is None or width <= 0 or width_exponent == 0:
-        return depth_per_xi
-    return depth_per_xi * (REFERENCE_WIDTH / width) ** width_exponent
+    return Calibration(depth_per_xi, width_exponent).factor_at(width)
 
 
 def net_xi(xi: float, floor_xi: Optional[float]) -> float:
     """ξ with the probe's floor taken out: ``1 / (1/ξ − 1/ξ_floor)``; ``inf`` at or beyond the floor."""
-    if floor_xi is None:
-        return xi
-    rate = 1.0 / xi - 1.0 / floor_xi
-    return math.inf if rate <= 0 else 1.0 / rate
+    return Calibration(1.0, floor_xi=floor_xi).net_xi(xi, None)
 
 
 def spread_ratio(differential_entropy: Sequence[Optional[float]], head: bool) -> Optional[float]:
@@ -162,17 +161,6 @@ def spread_ratio(differential_entropy: Sequence[Optional[float]], head: bool) ->
     return math.exp(min(2.0 * (values[-1] - values[0]), 0.0))
 
 
-def predicted_depth(fit: SaturationFit, depth: int, c: float, floor_xi: Optional[float]) -> Tuple[Optional[float], bool]:
-    """(max_trainable_depth, is it a lower bound) from a fit: ``c · ξ_net``; at least L when the
-    curve did not saturate or decays no faster than the floor. (None, False) for undefined fits."""
-    if fit.xi is None:
-        return None, False
-    xi_net = net_xi(fit.xi, floor_xi)
-    bound = fit.lower_bound or math.isinf(xi_net)
-    max_depth = c * xi_net if math.isfinite(xi_net) else c * fit.xi
-    return (max(max_depth, float(depth)) if bound else max_depth), bound
-
-
 def _verdict_for(depth: int, max_depth: float, bound: bool, rel_err: float, margin: float) -> str:
     if bound and max_depth >= depth:
         return "trainable"
@@ -184,16 +172,17 @@ def _verdict_for(depth: int, max_depth: float, bound: bool, rel_err: float, marg
     return "marginal"
 
 
-def _from_fit(metric: str, fit: SaturationFit, depth: int, c: float, floor_xi: Optional[float],
+def _from_fit(metric: str, fit: SaturationFit, depth: int, cal: Calibration, width: Optional[int],
               margin: float) -> Prediction:
     """The prediction of one curve's fit, before cross-checks."""
-    base = dict(metric=metric, depth=depth, depth_per_xi=c, floor_xi=floor_xi)
+    base = dict(metric=metric, depth=depth, depth_per_xi=cal.factor_at(width), floor_xi=cal.floor_at(width),
+                width=width, power=cal.power, calibration=cal.source)
     if fit.xi is None:
         return Prediction(xi=None, xi_err=None, xi_is_bound=False, xi_net=None, max_trainable_depth=None,
                           depth_is_bound=False, verdict="undecidable", reason=f"{metric}: {fit.reason}", **base)
-    xi_net = net_xi(fit.xi, floor_xi)
-    max_depth, bound = predicted_depth(fit, depth, c, floor_xi)
-    rel_err = (fit.xi_err / fit.xi) if fit.xi_err else 0.0
+    xi_net = cal.net_xi(fit.xi, width)
+    max_depth, bound = calibrated_depth(fit, depth, cal, width)
+    rel_err = cal.power * (fit.xi_err / fit.xi) if fit.xi_err else 0.0
     verdict = _verdict_for(depth, max_depth, bound, rel_err, margin)
     return Prediction(xi=fit.xi, xi_err=fit.xi_err, xi_is_bound=fit.lower_bound, xi_net=xi_net,
                       max_trainable_depth=max_depth, depth_is_bound=bound, verdict=verdict,
@@ -219,10 +208,30 @@ def _evidence(metric: str, fit: SaturationFit, xi_net: float, max_depth: float, 
     return text
 
 
+_DEFAULT = object()
+
+
+def with_overrides(cal: Calibration, depth_per_xi: Optional[float] = None, floor_xi: Any = _DEFAULT,
+                   width_exponent: Optional[float] = None, power: Optional[float] = None) -> Calibration:
+    """``cal`` with single constants replaced; ``depth_per_xi`` given alone means the linear map, no floor."""
+    fields = asdict(cal)
+    if depth_per_xi is not None:
+        fields.update(depth_per_xi=float(depth_per_xi), power=1.0, floor_xi=None, floor_width_exponent=0.0,
+                      source=f"c = {depth_per_xi:g} given")
+    if floor_xi is not _DEFAULT:
+        fields["floor_xi"] = floor_xi
+    if width_exponent is not None:
+        fields["width_exponent"] = float(width_exponent)
+    if power is not None:
+        fields["power"] = float(power)
+    return Calibration(**fields)
+
+
 def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequence[Sequence[int]] = (),
-            depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, depth_per_xi: float = DEPTH_PER_XI,
-            floor_xi: Optional[float] = FLOOR_XI, margin: float = MARGIN,
-            width_exponent: float = WIDTH_EXPONENT) -> Prediction:
+            depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, margin: float = MARGIN,
+            saturation: Optional[Mapping[str, Optional[float]]] = None, calibration: Optional[Calibration] = None,
+            depth_per_xi: Optional[float] = None, floor_xi: Any = _DEFAULT, width_exponent: Optional[float] = None,
+            power: Optional[float] = None) -> Prediction:
     """Predict the deepest trainable net and give a verdict for the probed depth.
 
     Args:
@@ -230,10 +239,13 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
         stage_shapes: the stages' output shapes (a classifier head at the end is left out of ξ̂).
         depth: L, the probed depth in stages (default: the number of stages).
         metric: the curve whose ξ̂ decides (must be in ``metrics``).
-        depth_per_xi: c in ``max_trainable_depth = c · ξ_net`` at :data:`REFERENCE_WIDTH`.
-        floor_xi: the decoders' own decay length (None: no floor correction).
         margin: relative band around the predicted depth that counts as ``marginal``.
-        width_exponent: how c scales with an MLP's hidden width (0: not at all; see :data:`WIDTH_EXPONENT`).
+        calibration: the map from ξ̂ to depth (default :data:`CALIBRATION`).
+        depth_per_xi, floor_xi, width_exponent, power: override one constant of ``calibration``
+            (c at :data:`REFERENCE_WIDTH`; ξ_floor, None for none; how c scales with an MLP's hidden
+            width; b). Given ``depth_per_xi`` alone, the map is the linear ``c · ξ̂`` without a floor.
+        saturation: metric → the level its curve saturates at (a result's ``saturation``); ξ̂ is then
+            fitted with that asymptote fixed. None, or a metric without a level: the asymptote is fitted.
 
     Returns:
         A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
@@ -242,32 +254,33 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     values = metrics.get(metric)
     depth = int(depth if depth is not None else len(values or ()))
     width = hidden_width(stage_shapes)
-    depth_per_xi = depth_per_xi_at(width, depth_per_xi, width_exponent)
+    cal = with_overrides(calibration or CALIBRATION, depth_per_xi, floor_xi, width_exponent, power)
     if values is None:
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
                           f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
-                          depth_per_xi, floor_xi, width)
-    fits = correlation_lengths({m: v for m, v in metrics.items() if m in DECAY_METRICS or m == metric}, stage_shapes)
-    pred = replace(_from_fit(metric, fits[metric], depth, depth_per_xi, floor_xi, margin), width=width)
+                          cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source)
+    fits = correlation_lengths({m: v for m, v in metrics.items() if m in DECAY_METRICS or m == metric}, stage_shapes,
+                               saturation)
+    pred = _from_fit(metric, fits[metric], depth, cal, width, margin)
     if pred.verdict == "undecidable":
         return pred
     pred = _check_null_tail(pred, values, ends_in_head(stage_shapes))
     if pred.verdict == "undecidable":
         return pred
-    pred = _cross_check_metrics(pred, fits, depth, depth_per_xi, floor_xi, margin)
+    pred = _cross_check_metrics(pred, fits, depth, cal, width, margin)
     head = ends_in_head(stage_shapes)
     if "differential_entropy" in metrics:
         pred = _cross_check_collapse(pred, spread_ratio(metrics["differential_entropy"], head))
     return pred
 
 
-def _cross_check_metrics(pred: Prediction, fits: Mapping[str, SaturationFit], depth: int, c: float,
-                         floor_xi: Optional[float], margin: float) -> Prediction:
+def _cross_check_metrics(pred: Prediction, fits: Mapping[str, SaturationFit], depth: int, cal: Calibration,
+                         width: Optional[int], margin: float) -> Prediction:
     """A decay metric that says the opposite (trainable vs untrainable) makes the verdict marginal."""
     for other, fit in fits.items():
         if other == pred.metric or other not in DECAY_METRICS:
             continue
-        alt = _from_fit(other, fit, depth, c, floor_xi, margin)
+        alt = _from_fit(other, fit, depth, cal, width, margin)
         if {alt.verdict, pred.verdict} == {"trainable", "untrainable"}:
             return replace(pred, verdict="marginal", reason=(
                 f"metrics disagree: {pred.metric.replace('_', ' ')} says {pred.verdict} ({pred.reason}), "
@@ -311,4 +324,5 @@ def predict_trainability(result, **options) -> Prediction:
         result = CascadeProbe(model).fit(train_loader).evaluate(test_loader)
         print(predict_trainability(result))
     """
+    options.setdefault("saturation", getattr(result, "saturation", None))
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)

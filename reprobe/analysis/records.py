@@ -158,6 +158,8 @@ class SweepPoint(_Record):
         stages: the number of probed stages.
         stage_shapes: each stage's output shape.
         metrics: metric name → per-stage values (None where not finite).
+        saturation: metric name → the level a curve saturates at (the inputs against their mean;
+            empty in records made before it was measured).
         cutoffs: metric name → ℓ* (None: undecidable).
         cutoff_detector: the detector that chose ``cutoffs``.
         cutoffs_by_detector: detector → metric → ℓ*.
@@ -182,6 +184,7 @@ class SweepPoint(_Record):
     stages: Optional[int] = None
     stage_shapes: List[List[int]] = field(default_factory=list)
     metrics: Dict[str, List[Optional[float]]] = field(default_factory=dict)
+    saturation: Dict[str, Optional[float]] = field(default_factory=dict)
     cutoffs: Dict[str, Optional[int]] = field(default_factory=dict)
     cutoff_detector: Optional[str] = None
     cutoffs_by_detector: Dict[str, Dict[str, Optional[int]]] = field(default_factory=dict)
@@ -197,7 +200,8 @@ class SweepPoint(_Record):
 
     _KINDS = {
         "sigma_w2": _ANY, "sigma_b2": _ANY, "depth": _ANY, "width": _ANY, "seed": _ANY, "model": _ANY,
-        "settings": _DICT, "stages": _ANY, "stage_shapes": _LIST, "metrics": _DICT, "cutoffs": _DICT,
+        "settings": _DICT, "stages": _ANY, "stage_shapes": _LIST, "metrics": _DICT, "saturation": _DICT,
+        "cutoffs": _DICT,
         "cutoff_detector": _ANY, "cutoffs_by_detector": _DICT, "decoder_mse": _LIST, "warnings": _LIST,
         "prediction": _DICT, "predictors": _DICT, "accuracy": _ANY, "training": _DICT, "timings": _DICT,
     }

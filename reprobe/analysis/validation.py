@@ -22,13 +22,15 @@ depth that trained (0 when none did).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from .calibration import Calibration
+from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths
 from .prediction import (
-    DEFAULT_METRIC, DEPTH_PER_XI, FLOOR_XI, WIDTH_EXPONENT, depth_per_xi_at, hidden_width, predicted_depth,
+    CALIBRATION, DEFAULT_METRIC, hidden_width, with_overrides,
 )
 from .records import as_point
 
@@ -80,23 +82,23 @@ def line_fits(points: Mapping[LineKey, Mapping], metric: str = DEFAULT_METRIC) -
     out = {}
     for k, rec in points.items():
         p = as_point(rec)
-        fits = correlation_lengths({metric: p.metric(metric)}, p.stage_shapes or ())
+        fits = correlation_lengths({metric: p.metric(metric)}, p.stage_shapes or (), p.saturation)
         out[k] = (fits[metric], int(p.stages or p.depth))
     return out
 
 
 def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT_METRIC,
-                     depth_per_xi: float = DEPTH_PER_XI, floor_xi: Optional[float] = FLOOR_XI,
+                     calibration: Optional[Calibration] = None,
                      fits: Optional[Mapping[LineKey, Tuple[SaturationFit, int]]] = None,
-                     width_exponent: float = WIDTH_EXPONENT,
-                     widths: Optional[Mapping[LineKey, Optional[int]]] = None) -> Dict[LineKey, Optional[float]]:
+                     widths: Optional[Mapping[LineKey, Optional[int]]] = None, **overrides: Any) -> Dict[LineKey, Optional[float]]:
     """``max_trainable_depth`` per line, as :func:`~reprobe.analysis.prediction.predict` gives it
     (None when undecidable), with c scaled to each line's hidden width; pass ``fits`` from
-    :func:`line_fits` and ``widths`` from :func:`line_widths` to skip recomputing them."""
+    :func:`line_fits` and ``widths`` from :func:`line_widths` to skip recomputing them. ``overrides``:
+    ``depth_per_xi``, ``floor_xi``, ``width_exponent``, ``power`` (see :func:`~reprobe.analysis.prediction.with_overrides`)."""
+    cal = with_overrides(calibration or CALIBRATION, **overrides)
     fits = fits if fits is not None else line_fits(points, metric)
     widths = widths if widths is not None else line_widths(points)
-    return {k: predicted_depth(fit, depth, depth_per_xi_at(widths.get(k), depth_per_xi, width_exponent), floor_xi)[0]
-            for k, (fit, depth) in fits.items()}
+    return {k: calibrated_depth(fit, depth, cal, widths.get(k))[0] for k, (fit, depth) in fits.items()}
 
 
 def line_widths(points: Mapping[LineKey, Mapping]) -> Dict[LineKey, Optional[int]]:

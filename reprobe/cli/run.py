@@ -44,7 +44,7 @@ def print_result_table(result, echo=click.echo) -> None:
             f"saturates at stage {c}: information is lost before the end")
         echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {verdict}")
     echo("correlation length ξ̂ (stages per e-fold of the approach to saturation; the head is left out):")
-    for m, fit in correlation_lengths(result.metrics, [s["shape"] for s in stages]).items():
+    for m, fit in correlation_lengths(result.metrics, [s["shape"] for s in stages], result.saturation).items():
         echo(f"  {m:<22} {describe(fit)}")
     echo("")
     echo(f"verdict: {describe_prediction(_prediction(result))}")

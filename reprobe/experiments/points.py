@@ -68,6 +68,7 @@ def _probe_fields(result) -> Tuple[Dict[str, Any], Dict[str, float]]:
         "stages": len(d["stages"]),
         "stage_shapes": [st["shape"] for st in d["stages"]],
         "metrics": d["metrics"],
+        "saturation": d["saturation"],
         "cutoffs": d["cutoffs"],
         "cutoff_detector": d["cutoff_detector"],
         "cutoffs_by_detector": d["cutoffs_by_detector"],
@@ -99,10 +100,12 @@ def run_point(task: Dict[str, Any]) -> Dict[str, Any]:
         timings.update(probe_timings)
         _add_predictors(record, timings, task, result, net, bundle)
     if task.get("train") is not None:
-        net = build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
-        from .ground_truth import train_model
+        from .ground_truth import train_task
 
-        tr = train_model(net, bundle, seed=task["seed"], **task["train"])
+        def build():  # a fresh net, the same initial weights, for every learning rate tried
+            return build_model(task["model"], bundle.input_shape, bundle.num_classes, **mopts)
+
+        tr = train_task(build, bundle, task["train"], seed=task["seed"])
         timings["train"] = tr.pop("time")
         record["accuracy"] = tr.pop("accuracy")
         record["training"] = tr

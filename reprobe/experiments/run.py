@@ -157,7 +157,7 @@ def run_named(
     net, bundle = build_for_data(model, bundle, model_options, probe_kwargs)
     build_time = time.perf_counter() - t0
     result, probe = probe_model(net, bundle, **probe_kwargs)
-    fits = correlation_lengths(result.metrics, [s["shape"] for s in result.stage_dicts()])
+    fits = correlation_lengths(result.metrics, [s["shape"] for s in result.stage_dicts()], result.saturation)
     result.extra["correlation_length"] = {m: f.to_dict() for m, f in fits.items()}
     result.prediction = predict_trainability(result).to_dict()
     result.timings["build_model"] = build_time

@@ -290,7 +290,11 @@ def _all_trained(probes: List[dict], trained_only: List[dict]) -> List[dict]:
 
 
 def default_acc_threshold(trained: Sequence[dict]) -> float:
-    """Twice chance, read from the trained records (0.2 for ten classes)."""
+    """The target the trained records were judged by (protocol v2 stores it), else twice chance (0.2 for
+    ten classes; the single-rate grids)."""
+    targets = {(t.get("training") or {}).get("target") for t in trained}
+    if len(targets) == 1 and isinstance(next(iter(targets)), (int, float)):
+        return float(next(iter(targets)))
     chance = [(t.get("training") or {}).get("chance") for t in trained]
     chance = [c for c in chance if isinstance(c, (int, float)) and c > 0]
     return min(1.0, 2.0 * (min(chance) if chance else 0.1))
@@ -330,8 +334,9 @@ SWEEP_PROBE_DEFAULTS: Dict[str, Any] = {
     "cutoff": "threshold", "eta": 0.005, "fit": "ridge", "ridge": 0.1, "epochs": 1, "lr": 1e-3,
     "batch_size": 64, "samples": 100, "device": "auto", "train_samples": None,
 }
+#: Training options of a sweep that leaves them out: protocol v2's (``lr`` None: its rates).
 SWEEP_TRAIN_DEFAULTS: Dict[str, Any] = {
-    "lr": 1e-3, "epochs": 1, "steps": None, "batch_size": 64, "momentum": 0.0, "optimizer": "sgd",
+    "lr": None, "epochs": None, "steps": None, "batch_size": 64, "momentum": 0.0, "optimizer": "sgd",
     "train_samples": None, "device": "cpu",
 }
 
@@ -416,7 +421,7 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
         ``critical``, ``critical_lines``, ``command``, ``files``).
     """
     from ..core.outdir import SWEEP_LOCK, claimed
-    from .ground_truth import check_train_options
+    from .ground_truth import default_target, train_settings
 
     out = Path(out)
     if jobs is not None and jobs < 1:
@@ -431,12 +436,14 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
     grid = sweep_grid(sigma_w2, sigma_b2, depth, width)
     probe = {**SWEEP_PROBE_DEFAULTS, "seed": seed, **(probe or {}), "progress": False}
     if train is not None:
-        train = {**SWEEP_TRAIN_DEFAULTS, **train}
-        check_train_options(**train)
+        train_settings(**{**SWEEP_TRAIN_DEFAULTS, **train})  # bad options fail before any net is built
     data_options = {"root": None, "seed": seed, "test_fraction": 0.1, **(data_options or {})}
     model_options = {"activation": activation, "shape": "wide", **(model_options or {})}
     bundle = _check_sweep_model(model, data, data_options, model_options, grid, probe)
-    thr = acc_threshold if acc_threshold is not None else min(1.0, 2.0 / max(1, bundle.num_classes))
+    if train is not None:
+        train = train_settings(**{**SWEEP_TRAIN_DEFAULTS, **train}, acc_threshold=acc_threshold)
+    thr = acc_threshold if acc_threshold is not None else default_target(train["split"] if train else "test",
+                                                                         bundle.num_classes)
     if not (0 <= thr <= 1):
         raise ReprobeError(f"{param('acc_threshold')} is a fraction in [0, 1], got {thr}")
     settings = {"model": model, "model_options": model_options, "data": data, "data_options": data_options,

@@ -128,7 +128,7 @@ def plot_entropy(result, path, title: Optional[str] = None) -> Path:
     fitted approach to saturation that gives ξ̂ (grey) where the curve saturates."""
     names = list(result.metrics)
     shapes = [s["shape"] if isinstance(s, dict) else s.shape for s in getattr(result, "stages", [])]
-    fits = correlation_lengths(result.metrics, shapes)
+    fits = correlation_lengths(result.metrics, shapes, getattr(result, "saturation", None))
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), squeeze=False)
     L = result.depth
     x = np.arange(1, L + 1)

@@ -14,6 +14,7 @@ from .registry import (  # noqa: F401
     get_cutoff,
     register_cutoff,
     register_metric,
+    saturation_levels,
 )
 from . import entropy, cutoffs  # noqa: F401  (registers the built-ins)
 from .entropy import differential_entropy, mse, relative_entropy, to_probability  # noqa: F401

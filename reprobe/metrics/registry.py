@@ -9,7 +9,7 @@ the cutoff ℓ* as a 1-based stage index (ℓ* = L: information reaches the end)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional, Sequence
+from typing import Callable, Dict, Optional, Sequence
 
 import torch
 
@@ -102,3 +102,24 @@ def compute_cutoff(name: str, values: Sequence[Optional[float]], **options) -> O
     if not clean:
         return None
     return get_cutoff(name)(clean, **options)
+
+
+def saturation_levels(x, names: Sequence[str]) -> Dict[str, Optional[float]]:
+    """Each loss metric of the inputs ``x`` against their mean image (None where not finite, and for
+    metrics where higher means more information, such as the differential entropy, which has no such level).
+
+    Where a net has lost its input, every reconstruction is the same image, the decoders' intercept:
+    the mean input. A per-stage curve of a loss metric therefore saturates at this level, and
+    fixing the fitted asymptote there lets ξ̂ be read from short curves.
+    """
+    import math
+
+    mean = x.mean(dim=0, keepdim=True).expand_as(x)
+    out: Dict[str, Optional[float]] = {}
+    for name in names:
+        if get(name).higher_is_more_information:
+            out[name] = None
+            continue
+        v = float(get(name)(x, mean))
+        out[name] = v if math.isfinite(v) else None
+    return out

@@ -771,6 +771,7 @@ class CascadeProbe:
             cutoff_detector=cfg.cutoff,
             decoder_mse=decoder_mse,
             nonfinite=nonfinite,
+            saturation=metric_registry.saturation_levels(x, cfg.metrics),
             reconstructions=recon[:, :k].detach().cpu(),
             timings={},
             config=cfg.to_dict(),

@@ -15,6 +15,8 @@
       "cutoff_detector": "threshold",
       "cutoffs_by_detector": {"threshold": {...}, "plateau": {...}},
       "decoder_mse": [...],     # per stage: one decoder's MSE on its own target, held-out data
+      "saturation": {"relative_entropy": v, ...},  # each metric of the inputs against their mean:
+                                # the level a curve reaches once every input reconstructs alike
       "nonfinite": {"stage name": {"activations": n, "reconstructions": n}},
       "samples": 100, "config": {...}, "timings": {"fit": s, "evaluate": s},
       "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
@@ -70,6 +72,9 @@ class ProbeResult:
         cutoffs_by_detector: detector → metric → ℓ*.
         reconstructions: tensor (L + 1, k, *input_shape); index 0 holds the inputs.
         decoder_mse: per-stage single-decoder MSE on held-out data (decoder quality).
+        saturation: metric name → the metric of the inputs against their mean (None where not finite):
+            the level a curve saturates at once every input reconstructs to the same image; ξ̂ is
+            fitted with its asymptote fixed there (:func:`reprobe.analysis.correlation.fit_saturation`).
         nonfinite: stage name → counts of non-finite activations/reconstructions.
         timings, config, fit, model, data, warnings: run details.
         prediction: the trainability prediction (``reprobe.predict_trainability(result).to_dict()``),
@@ -86,6 +91,7 @@ class ProbeResult:
     cutoff_detector: str = "threshold"
     decoder_mse: List[Optional[float]] = field(default_factory=list)
     nonfinite: Dict[str, Dict[str, int]] = field(default_factory=dict)
+    saturation: Dict[str, Optional[float]] = field(default_factory=dict)
     reconstructions: Optional[torch.Tensor] = None
     timings: Dict[str, float] = field(default_factory=dict)
     config: Dict[str, Any] = field(default_factory=dict)
@@ -145,6 +151,7 @@ class ProbeResult:
             "cutoffs_by_detector": self.cutoffs_by_detector,
             "decoder_mse": self.decoder_mse,
             "nonfinite": self.nonfinite,
+            "saturation": self.saturation,
             "samples": self.samples,
             "config": self.config,
             "timings": self.timings,
@@ -209,6 +216,7 @@ class ProbeResult:
             cutoff_detector=obj.get("cutoff_detector", "threshold"),
             decoder_mse=obj.get("decoder_mse", []),
             nonfinite=obj.get("nonfinite", {}),
+            saturation=obj.get("saturation", {}),
             reconstructions=recon,
             timings=obj.get("timings", {}),
             config=obj.get("config", {}),

@@ -1,0 +1,190 @@
+"""How ξ̂ maps to the deepest trainable depth, and how to choose that map on trained grids.
+
+One family of maps covers the forms worth comparing::
+
+    max_trainable_depth = c · (n_ref / n)^p · ξ_net^b,    1/ξ_net = 1/ξ̂ − 1/ξ_floor(n),
+    ξ_floor(n) = F · (n / n_ref)^q
+
+* **linear** (b = 1, no floor): the first releases' ``c·ξ̂`` with c scaled by the hidden width n;
+* **power** (b free, no floor): depth grows faster than ξ̂ where ξ̂ saturates near criticality;
+* **floor** (b = 1, F and q free): the probe's own decay (its ridge floor) taken out, so ξ_net and
+  the predicted depth diverge at the edge of chaos, as mean field's 6ξ_c does.
+
+A form is chosen by its agreement with training *out of sample* (:func:`leave_one_out`), not in
+sample: every form fits its own grid. Pure functions over fits and trained cells (no torch).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .correlation import SaturationFit
+
+#: The hidden width at which the width factors are 1.
+REFERENCE_WIDTH = 300
+FORMS = ("linear", "power", "floor")
+LineKey = Tuple
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The constants of the map from ξ̂ to the deepest trainable depth (see the module docstring).
+
+    Attributes:
+        depth_per_xi: c.
+        width_exponent: p (0: c does not depend on the width; conv nets are never scaled).
+        power: b.
+        floor_xi: F, ξ_floor at the reference width (None: no floor).
+        floor_width_exponent: q.
+        source: what the constants were fitted on: grids, protocol, budget.
+    """
+
+    depth_per_xi: float
+    width_exponent: float = 0.0
+    power: float = 1.0
+    floor_xi: Optional[float] = None
+    floor_width_exponent: float = 0.0
+    source: str = ""
+
+    def floor_at(self, width: Optional[int]) -> Optional[float]:
+        """ξ_floor for a net of hidden ``width`` (None: no floor)."""
+        if self.floor_xi is None:
+            return None
+        if width is None or width <= 0:
+            return self.floor_xi
+        return self.floor_xi * (width / REFERENCE_WIDTH) ** self.floor_width_exponent
+
+    def factor_at(self, width: Optional[int]) -> float:
+        """c at hidden ``width``: ``c · (n_ref / n)^p`` (c itself for conv nets or unknown widths)."""
+        if width is None or width <= 0 or self.width_exponent == 0:
+            return self.depth_per_xi
+        return self.depth_per_xi * (REFERENCE_WIDTH / width) ** self.width_exponent
+
+    def net_xi(self, xi: float, width: Optional[int]) -> float:
+        """ξ̂ with the floor taken out; ``inf`` at or beyond the floor."""
+        floor = self.floor_at(width)
+        if floor is None:
+            return xi
+        rate = 1.0 / xi - 1.0 / floor
+        return math.inf if rate <= 0 else 1.0 / rate
+
+    def depth_of(self, xi: float, width: Optional[int]) -> float:
+        """The predicted deepest trainable depth for ξ̂ = ``xi`` (``inf`` beyond the floor)."""
+        xi_net = self.net_xi(xi, width)
+        return math.inf if math.isinf(xi_net) else self.factor_at(width) * xi_net ** self.power
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def predicted_depth(fit: SaturationFit, depth: int, calibration: Calibration,
+                    width: Optional[int] = None) -> Tuple[Optional[float], bool]:
+    """(max_trainable_depth, is it a lower bound) for one fit; None for undefined fits. A bound on
+    ξ̂, or a ξ̂ beyond the floor, predicts at least the probed depth."""
+    if fit.xi is None:
+        return None, False
+    d = calibration.depth_of(fit.xi, width)
+    if math.isinf(d):
+        floor_free = Calibration(**{**asdict(calibration), "floor_xi": None})
+        return max(floor_free.depth_of(fit.xi, width), float(depth)), True
+    if fit.lower_bound:
+        return max(d, float(depth)), True
+    return d, False
+
+
+@dataclass
+class Grid:
+    """One trained grid, ready to score maps on: each line's fit, probed depth and width, and the cells.
+
+    Attributes:
+        name: the grid's name (a folder).
+        fits: line → (ξ̂ fit, probed depth).
+        widths: line → hidden width (None: not an MLP).
+        cells: (line, trained depth, trainable?) per trained net.
+    """
+
+    name: str
+    fits: Dict[LineKey, Tuple[SaturationFit, int]]
+    widths: Dict[LineKey, Optional[int]]
+    cells: List[Tuple[LineKey, int, bool]] = field(default_factory=list)
+
+
+def make_grid(name: str, fits: Mapping[LineKey, Tuple[SaturationFit, int]], widths: Mapping[LineKey, Optional[int]],
+              trained: Iterable[Tuple[LineKey, int, float]], acc_threshold: float) -> Grid:
+    """A :class:`Grid` from fits and (line, depth, accuracy) triples; cells of unprobed lines are left out."""
+    cells = [(k, int(d), float(a) >= acc_threshold) for k, d, a in trained if k in fits and a is not None]
+    return Grid(name, dict(fits), dict(widths), cells)
+
+
+def agreement(calibration: Calibration, grids: Sequence[Grid],
+              keep: Optional[callable] = None) -> Tuple[int, int]:
+    """(cells where "depth ≤ prediction" matches training, cells scored); ``keep(grid, line)`` filters lines."""
+    agree = total = 0
+    for g in grids:
+        pred = {k: predicted_depth(fit, depth, calibration, g.widths.get(k))[0] for k, (fit, depth) in g.fits.items()}
+        for k, d, ok in g.cells:
+            if pred.get(k) is None or (keep is not None and not keep(g, k)):
+                continue
+            agree += int((d <= pred[k]) == ok)
+            total += 1
+    return agree, total
+
+
+def candidates(form: str) -> List[Calibration]:
+    """The constants a form is searched over."""
+    widths = [0.0, 0.15, 0.3, 0.45, 0.6]
+    if form == "linear":
+        return [Calibration(c, p) for c, p in itertools.product(np.arange(1.0, 16.01, 0.25), widths)]
+    if form == "power":
+        return [Calibration(float(c), p, float(b)) for c, p, b in
+                itertools.product(np.geomspace(0.05, 20, 48), widths, np.arange(1.0, 3.01, 0.125))]
+    if form == "floor":
+        return [Calibration(float(c), p, 1.0, float(f), q) for c, p, f, q in
+                itertools.product(np.arange(1.0, 12.01, 0.5), [0.0, 0.3, 0.45], np.arange(6.0, 40.1, 1.0),
+                                  [0.0, 0.25, 0.5, 0.75])]
+    raise ValueError(f"unknown form {form!r}; valid: {', '.join(FORMS)}")
+
+
+def fit_form(form: str, grids: Sequence[Grid], keep: Optional[callable] = None) -> Tuple[Calibration, int, int]:
+    """The form's constants with the best agreement on ``grids`` (ties: the simplest, then c nearest 6).
+
+    Returns:
+        (calibration, cells that agree, cells scored).
+    """
+    best = None
+    for cal in candidates(form):
+        a, n = agreement(cal, grids, keep)
+        key = (a, -abs(cal.width_exponent), -abs(cal.power - 1), -abs(cal.depth_per_xi - 6.0))
+        if best is None or key > best[0]:
+            best = (key, cal, a, n)
+    return best[1], best[2], best[3]
+
+
+def leave_one_out(form: str, grids: Sequence[Grid], by: str = "sigma_w2") -> Tuple[int, int]:
+    """Agreement of a form on held-out data, fitted on the rest.
+
+    Args:
+        by: ``sigma_w2`` (hold out one σ_w² value across all grids at a time) or ``grid`` (hold out
+            one whole grid: a width, a family).
+
+    Returns:
+        (held-out cells that agree, held-out cells).
+    """
+    if by == "grid":
+        folds = [(lambda g, k, name=g.name: g.name != name, lambda g, k, name=g.name: g.name == name) for g in grids]
+    elif by == "sigma_w2":
+        values = sorted({k[0] for g in grids for k in g.fits})
+        folds = [(lambda g, k, v=v: k[0] != v, lambda g, k, v=v: k[0] == v) for v in values]
+    else:
+        raise ValueError(f"unknown fold {by!r}; valid: sigma_w2, grid")
+    agree = total = 0
+    for train_on, held in folds:
+        cal, _, _ = fit_form(form, grids, train_on)
+        a, n = agreement(cal, grids, held)
+        agree, total = agree + a, total + n
+    return agree, total
