@@ -155,7 +155,7 @@ def _draw_prediction(ax, ps: List[SweepPoint], sws: np.ndarray, L: int) -> None:
     col = "#f0f0f0"
     outline = [patheffects.withStroke(linewidth=3.2, foreground="#333333")]  # readable on light and dark
     ax.plot(sws, np.where(above, np.nan, ys), color=col, lw=1.8, ls="-.", zorder=6, path_effects=outline,
-            label="predicted deepest trainable (c·ξ̂)")
+            label="predicted deepest trainable (from ξ̂)")
     inside = ~above & ~np.isnan(ys)
     ax.plot(sws[inside & ~bound], ys[inside & ~bound], ls="none", marker="D", ms=4, color=col, mec="#333333", zorder=6)
     ax.plot(sws[inside & bound], ys[inside & bound], ls="none", marker="D", ms=4, mfc="none", color=col, mec="#333333", zorder=6,
@@ -239,10 +239,19 @@ def plot_phase(points: List[dict], path, *, metric: str = "differential_entropy"
     return path
 
 
+def _predicted_depth(point: SweepPoint) -> Optional[float]:
+    """The point's predicted deepest trainable depth under the shipped calibration."""
+    from ..analysis import predict
+
+    return predict(point.metrics, point.stage_shapes or (), point.depth, saturation=point.saturation).max_trainable_depth
+
+
 def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = None, metric: str = "relative_entropy",
                  acc_threshold: Optional[float] = None, activation: Optional[str] = "tanh",
                  title: Optional[str] = None) -> Optional[Path]:
-    """Test accuracy after training over (σ_w², depth), one panel per σ_b², with ℓ* and 6ξ_c on top."""
+    """Accuracy after training over (σ_w², depth), one panel per σ_b², with ℓ*, the prediction (with the
+    shipped calibration, not the one stored when the point was probed) and 6ξ_c on top. The accuracy is
+    the one the grid's protocol judges: training accuracy (v2) or held-out accuracy (v1)."""
     rows = [t for t in trained if t.get("accuracy") is not None]
     if not rows:
         return None
@@ -277,11 +286,11 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
                 ks = sorted(best)
                 ax.plot(ks, [best[k].cutoff(metric) for k in ks], "o-", color="#e3242b", lw=1.8, ms=3.5,
                         label=f"probe ℓ* ({metric.replace('_', ' ')}, L = {max(p.depth for p in best.values())})")
-                pred = [best[k].prediction.get("max_trainable_depth") for k in ks]
+                pred = [_predicted_depth(best[k]) for k in ks]
                 if any(v is not None for v in pred):
                     ax.plot(ks, [np.nan if v is None else v for v in pred], "D-.", color="#f0f0f0", mec="#333333", lw=1.8,
                             ms=4, zorder=5, path_effects=[patheffects.withStroke(linewidth=3.2, foreground="#333333")],
-                            label="predicted deepest trainable (c·ξ̂)")
+                            label="predicted deepest trainable (from ξ̂)")
         if activation:
             xs, ys, _ = _theory_curve(sb, np.array(sws), activation, max(ds))
             if xs is not None:
@@ -294,7 +303,8 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
         ax.set_title(f"σ_b² = {sb:g}{thr}", fontsize=10)
         ax.legend(fontsize=7.5, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2, frameon=False)
     cb = fig.colorbar(mesh, ax=axes[0].tolist(), pad=0.015, fraction=0.05 if len(sbs) == 1 else 0.03)
-    cb.set_label("test accuracy after training (fraction)")
+    split = {(t.get("training") or {}).get("split", "test") for t in rows}
+    cb.set_label(f"{'training' if split == {'train'} else 'held-out'} accuracy after training (fraction)")
     fig.suptitle(title or "Ground truth: accuracy of the trained nets", fontsize=11)
     path = Path(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")

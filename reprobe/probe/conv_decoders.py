@@ -86,6 +86,15 @@ class SubPixelGeometry(NamedTuple):
     targets: int  # C'·r²: the sub-pixels one position predicts
 
 
+def fitting_kernel(channels: int, kernel: int) -> int:
+    """The largest odd kernel up to ``kernel`` whose patches of ``channels`` channels stay within
+    :data:`MAX_KERNEL_FEATURES` (1 when even 3×3 does not fit)."""
+    k = kernel if kernel % 2 else kernel - 1
+    while k > 1 and channels * k * k > MAX_KERNEL_FEATURES:
+        k -= 2
+    return max(k, 1)
+
+
 def subpixel_geometry(in_shape, out_shape, kernel: int = 3) -> SubPixelGeometry:
     """Fold, grid, shuffle factor, kernel and sizes of the sub-pixel decoder (C, h, w) → (C', H, W)."""
     c, h, w = in_shape
@@ -94,7 +103,7 @@ def subpixel_geometry(in_shape, out_shape, kernel: int = 3) -> SubPixelGeometry:
     grid = (math.ceil(h / fold[0]), math.ceil(w / fold[1]))
     r = (max(1, round(H / grid[0])), max(1, round(W / grid[1])))
     c_in = c * fold[0] * fold[1]
-    k = kernel if grid != (1, 1) and c_in * kernel * kernel <= MAX_KERNEL_FEATURES else 1
+    k = fitting_kernel(c_in, kernel) if grid != (1, 1) else 1
     return SubPixelGeometry(fold, grid, r, k, c_in * k * k, c_out * r[0] * r[1])
 
 

@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
 from ..core.errors import ReprobeError, ReprobeWarning, close_matches, param
+from .conv_decoders import MAX_KERNEL_FEATURES
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
@@ -480,6 +481,11 @@ class CascadeProbe:
             )
             dec = build_decoder(spec)
             s.decoder = getattr(dec, "decoder_kind", type(dec).__name__)
+            used = getattr(dec, "kernel", cfg.decoder_kernel)
+            if len(spec.in_shape) == 3 and used != cfg.decoder_kernel:
+                self._warn(f"stage {l} ({s.name}): decoder_kernel {cfg.decoder_kernel} would give its decoder "
+                           f"{spec.in_shape[0]}·{cfg.decoder_kernel}² patch features (over {MAX_KERNEL_FEATURES}, or a "
+                           f"1×1 map); it uses {used}×{used}, the largest that fits")
             decoders.append(dec)
         # channels_last: ~10 % faster convolutions on CPU (oneDNN) and GPU; only 4-D weights change.
         self.decoders = nn.ModuleList(decoders).to(self.device, memory_format=torch.channels_last)

@@ -202,3 +202,26 @@ def test_saved_decoders_keep_their_kernel(tmp_path):
         fresh.load_decoders(tmp_path / "d.pt")
         assert fresh.decoders[0].kernel == 5 and fresh.config.decoder_kernel == 5
         assert torch.allclose(fresh.decoders[0](fresh.activations(x[:8])[1]), want)
+
+
+def test_an_explicit_kernel_that_does_not_fit_is_shrunk_to_the_largest_that_does_and_said():
+    """200 channels · 5² = 5000 patch features is over the cap: 3×3 (not 1×1), with a warning naming the stage."""
+    import warnings as w
+
+    import torch.nn as nn
+
+    from reprobe import CascadeProbe
+    from reprobe.probe.conv_decoders import MAX_KERNEL_FEATURES, fitting_kernel
+
+    assert fitting_kernel(200, 5) == 3 and fitting_kernel(8, 99) == 23 and fitting_kernel(600, 3) == 1
+    assert 8 * 23 ** 2 <= MAX_KERNEL_FEATURES < 8 * 25 ** 2
+    model = nn.Sequential(nn.Conv2d(3, 200, 3, padding=1), nn.Tanh(), nn.Conv2d(200, 8, 3, padding=1), nn.Tanh())
+    x = torch.randn(64, 3, 8, 8)
+    with w.catch_warnings(record=True):
+        w.simplefilter("always")
+        with CascadeProbe(model, example_input=x[:2], decoder_kernel=5, samples=8) as probe:
+            result = probe.fit(x).evaluate(x[:8])
+    shrunk = [m for m in probe.warnings if "decoder_kernel 5" in m]
+    # Stage 1's output has 200 channels (its decoder reads 200·k² features); stage 2's has 8.
+    assert len(shrunk) == 1 and "uses 3×3" in shrunk[0] and shrunk[0].startswith("stage 1"), probe.warnings
+    assert probe.decoders[0].kernel == 3 and probe.decoders[1].kernel == 5
