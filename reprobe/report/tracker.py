@@ -99,7 +99,7 @@ def log_result(result, writer: Any, prefix: str = "reprobe", step: int = 0) -> N
     for name, v in _prediction_scalars(pred).items():
         writer.add_scalar(f"{prefix}/{name}", v, global_step=step)
     if result.reconstructions is not None:
-        writer.add_image(f"{prefix}/reconstructions", reconstruction_image(result.reconstructions.detach().cpu().numpy()),
+        writer.add_image(f"{prefix}/reconstructions", reconstruction_image(result.reconstructions.detach().cpu().float().numpy()),
                          global_step=step, dataformats="HWC")
     writer.add_text(f"{prefix}/verdict", describe_prediction(pred), global_step=step)
     config = {"config": result.config, "model": result.model, "data": result.data}

@@ -68,3 +68,22 @@ def test_missing_tensorboard_is_one_line_naming_the_extra(tmp_path, monkeypatch)
     assert res.exit_code == 2, res.output
     assert res.output.strip() == 'Error: TensorBoard logging needs the tensorboard package: pip install "reprobe[tensorboard]"'
     assert not (tmp_path / "run").exists()  # checked before any work
+
+
+def test_sweep_logs_every_point_as_hparams(tmp_path):
+    from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
+
+    tb = tmp_path / "tb"
+    res = CliRunner().invoke(cli, ["sweep", "--sigma-w2", "1.0,1.76", "--depth", "8", "--width", "16", "--data", "digits",
+                                   "--samples", "32", "--train-samples", "200", "--jobs", "1", "-q",
+                                   "--out", str(tmp_path / "sweep"), "--tensorboard", str(tb)])
+    assert res.exit_code == 0, res.output
+    assert f"logged 2 points to TensorBoard: {tb}" in res.output
+    mux = EventMultiplexer()
+    mux.AddRunsFromDirectory(str(tb))
+    mux.Reload()
+    runs = [r for r in mux.Runs() if "hparam/max_trainable_depth" in mux.GetAccumulator(r).Tags()["scalars"]]
+    assert sorted(runs) == ["sigma_w2=1,sigma_b2=0.05,depth=8,width=16,seed=0",
+                            "sigma_w2=1.76,sigma_b2=0.05,depth=8,width=16,seed=0"]
+    for r in runs:
+        assert any(tag.endswith("session_start_info") for tag in mux.GetAccumulator(r).PluginTagToContent("hparams"))
