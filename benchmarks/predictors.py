@@ -37,7 +37,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ACC_THRESHOLD = 0.2
 #: Predictors whose depth scale (in layers) gives a depth-aware score ``scale / depth``.
-DEPTH_AWARE = {"mean_field": "score", "partial_jacobian": "depth_scale", "reconstruction": "depth_x_score"}
+DEPTH_AWARE = {"mean_field": "score", "partial_jacobian": "depth_scale", "reconstruction": "depth_of_xi"}
 
 
 def read_jsonl(path: Path) -> List[dict]:
@@ -109,7 +109,9 @@ def main() -> None:
         print(f"  σ_w² {sw:4.2f}  deepest trained {deepest[k]:3d}  " + "  ".join(
             f"{n}={'n/a' if r.score is None else f'{r.score:.3g}'}" for n, r in res.items()), flush=True)
 
-    def depth_value(n: str, r, d: int) -> Optional[float]:
+    from reprobe.analysis.prediction import CALIBRATION
+
+    def depth_value(n: str, r, d: int, width: Optional[int]) -> Optional[float]:
         kind = DEPTH_AWARE.get(n)
         if kind is None or r.score is None:
             return None
@@ -117,7 +119,8 @@ def main() -> None:
             return r.score / d
         if kind == "depth_scale":
             return math.inf if r.depth_scale is None else r.depth_scale / d
-        return r.score * int(lines[keys[0]]["depth"]) / d  # max_trainable_depth / d
+        # max_trainable_depth / d from ξ̂ (the score itself is verdict-banded: trainability_score)
+        return None if r.depth_scale is None else CALIBRATION.depth_of(r.depth_scale, width) / d
 
     cells = [(line_key(t), int(t["depth"]), t["accuracy"] >= ACC_THRESHOLD) for t in trained if line_key(t) in results]
     params = [_num(results[k]["params"].score) if "params" in results[k] else 0.0 for k in keys]
@@ -127,7 +130,7 @@ def main() -> None:
         s = [_num(results[k][n].score) for k in keys]
         rho = spearman(s, [deepest[k] for k in keys])
         au = auroc([_num(results[k][n].score) for k, _, _ in cells], [lab for _, _, lab in cells])
-        dv = [depth_value(n, results[k][n], d) for k, d, _ in cells]
+        dv = [depth_value(n, results[k][n], d, k[2]) for k, d, _ in cells]
         au_d = auroc([_num(v) for v in dv], [lab for _, _, lab in cells]) if n in DEPTH_AWARE else None
         part = partial_spearman(s, [deepest[k] for k in keys], params)
         secs = sum(results[k][n].seconds for k in keys) / len(keys)

@@ -7,7 +7,7 @@ Layers, lowest first::
     analysis                                        pure functions over results and records
     experiments, predictors                         run, sweep, compare, critical search, ground truth;
                                                     trainability predictors (they run models)
-    figures, report                                 plots and pages
+    figures, report, integrations                   plots, pages, trackers; training-framework callbacks
     cli                                             click only
 
 A module may import its own package and any lower layer, never a higher one; the same holds for
@@ -25,7 +25,7 @@ LAYERS = {
     "probe": 1,
     "analysis": 2,
     "experiments": 3, "predictors": 3,
-    "figures": 4, "report": 4,
+    "figures": 4, "report": 4, "integrations": 4,
     "cli": 5,
 }
 

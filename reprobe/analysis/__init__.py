@@ -19,5 +19,6 @@ from .correlation import (  # noqa: F401
     SaturationFit, correlation_lengths, describe, ends_in_head, fit_saturation, fitted_curve,
 )
 from .prediction import (  # noqa: F401
-    VERDICTS, Prediction, describe_prediction, predict, predict_trainability,
+    GATE_LEVELS, VERDICT_ORDER, VERDICTS, Prediction, describe_prediction, fails_gate, predict, predict_trainability,
+    trainability_score,
 )

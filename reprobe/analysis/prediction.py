@@ -43,11 +43,16 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
+from ..core.errors import ReprobeError, param
 from .calibration import REFERENCE_WIDTH, Calibration
 from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths, ends_in_head
 
 VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
+#: The decided verdicts, best first: a gate at level ``marginal`` fails ``marginal`` and ``untrainable``.
+VERDICT_ORDER = ("trainable", "marginal", "untrainable")
+#: Levels a gate can fail at (``none``: never), for :func:`fails_gate`.
+GATE_LEVELS = ("none", "marginal", "untrainable")
 #: The curve whose ξ̂ decides (chosen by agreement with trained nets; see the module docstring).
 DEFAULT_METRIC = "relative_entropy"
 #: The decay metrics that cross-check each other (differential entropy measures spread, not loss).
@@ -93,6 +98,8 @@ class Prediction:
         power: b in ``c · ξ_net^b``.
         calibration: what the map from ξ̂ to depth was fitted on (grids, training protocol, budget):
             what "trainable" means here.
+        margin: the relative band around the predicted depth that counts as ``marginal`` (ξ̂'s
+            relative error widens it where larger; :func:`effective_margin`).
     """
 
     metric: str
@@ -110,6 +117,7 @@ class Prediction:
     width: Optional[int] = None
     power: float = 1.0
     calibration: str = CALIBRATION.source
+    margin: float = MARGIN
 
     def __str__(self) -> str:
         return describe_prediction(self)
@@ -176,7 +184,7 @@ def _from_fit(metric: str, fit: SaturationFit, depth: int, cal: Calibration, wid
               margin: float) -> Prediction:
     """The prediction of one curve's fit, before cross-checks."""
     base = dict(metric=metric, depth=depth, depth_per_xi=cal.factor_at(width), floor_xi=cal.floor_at(width),
-                width=width, power=cal.power, calibration=cal.source)
+                width=width, power=cal.power, calibration=cal.source, margin=margin)
     if fit.xi is None:
         return Prediction(xi=None, xi_err=None, xi_is_bound=False, xi_net=None, max_trainable_depth=None,
                           depth_is_bound=False, verdict="undecidable", reason=f"{metric}: {fit.reason}", **base)
@@ -258,7 +266,7 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     if values is None:
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
                           f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
-                          cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source)
+                          cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source, margin)
     fits = correlation_lengths({m: v for m, v in metrics.items() if m in DECAY_METRICS or m == metric}, stage_shapes,
                                saturation)
     pred = _from_fit(metric, fits[metric], depth, cal, width, margin)
@@ -326,3 +334,87 @@ def predict_trainability(result, **options) -> Prediction:
     """
     options.setdefault("saturation", getattr(result, "saturation", None))
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)
+
+
+def effective_margin(pred: Prediction) -> float:
+    """The band the verdict used: the larger of ``pred.margin`` and the predicted depth's relative
+    error, ``power`` times ξ̂'s (depth ∝ ξ̂^power)."""
+    rel_err = pred.power * (pred.xi_err / pred.xi) if (pred.xi_err and pred.xi) else 0.0
+    return max(pred.margin, rel_err)
+
+
+#: :func:`trainability_score` at and above this: ``trainable``; from :data:`MARGINAL_SCORE` up to it:
+#: ``marginal``; below: ``untrainable``.
+TRAINABLE_SCORE = 1.0
+MARGINAL_SCORE = 0.5
+
+
+def trainability_score(pred: Prediction) -> Optional[float]:
+    """One number that says what the verdict says: ≥ 1 exactly when ``trainable``, in [0.5, 1) when
+    ``marginal``, below 0.5 when ``untrainable``, None when ``undecidable``; higher = more trainable.
+
+    With ``d = L / max_trainable_depth`` (the probed depth against the predicted one) and ``m`` the
+    verdict's margin (:func:`effective_margin`): ``trainable`` is ``d ≤ 1 − m`` and scores
+    ``(1 − m) / d``; ``untrainable`` is ``d > 1 + m`` and scores ``½ (1 + m) / d``; ``marginal``
+    in between runs linearly in d from 1 down to ½. The three pieces meet, so the score is
+    continuous and falls as L grows. A verdict that a cross-check made ``marginal`` (the metrics
+    disagree, or the last stage's reconstructions all look alike) stays in [0.5, 1) but keeps its
+    order in d. A ``trainable`` lower bound ("at least") scores at least 1.
+
+    Args:
+        pred: a :class:`Prediction`.
+
+    Returns:
+        The score, or None without a predicted depth.
+    """
+    if pred.verdict == "undecidable" or pred.max_trainable_depth is None or pred.depth <= 0:
+        return None
+    m = effective_margin(pred)
+    d = pred.depth / pred.max_trainable_depth if pred.max_trainable_depth > 0 else math.inf
+    low, high = 1.0 + m, max(1.0 - m, 0.0)
+    if pred.verdict == "trainable":
+        return max(high / d, TRAINABLE_SCORE)
+    if pred.verdict == "untrainable":
+        return min(MARGINAL_SCORE * low / d, math.nextafter(MARGINAL_SCORE, 0.0))
+    return _marginal_score(d, low, high)
+
+
+def _marginal_score(d: float, low: float, high: float) -> float:
+    """The score of a ``marginal`` verdict at ``d`` = L / predicted depth, in [0.5, 1)."""
+    below_one = math.nextafter(TRAINABLE_SCORE, 0.0)
+    if d <= high:  # a cross-check turned a trainable verdict marginal: [0.75, 1)
+        return min(1.0 - 0.25 * d / high, below_one)
+    if d > low:  # the metrics disagree on an untrainable one: (0.5, 0.75)
+        return MARGINAL_SCORE + 0.25 * low / d
+    return min(MARGINAL_SCORE + MARGINAL_SCORE * (low - d) / (low - high), below_one)
+
+
+def check_gate_level(level: str, name: str = "level") -> str:
+    """``level`` if it is one of :data:`GATE_LEVELS`, else a :class:`ReprobeError` naming parameter ``name``."""
+    if level not in GATE_LEVELS:
+        raise ReprobeError(f"{param(name)} must be one of {', '.join(GATE_LEVELS)}, got {level!r}")
+    return level
+
+
+def fails_gate(verdict: str, level: str) -> bool:
+    """Whether ``verdict`` is at or below ``level`` in trainable > marginal > untrainable.
+
+    ``level`` ``none`` never fails; ``undecidable`` is not ordered and never fails here (callers
+    decide what an undecidable probe means to them: the CLI exits with its own code).
+
+    Args:
+        verdict: one of :data:`VERDICTS`.
+        level: one of :data:`GATE_LEVELS`.
+
+    Returns:
+        True when the verdict fails the gate.
+
+    Raises:
+        ReprobeError: an unknown level or verdict.
+    """
+    check_gate_level(level)
+    if verdict not in VERDICTS:
+        raise ReprobeError(f"unknown verdict {verdict!r}; verdicts are {', '.join(VERDICTS)}")
+    if level == "none" or verdict == "undecidable":
+        return False
+    return VERDICT_ORDER.index(verdict) >= VERDICT_ORDER.index(level)

@@ -9,10 +9,11 @@ from typing import Sequence, Optional
 
 import click
 
-from ..analysis import Prediction, correlation_lengths, describe, describe_prediction, predict_trainability
+from ..analysis import GATE_LEVELS, Prediction, correlation_lengths, describe, describe_prediction, predict_trainability
 from ..data import DATASETS, load_dataset
 from ..core.errors import ReprobeError
 from ..core.format import format_number
+from .exit_codes import GATE_FAILED_EXIT, UNDECIDABLE_EXIT
 from .options import FLAG_NAMES, check_options_apply, data_kwargs, data_options, model_kwargs, model_options, probe_kwargs, probe_options
 
 
@@ -102,13 +103,22 @@ RUN_FILES = ("result.json", "entropy.png", "reconstructions.png", "reconstructio
               help="also write OUT/report.html (a self-contained page; `reprobe report` re-renders it)")
 @click.option("--predictor", "predictors", multiple=True, metavar="NAME",
               help="also score the net with this trainability predictor (repeatable; `reprobe list predictors`)")
-def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, **params):
+@click.option("--fail-on", type=click.Choice(GATE_LEVELS), default="none", show_default=True,
+              help=f"CI gate: exit {GATE_FAILED_EXIT} when the verdict is at or below this level (trainable > marginal > "
+                   f"untrainable), exit {UNDECIDABLE_EXIT} when it is undecidable; none: always 0")
+@click.option("--tensorboard", "tensorboard_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="also log curves, reconstructions, verdict and config to this TensorBoard folder "
+                   "(pip install \"reprobe[tensorboard]\")")
+def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, fail_on, tensorboard_dir, **params):
     """Probe one network: fit decoders, measure reconstruction entropy per stage, find ℓ*.
 
     Writes result.json, entropy.png, reconstructions.png, reconstructions.npy and report.html
     (and decoders.pt with --save-decoders) into --out. The folder holds an INCOMPLETE marker until
     everything is written: an interrupted run never looks finished, and a second run into the same
     folder fails at once.
+
+    Exit codes: 0 done (and the --fail-on gate passed), 2 bad input or an error, 3 the verdict is at
+    or below --fail-on, 4 --fail-on is set and the verdict is undecidable, 130 interrupted.
     """
     from ..core.outdir import claimed
 
@@ -117,6 +127,10 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, **p
 
     for name in predictors:  # unknown names fail before any work
         get_predictor(name)
+    if tensorboard_dir:
+        from ..report.tracker import require_tensorboard
+
+        require_tensorboard()
     t0 = time.perf_counter()
     out_dir = Path(out) if out else Path("runs") / f"{params['model'].replace(':', '-').replace('/', '-')}-{time.strftime('%Y%m%d-%H%M%S')}"
     with claimed(out_dir, force=force):
@@ -135,6 +149,35 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, **p
     written = [f for f in RUN_FILES if (out_dir / f).is_file()]
     click.echo(f"wrote {out_dir}/{', '.join(written)}"
                + f"  (fit {result.timings.get('fit', 0):.1f}s, evaluate {result.timings.get('evaluate', 0):.1f}s)")
+    if tensorboard_dir:
+        _log_tensorboard(result, tensorboard_dir)
+    _gate(_prediction(result).verdict, fail_on)
+
+
+def _log_tensorboard(result, logdir) -> None:
+    """Write the run to a TensorBoard folder and say where."""
+    from ..report.tracker import log_result, summary_writer
+
+    writer = summary_writer(logdir)
+    try:
+        log_result(result, writer)
+    finally:
+        writer.close()
+    click.echo(f"logged to TensorBoard: {logdir}  (tensorboard --logdir {logdir})")
+
+
+def _gate(verdict: str, fail_on: str) -> None:
+    """Exit with the gate's code: 3 when ``verdict`` is at or below ``fail_on``, 4 when undecidable."""
+    from ..analysis import fails_gate
+
+    if fail_on == "none":
+        return
+    if verdict == "undecidable":
+        click.echo(f"gate: the verdict is undecidable, so --fail-on {fail_on} cannot pass (exit {UNDECIDABLE_EXIT})", err=True)
+        raise click.exceptions.Exit(UNDECIDABLE_EXIT)
+    if fails_gate(verdict, fail_on):
+        click.echo(f"gate: verdict {verdict} is at or below --fail-on {fail_on} (exit {GATE_FAILED_EXIT})", err=True)
+        raise click.exceptions.Exit(GATE_FAILED_EXIT)
 
 
 def _probe_into(out_dir: Path, params: dict, quiet: bool, save_decoders: bool, html: bool, t0: float,

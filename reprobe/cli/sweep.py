@@ -251,7 +251,10 @@ def _threshold(params, num_classes: int, train: Optional[Dict[str, Any]] = None)
                    "predictors`); partial_jacobian adds its χ = 1 line to phase.png")
 @click.option("--batch", "batch", type=POSITIVE_INT, default=1, show_default=True, metavar="K",
               help="probe up to K equal-shape MLPs (one σ_w² row) together in one batched pass; 1: one at a time")
-def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
+@click.option("--tensorboard", "tensorboard_dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
+              help="also log every point to this TensorBoard folder as hparams, with its curves "
+                   "(pip install \"reprobe[tensorboard]\")")
+def sweep_cmd(out, resume, jobs, quiet, verify, predictors, tensorboard_dir, **params):
     """Probe one net per grid point: entropy per stage and ℓ* across the phase diagram.
 
     Writes OUT/points.jsonl (one line per finished point; safe to interrupt, --resume continues),
@@ -266,6 +269,10 @@ def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
 
     out = Path(out)
     _check_jobs(jobs)
+    if tensorboard_dir:
+        from ..report.tracker import require_tensorboard
+
+        require_tensorboard()
     predictors = check_predictors(predictors)  # unknown names fail before any work
     run = {**executor_kwargs({**params, "jobs": jobs}), "batch": params["batch"]}
     grid = _grid(params)
@@ -275,7 +282,12 @@ def sweep_cmd(out, resume, jobs, quiet, verify, predictors, **params):
     kw = probe_kwargs(params, progress=False)
     tasks = with_predictors(_tasks(grid, params, kw, train), predictors)
     with _locked(out):
-        _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run)
+        probes = _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run)
+    if tensorboard_dir:
+        from ..report.tracker import log_sweep
+
+        n = log_sweep(probes, tensorboard_dir)
+        click.echo(f"logged {n} points to TensorBoard: {tensorboard_dir}  (tensorboard --logdir {tensorboard_dir})")
 
 
 def _locked(out: Path):
@@ -295,7 +307,8 @@ def _run_grid(path: Path, tasks: List[dict], resume: bool, jobs: Optional[int], 
                     echo=None if quiet else (lambda line: click.echo(line, err=True)), **run)
 
 
-def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run) -> None:
+def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run) -> List[dict]:
+    """Run the grid, summarise it and print the tables; returns the probed points."""
     t0 = time.perf_counter()
     done = _run_grid(out / "points.jsonl", tasks, resume, jobs, quiet, "sweep", run)
     meta = {"config": {"model": params["model"], "model_options": _model_options(params), "data": params["data"],
@@ -310,6 +323,7 @@ def _sweep(out, resume, jobs, quiet, params, grid, kw, tasks, train, thr, run) -
         _print_agreement(res["agreement"])
     click.echo(f"{done['ran']} points run, {done['skipped']} resumed; wrote {out}/points.jsonl, " + ", ".join(res["files"])
                + f"  ({time.perf_counter() - t0:.1f}s)")
+    return res["probes"]
 
 
 @click.command("train-grid")

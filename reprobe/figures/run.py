@@ -125,7 +125,24 @@ def plot_reconstructions(result, path, examples: int = 6, max_columns: int = 10,
 
 def plot_entropy(result, path, title: Optional[str] = None) -> Path:
     """One panel per metric: value vs stage ℓ, the cutoff ℓ* marked as a dashed line, and the
-    fitted approach to saturation that gives ξ̂ (grey) where the curve saturates."""
+    fitted approach to saturation that gives ξ̂ (grey) where the curve saturates (:func:`entropy_figure`)."""
+    fig = entropy_figure(result, title)
+    path = Path(path)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def entropy_figure(result, title: Optional[str] = None):
+    """The figure of :func:`plot_entropy`, not saved (``ProbeResult.figure``, ``Check.figure``).
+
+    Args:
+        result: a probe result.
+        title: the title (default: "Reconstruction entropy vs depth (L = …)").
+
+    Returns:
+        A matplotlib Figure (close it with ``matplotlib.pyplot.close(fig)`` when done).
+    """
     names = list(result.metrics)
     shapes = [s["shape"] if isinstance(s, dict) else s.shape for s in getattr(result, "stages", [])]
     fits = correlation_lengths(result.metrics, shapes, getattr(result, "saturation", None))
@@ -157,10 +174,7 @@ def plot_entropy(result, path, title: Optional[str] = None) -> Path:
         ax.grid(alpha=0.3)
     fig.suptitle(title or f"Reconstruction entropy vs depth (L = {L})", fontsize=10)
     fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return fig
 
 
 @dataclass

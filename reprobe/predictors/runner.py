@@ -127,8 +127,9 @@ def score(model: nn.Module, data: Any = None, names: Union[str, Sequence[str]] =
     Args:
         model: the untrained network.
         data: a tensor of inputs, an ``(x, y)`` pair, a Dataset or a DataLoader; one batch is used
-            (the loader's first, or the first ``batch_size`` rows). Predictors that need labels
-            answer "not applicable" without them.
+            (the loader's first, or the first ``batch_size`` rows), except by ``reconstruction``,
+            which fits its decoders on part of all of ``data`` and measures on inputs it held out
+            (as :func:`reprobe.check`). Predictors that need labels answer "not applicable" without them.
         names: predictor names (see ``reprobe.predictors.predictor_names()``).
         batch_size: rows of the batch cut from a tensor or a Dataset (default :data:`BATCH_SIZE`).
         options: predictor name → keyword options for it.

@@ -1,5 +1,6 @@
-"""The probe: hooks, decoders, fitting, cascades, results, and the memory estimate of a probe run
-(:mod:`reprobe.probe.memory`, imported on use).
+"""The probe: hooks, decoders, fitting, cascades, results, the memory estimate of a probe run
+(:mod:`reprobe.probe.memory`, imported on use), and a probe on inputs held out from its fit
+(:mod:`reprobe.probe.held_out`, behind ``reprobe.check``).
 
 Layer: above the foundations (core, adapters, metrics, data, models), below analysis; it never
 imports analysis, experiments, figures, report or the CLI.

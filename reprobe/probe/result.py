@@ -48,15 +48,31 @@ from .stages import StageInfo
 SCHEMA = "reprobe.result/1"
 
 
-#: Draws a result's pictures into a folder; ``save(plots=True)`` calls it. The probe layer does not
-#: import figures: :mod:`reprobe` sets it to :func:`reprobe.figures.run.save_plots` on import.
-_plot_writer: Optional[Callable[["ProbeResult", Path], Any]] = None
+#: What the probe layer cannot do itself (it imports neither figures nor trackers), set by
+#: :mod:`reprobe` on import: ``plots`` draws a result's pictures into a folder (``save(plots=True)``;
+#: :func:`reprobe.figures.run.save_plots`), ``figure`` makes its matplotlib figure (:meth:`ProbeResult.figure`),
+#: ``log`` sends it to a TensorBoard-style writer (:meth:`ProbeResult.log_to`; :func:`reprobe.report.tracker.log_result`).
+_hooks: Dict[str, Callable[..., Any]] = {}
 
 
 def set_plot_writer(writer: Optional[Callable[["ProbeResult", Path], Any]]) -> None:
     """Set the function ``ProbeResult.save(folder, plots=True)`` calls as ``writer(result, folder)``."""
-    global _plot_writer
-    _plot_writer = writer
+    set_result_hook("plots", writer)
+
+
+def set_result_hook(name: str, fn: Optional[Callable[..., Any]]) -> None:
+    """Set (or with None clear) the hook ``name`` (``plots``, ``figure`` or ``log``; see :data:`_hooks`)."""
+    if fn is None:
+        _hooks.pop(name, None)
+    else:
+        _hooks[name] = fn
+
+
+def _hook(name: str, what: str) -> Callable[..., Any]:
+    fn = _hooks.get(name)
+    if fn is None:
+        raise ReprobeError(f"{what} needs the full package: import reprobe (it sets the {name!r} hook)")
+    return fn
 
 
 @dataclass
@@ -183,9 +199,32 @@ class ProbeResult:
                     np.save(f, arr)
 
             atomic_write(d / "reconstructions.npy", w)
-        if plots and _plot_writer is not None:
-            _plot_writer(self, d)
+        if plots and "plots" in _hooks:
+            _hooks["plots"](self, d)
         return d
+
+    def figure(self, title: Optional[str] = None):
+        """A matplotlib figure: each metric against the stage, with ℓ* and the fit that gives ξ̂.
+
+        Args:
+            title: the figure's title (default: "Reconstruction entropy vs depth (L = …)").
+
+        Returns:
+            A ``matplotlib.figure.Figure`` (``fig.savefig(path)`` writes it).
+        """
+        return _hook("figure", "ProbeResult.figure")(self, title=title)
+
+    def log_to(self, writer, prefix: str = "reprobe", step: int = 0) -> None:
+        """Send the result to a TensorBoard ``SummaryWriter`` (or anything with its ``add_scalar``,
+        ``add_image`` and ``add_text``): per-stage curves with the stage as the step, the reconstruction
+        grid as an image, the verdict and the config as text (:func:`reprobe.report.tracker.log_result`).
+
+        Args:
+            writer: e.g. ``torch.utils.tensorboard.SummaryWriter(logdir)`` (needs ``pip install "reprobe[tensorboard]"``).
+            prefix: the tag prefix (``prefix/relative_entropy``, …).
+            step: the step of the one-off values (ξ̂, the predicted depth, the text).
+        """
+        _hook("log", "ProbeResult.log_to")(self, writer, prefix=prefix, step=step)
 
     @classmethod
     def load(cls, directory) -> "ProbeResult":

@@ -117,7 +117,10 @@ def test_run_scores_predictors_into_result_json(tmp_path):
     assert list(p) == ["mean_field", "params", "reconstruction"]
     assert p["mean_field"]["score"] == pytest.approx(trainable_depth("tanh", 1.0, 0.05), rel=1e-6)
     assert p["params"]["score"] == obj["model"]["parameters"] and p["params"]["direction"] == "higher"
-    assert p["reconstruction"]["score"] == pytest.approx(obj["prediction"]["max_trainable_depth"] / obj["depth"])
+    from reprobe.analysis.prediction import Prediction, trainability_score
+
+    assert p["reconstruction"]["score"] == pytest.approx(trainability_score(Prediction(**obj["prediction"])))
+    assert p["reconstruction"]["reason"].startswith(obj["prediction"]["verdict"] + " at depth 6")
     assert "predictors (higher score" in res.output and "mean_field" in res.output
     listing = invoke("list", "predictors")
     assert listing.exit_code == 0 and "partial_jacobian" in listing.output and "``" not in listing.output
