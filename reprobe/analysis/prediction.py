@@ -3,36 +3,30 @@
 The chain of reasoning, each step measured (``benchmarks/trainability.py`` re-makes the table):
 
 1. **ξ̂.** Input information decays like ``e^(−ℓ/ξ)``; :func:`~reprobe.analysis.correlation.fit_saturation`
-   measures ξ̂ from the shape of the curve (the classifier head left out). The default curve is the
-   relative entropy: on the trained grid it ties with the MSE in sample (91 % each) and holds up
-   better out of sample (leave one σ_w² out: 89 % vs 84 %).
-2. **Depth.** ``max_trainable_depth = c · ξ̂`` stages, like mean field's ``L ≲ 6 ξ_c``. ``c = 3``
-   was fitted to 55 trained tanh MLPs (MNIST, width 300, σ_b² = 0.05, σ_w² 1.0–4.0, depth 10–100;
-   SGD lr 0.05, 5 epochs; trainable = accuracy ≥ 0.2): 91 % of cells agree (leave one σ_w² out:
-   89 %), AUROC 0.96, where mean field's 6ξ_c agrees in 71 % and the paper's "depth ≤ ℓ*" in 73 %.
-   Half of mean field's 6 because the probe's ridge floor roughly doubles the measured decay length
-   on the ordered side (ξ̂ ≈ 1.9 ξ_c at σ_w² = 1.0), so ``3 ξ̂ ≈ 6 ξ_c`` there. For an MLP of
-   another hidden width n, ``c = 3 · (300/n)^0.45`` (:func:`depth_per_xi_at`): ξ̂ grows with width
-   (at the edge of chaos, depth 40: 6.7, 8.5, 13, 17 at widths 64, 128, 256, 512) faster than the
-   depth that trains; fitted on trained grids of four widths, it holds out of sample (leave one
-   width out: 92 % of cells agree, against 88 % for a width-blind c = 3).
-3. **The probe's own floor.** The ridge strength makes every decoder drop directions carrying less
-   than ``ridge`` of the mean power, so even a lossless net shows a decay of its own, ``ξ_floor``
-   stages per e-fold; rates add, ``1/ξ̂ = 1/ξ_net + 1/ξ_floor``. ``floor_xi`` takes it out
-   (``ξ_net = 1 / (1/ξ̂ − 1/ξ_floor)``; at or beyond the floor: "no decay the probe can resolve").
-   Measured, fitting ξ_floor as a second constant raised in-sample agreement at best to 93 % but
-   lowered the leave-one-out figure (82–86 %): it is off by default (:data:`FLOOR_XI` = None) and
-   ``c`` absorbs it.
+   measures ξ̂ from the curve's approach to its saturation level, which the probe measures (the
+   metric of the inputs against their mean) and the fit keeps fixed, so ξ̂ barely depends on the
+   probed depth and short nets separate (the classifier head is left out). The default curve is the
+   relative entropy; the MSE cross-checks it.
+2. **The probe's own floor.** The ridge makes every decoder drop directions carrying less than
+   ``ridge`` of the mean power, so even a lossless net shows a decay of its own, ``ξ_floor`` stages
+   per e-fold; rates add, ``1/ξ̂ = 1/ξ_net + 1/ξ_floor``. At the edge of chaos the net loses
+   nothing, so the largest ξ̂ over σ_w² is the floor; it grows with an MLP's width as ``n^0.54``
+   (:data:`~reprobe.analysis.calibration.FLOOR_WIDTH_EXPONENT`, measured on probes alone).
+3. **Depth.** ``max_trainable_depth = c · ξ_net`` (:data:`CALIBRATION`, one of the maps of
+   :mod:`~reprobe.analysis.calibration`), like mean field's ``L ≲ 6 ξ_c``, and like it diverging at
+   the edge of chaos. c and ξ_floor at width 300 were fitted on ground truth of protocol v2
+   (:mod:`reprobe.experiments.ground_truth`: the best of four SGD rates, judged on training
+   accuracy), where critical nets train at depth 100; the map was chosen over a linear and a power
+   law in ξ̂ by leave-one-out agreement (``benchmarks/trainability.py --forms`` prints the figures).
 4. **Verdict at the probed depth L.** ``trainable`` when L is below the predicted depth by more than
    the margin (the larger of :data:`MARGIN` and ξ̂'s relative error), ``untrainable`` when above by
    more, ``marginal`` in between. Two cross-checks can only make it more careful: the other decay
    metric disagreeing, or every reconstruction from the last stage being nearly the same image
    (then never ``trainable``). ``undecidable`` when the curve cannot be fitted, with the reason.
 
-Limits: ξ̂ is read from the probed stages, and near the edge of chaos the curve is not a single
-exponential, so ξ̂ there grows with the probed depth (σ_w² = 1.76: 26 at L = 50, 15 at L = 100);
-``c`` was fitted at L = 100 on tanh MLPs under a short training budget. Other families and budgets
-deserve their own grid (``reprobe train-grid`` + ``reprobe validate``).
+Limits: the constants were fitted on tanh MLPs under one training budget (:attr:`Calibration.source`
+names it, and every prediction carries it). Conv nets have no width law and use ξ_floor at width
+300. Other families and budgets deserve their own grid (``reprobe train-grid`` + ``reprobe validate``).
 
 Pure functions over plain sequences (no torch): a run, a sweep point or a synthetic curve.
 """
@@ -60,9 +54,10 @@ DECAY_METRICS = ("relative_entropy", "mse")
 #: How ξ̂ maps to the deepest trainable depth (:mod:`~reprobe.analysis.calibration`), fitted on the
 #: trained grids of ``benchmarks/trainability.py``; the constants below are its parts, for callers of
 #: the first releases.
-CALIBRATION = Calibration(depth_per_xi=3.0, width_exponent=0.45, power=1.0, floor_xi=None,
-                          source="v1: tanh MLPs, MNIST, widths 64-512, one SGD rate (0.05, 5 epochs), "
-                                 "trainable = held-out accuracy >= 2x chance")
+CALIBRATION = Calibration(depth_per_xi=5.0, width_exponent=0.0, power=1.0, floor_xi=19.5,
+                          floor_width_exponent=0.54,
+                          source="ground truth v2 (tanh MLPs on MNIST, widths 64 and 128, σ_w² 1.0-4.0, depths "
+                                 "10-100; best of 4 SGD rates, 1000 steps; trainable = training accuracy ≥ 0.55)")
 DEPTH_PER_XI = CALIBRATION.depth_per_xi
 WIDTH_EXPONENT = CALIBRATION.width_exponent
 FLOOR_XI: Optional[float] = CALIBRATION.floor_xi

@@ -185,8 +185,11 @@ def score_rule(rule: str, depths: Mapping[LineKey, Optional[float]], trained: It
 
 def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc_threshold: float, *,
               metric: str = DEFAULT_METRIC, factors: Sequence[float] = tuple(np.arange(1.0, 12.01, 0.25)),
-              floors: Sequence[Optional[float]] = (None,) + tuple(np.arange(8.0, 40.1, 1.0))) -> Tuple[float, Optional[float], RuleScore]:
-    """The (c, ξ_floor) whose predictions agree best with the trained cells (then: best AUROC).
+              floors: Sequence[Optional[float]] = (None,) + tuple(np.arange(8.0, 40.1, 1.0)),
+              width_exponent: Optional[float] = None) -> Tuple[float, Optional[float], RuleScore]:
+    """The (c, ξ_floor) of the linear map ``c · ξ_net`` whose predictions agree best with the trained cells
+    (then: best AUROC); c scales with an MLP's width by ``width_exponent`` (None: the shipped one).
+    :mod:`~reprobe.analysis.calibration` compares the other forms.
 
     Returns:
         (c, ξ_floor, score of the calibrated rule). Two numbers fitted to a grid: report
@@ -197,7 +200,8 @@ def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc
     for floor in floors:
         for c in factors:
             s = score_rule("prediction", predicted_depths(points, metric=metric, depth_per_xi=c, floor_xi=floor,
-                                                          fits=fits, widths=widths), trained, acc_threshold)
+                                                          fits=fits, widths=widths, width_exponent=width_exponent),
+                           trained, acc_threshold)
             key = (s.agree, s.auroc or 0.0, -abs(c - 6.0))
             if best is None or key > best[0]:
                 best = (key, float(c), floor, s)
@@ -212,7 +216,8 @@ def cross_validate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping]
         rest = {j: p for j, p in points.items() if j != k}  # refitting per fold is cheap next to the grid
         c, floor, _ = calibrate(rest, [t for t in trained if line_key(t) != k], acc_threshold, metric=metric, **grid)
         held = [t for t in trained if line_key(t) == k]
-        s = score_rule("cv", predicted_depths({k: points[k]}, metric=metric, depth_per_xi=c, floor_xi=floor),
+        s = score_rule("cv", predicted_depths({k: points[k]}, metric=metric, depth_per_xi=c, floor_xi=floor,
+                                              width_exponent=grid.get("width_exponent")),
                        held, acc_threshold)
         agree, cells = agree + s.agree, cells + s.cells
     return RuleScore(f"prediction:{metric} (leave-one-σ_w²-out)", cells, agree, agree / cells if cells else None, None, None)

@@ -116,13 +116,14 @@ def test_c_scales_with_an_mlps_width():
     from reprobe.analysis.prediction import depth_per_xi_at, hidden_width
     from reprobe.analysis.validation import predicted_depths
 
-    c64 = depth_per_xi_at(64)
-    assert c64 == pytest.approx(3.0 * (300 / 64) ** 0.45) and depth_per_xi_at(300) == 3.0 and depth_per_xi_at(None) == 3.0
+    c64 = depth_per_xi_at(64, 3.0, 0.45)
+    assert c64 == pytest.approx(3.0 * (300 / 64) ** 0.45)
+    assert depth_per_xi_at(300, 3.0, 0.45) == 3.0 and depth_per_xi_at(None, 3.0, 0.45) == 3.0
     assert hidden_width([[64]] * 5 + [[10]]) == 64 and hidden_width([[16, 8, 8], [16, 8, 8], [10]]) is None
     assert hidden_width([[128], [64], [32], [10]]) == 64  # the median hidden width of a shrinking MLP
     lines = deepest_points(_point(sw, xi, width=64) for sw, xi in XI.items())
     truth = _trained(c64, width=64)
-    c, _, s = calibrate(lines, truth, 0.5, metric="relative_entropy", floors=(None,))
+    c, _, s = calibrate(lines, truth, 0.5, metric="relative_entropy", floors=(None,), width_exponent=0.45)
     assert s.agreement == 1.0 and 2.0 <= c <= 4.0
-    depths = predicted_depths(lines)
+    depths = predicted_depths(lines, depth_per_xi=3.0, width_exponent=0.45)
     assert all(depths[(sw, 0.05, 64)] == pytest.approx(c64 * xi, rel=0.1) for sw, xi in XI.items())
