@@ -139,8 +139,13 @@ def agreement(calibration: Calibration, grids: Sequence[Grid],
     return agree, total
 
 
-def candidates(form: str) -> List[Calibration]:
-    """The constants a form is searched over."""
+def candidates(form: str, width_exponent: Optional[float] = None) -> List[Calibration]:
+    """The constants a form is searched over (``width_exponent``: p held fixed at that value)."""
+    cands = _candidates(form)
+    return cands if width_exponent is None else [c for c in cands if c.width_exponent == width_exponent]
+
+
+def _candidates(form: str) -> List[Calibration]:
     widths = [0.0, 0.15, 0.3, 0.45, 0.6]
     if form == "linear":
         return [Calibration(float(c), p) for c, p in itertools.product(np.arange(1.0, 16.01, 0.25), widths)]
@@ -193,25 +198,29 @@ def _agreement_table(cands: Sequence[Calibration], grids: Sequence[Grid], keep: 
     return agree, total
 
 
-def fit_form(form: str, grids: Sequence[Grid], keep: Optional[callable] = None) -> Tuple[Calibration, int, int]:
-    """The form's constants with the best agreement on ``grids`` (ties: the simplest, then c nearest 6).
+def fit_form(form: str, grids: Sequence[Grid], keep: Optional[callable] = None,
+             width_exponent: Optional[float] = None) -> Tuple[Calibration, int, int]:
+    """The form's constants with the best agreement on ``grids`` (ties: the simplest, then c nearest 6);
+    ``width_exponent`` holds p fixed (a width law chosen on other evidence, e.g. mean field's ordered phase).
 
     Returns:
         (calibration, cells that agree, cells scored).
     """
-    cands = candidates(form)
+    cands = candidates(form, width_exponent)
     agree, total = _agreement_table(cands, grids, keep)
     key = [(a, -abs(x.width_exponent), -abs(x.power - 1), -abs(x.depth_per_xi - 6.0)) for a, x in zip(agree, cands)]
     best = max(range(len(cands)), key=key.__getitem__)
     return cands[best], int(agree[best]), total
 
 
-def leave_one_out(form: str, grids: Sequence[Grid], by: str = "sigma_w2") -> Tuple[int, int]:
+def leave_one_out(form: str, grids: Sequence[Grid], by: str = "sigma_w2",
+                  width_exponent: Optional[float] = None) -> Tuple[int, int]:
     """Agreement of a form on held-out data, fitted on the rest.
 
     Args:
         by: ``sigma_w2`` (hold out one σ_w² value across all grids at a time) or ``grid`` (hold out
             one whole grid: a width, a family).
+        width_exponent: hold p fixed (see :func:`fit_form`).
 
     Returns:
         (held-out cells that agree, held-out cells).
@@ -225,7 +234,7 @@ def leave_one_out(form: str, grids: Sequence[Grid], by: str = "sigma_w2") -> Tup
         raise ValueError(f"unknown fold {by!r}; valid: sigma_w2, grid")
     agree = total = 0
     for train_on, held in folds:
-        cal, _, _ = fit_form(form, grids, train_on)
+        cal, _, _ = fit_form(form, grids, train_on, width_exponent)
         a, n = agreement(cal, grids, held)
         agree, total = agree + a, total + n
     return agree, total

@@ -54,7 +54,7 @@ DECAY_METRICS = ("relative_entropy", "mse")
 #: How ξ̂ maps to the deepest trainable depth (:mod:`~reprobe.analysis.calibration`), fitted on the
 #: trained grids of ``benchmarks/trainability.py``; the constants below are its parts, for callers of
 #: the first releases.
-CALIBRATION = Calibration(depth_per_xi=5.0, width_exponent=0.0, power=1.0, floor_xi=19.5,
+CALIBRATION = Calibration(depth_per_xi=3.25, width_exponent=0.3, power=1.0, floor_xi=20.0,
                           floor_width_exponent=0.54,
                           source="ground truth v2 (tanh MLPs on MNIST, widths 64 and 128, σ_w² 1.0-4.0, depths "
                                  "10-100; best of 4 SGD rates, 1000 steps; trainable = training accuracy ≥ 0.55)")
