@@ -46,6 +46,8 @@ class Calibration:
         floor_xi: F, ξ_floor at the reference width (None: no floor).
         floor_width_exponent: q.
         source: what the constants were fitted on: grids, protocol, budget.
+        width_range: the hidden widths the width laws were measured on; a narrower or wider net is
+            treated as the nearest of them (the laws are not extrapolated).
     """
 
     depth_per_xi: float
@@ -54,6 +56,10 @@ class Calibration:
     floor_xi: Optional[float] = None
     floor_width_exponent: float = 0.0
     source: str = ""
+    width_range: Tuple[int, int] = (64, 512)
+
+    def _clamped(self, width: int) -> float:
+        return float(min(max(width, self.width_range[0]), self.width_range[1]))
 
     def floor_at(self, width: Optional[int]) -> Optional[float]:
         """ξ_floor for a net of hidden ``width`` (None: no floor)."""
@@ -61,13 +67,13 @@ class Calibration:
             return None
         if width is None or width <= 0:
             return self.floor_xi
-        return self.floor_xi * (width / REFERENCE_WIDTH) ** self.floor_width_exponent
+        return self.floor_xi * (self._clamped(width) / REFERENCE_WIDTH) ** self.floor_width_exponent
 
     def factor_at(self, width: Optional[int]) -> float:
         """c at hidden ``width``: ``c · (n_ref / n)^p`` (c itself for conv nets or unknown widths)."""
         if width is None or width <= 0 or self.width_exponent == 0:
             return self.depth_per_xi
-        return self.depth_per_xi * (REFERENCE_WIDTH / width) ** self.width_exponent
+        return self.depth_per_xi * (REFERENCE_WIDTH / self._clamped(width)) ** self.width_exponent
 
     def net_xi(self, xi: float, width: Optional[int]) -> float:
         """ξ̂ with the floor taken out; ``inf`` at or beyond the floor."""
@@ -167,6 +173,8 @@ def _depth_table(cands: Sequence[Calibration], grid: Grid) -> Tuple[List[LineKey
     probed = np.array([grid.fits[k][1] for k in keys], dtype=float)[None, :]
     bound = np.array([grid.fits[k][0].lower_bound for k in keys])[None, :]
     width = np.array([grid.widths.get(k) or np.nan for k in keys], dtype=float)[None, :]
+    lo, hi = cands[0].width_range if cands else (64, 512)
+    width = np.where(np.isfinite(width), np.clip(width, lo, hi), width)
     col = lambda name: np.array([getattr(c, name) for c in cands], dtype=float)[:, None]  # noqa: E731
     c, p, b, q = col("depth_per_xi"), col("width_exponent"), col("power"), col("floor_width_exponent")
     floor = np.array([np.inf if x.floor_xi is None else x.floor_xi for x in cands], dtype=float)[:, None]
