@@ -17,7 +17,7 @@ synthetic one — can be fitted.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Dict, Mapping, Optional, Sequence
+from typing import Callable, Dict, Mapping, NamedTuple, Optional, Sequence
 
 import numpy as np
 from scipy.optimize import minimize_scalar
@@ -104,23 +104,43 @@ def fit_saturation(values: Sequence[Optional[float]], exclude_last: bool = False
         return SaturationFit(None, None, False, None, None, used,
                              "the curve is flat: no stage changes it, so it shows no decay to measure")
     span = float(l[-1] - l[0]) + 1.0
-    xis = np.geomspace(0.1, MAX_XI_PER_STAGE * span, GRID_POINTS)
-    rss, coef = _profile(l, y, xis)
-    best = int(np.argmin(rss))
-    # One noise unit: the residual variance of the best fit (3 parameters), at least float precision.
-    noise = max(rss[best] / max(len(y) - 3, 1), (1e-6 * scale) ** 2)
-    inside = np.nonzero(rss <= rss[best] + noise)[0]
-    lo, hi = xis[inside.min()], xis[inside.max()]
-    if inside.max() >= len(xis) - 1 or xis[best] > span:
+    rss_of = lambda xs: _profile(l, y, xs)[0]  # noqa: E731
+    scan = _scan(rss_of, span, len(y) - 3, scale)  # 3 parameters: ξ, D∞, A
+    if scan.at_edge or scan.xis[scan.best] > span:
         # The curve's shape alone may allow only very long ξ (a straight or accelerating curve), but a
         # fit over `span` stages cannot vouch for lengths beyond them: claim no more than the span.
-        bound = min(float(lo), span)
+        bound = min(scan.lo, span)
         return SaturationFit(bound, None, True, None, None, used,
                              f"no saturation within {len(y)} stages: the curve is consistent with any ξ ≥ {bound:.3g}")
-    xi, (d_inf, amp) = _refine(l, y, xis, best)
-    # The interval cannot be read finer than the grid: at least one grid step either side.
-    err = max(float(hi - lo) / 2, xi * (float(xis[1] / xis[0]) - 1))
-    return SaturationFit(xi, err, False, d_inf, amp, used)
+    xi = _refine(rss_of, scan)
+    coef = _profile(l, y, np.array([xi]))[1]
+    return SaturationFit(xi, scan.error(xi), False, float(coef[0, 0]), float(coef[0, 1]), used)
+
+
+class _Scan(NamedTuple):
+    """A residual profile over a logarithmic ξ grid, its best point and its one-noise-unit interval."""
+
+    xis: np.ndarray
+    rss: np.ndarray
+    best: int
+    lo: float
+    hi: float
+    at_edge: bool  # the interval reaches the grid's longest ξ
+
+    def error(self, xi: float) -> float:
+        """Half the interval, but never finer than the grid: at least one grid step either side."""
+        return max((self.hi - self.lo) / 2, xi * (float(self.xis[1] / self.xis[0]) - 1))
+
+
+def _scan(rss_of: Callable[[np.ndarray], np.ndarray], span: float, dof: int, scale: float) -> _Scan:
+    """Profile ``rss_of`` over ξ from a tenth of a stage to :data:`MAX_XI_PER_STAGE` spans; one noise unit
+    is the best fit's residual variance (``dof`` degrees of freedom), at least float precision."""
+    xis = np.geomspace(0.1, MAX_XI_PER_STAGE * span, GRID_POINTS)
+    rss = rss_of(xis)
+    best = int(np.argmin(rss))
+    noise = max(rss[best] / max(dof, 1), (1e-6 * scale) ** 2)
+    inside = np.nonzero(rss <= rss[best] + noise)[0]
+    return _Scan(xis, rss, best, float(xis[inside.min()]), float(xis[inside.max()]), bool(inside.max() >= len(xis) - 1))
 
 
 def _fixed_profile(l: np.ndarray, gap: np.ndarray, xis: np.ndarray) -> tuple:
@@ -142,38 +162,27 @@ def _fit_fixed(l: np.ndarray, y: np.ndarray, d_inf: float, used: tuple, scale: f
         return SaturationFit(None, None, False, d_inf, None, used,
                              f"stage 1 is already at the saturation level ({y[0]:.3g} vs {d_inf:.3g}): "
                              "the first stage loses the input, so the curve shows no decay to measure")
-    span = float(l[-1] - l[0]) + 1.0
-    xis = np.geomspace(0.1, MAX_XI_PER_STAGE * span, GRID_POINTS)
-    rss, amp = _fixed_profile(l, gap, xis)
-    best = int(np.argmin(rss))
-    noise = max(rss[best] / max(len(y) - 2, 1), (1e-6 * scale) ** 2)
-    inside = np.nonzero(rss <= rss[best] + noise)[0]
-    lo, hi = float(xis[inside.min()]), float(xis[inside.max()])
-    if inside.max() >= len(xis) - 1:
-        return SaturationFit(lo, None, True, d_inf, float(amp[best]), used,
+    rss_of = lambda xs: _fixed_profile(l, gap, xs)[0]  # noqa: E731
+    scan = _scan(rss_of, float(l[-1] - l[0]) + 1.0, len(y) - 2, scale)  # 2 parameters: ξ, A
+    if scan.at_edge:
+        amp = float(_fixed_profile(l, gap, scan.xis[scan.best:scan.best + 1])[1][0])
+        return SaturationFit(scan.lo, None, True, d_inf, amp, used,
                              f"no decay towards the saturation level {d_inf:.3g} within {len(y)} stages: "
-                             f"the curve is consistent with any ξ ≥ {lo:.3g}")
-    t_lo, t_hi = np.log(xis[max(best - 1, 0)]), np.log(xis[min(best + 1, len(xis) - 1)])
-    res = minimize_scalar(lambda t: _fixed_profile(l, gap, np.exp([t]))[0][0], bounds=(t_lo, t_hi),
-                          method="bounded", options={"xatol": 1e-6})
-    xi = float(np.exp(res.x)) if res.fun <= rss[best] else float(xis[best])
-    a = float(_fixed_profile(l, gap, np.array([xi]))[1][0])
-    err = max((hi - lo) / 2, xi * (float(xis[1] / xis[0]) - 1))
-    return SaturationFit(xi, err, False, d_inf, a, used)
+                             f"the curve is consistent with any ξ ≥ {scan.lo:.3g}")
+    xi = _refine(rss_of, scan)
+    amp = float(_fixed_profile(l, gap, np.array([xi]))[1][0])
+    return SaturationFit(xi, scan.error(xi), False, d_inf, amp, used)
 
 
-def _refine(l: np.ndarray, y: np.ndarray, xis: np.ndarray, best: int) -> tuple:
-    """The residual's minimum between the grid neighbours of ``best`` (bounded 1-D search in log ξ), so
-    that ξ̂ varies smoothly with the curve instead of in grid steps; returns (ξ, (D∞, A))."""
+def _refine(rss_of: Callable[[np.ndarray], np.ndarray], scan: _Scan) -> float:
+    """The residual's minimum between the grid neighbours of the best point (bounded 1-D search in log ξ),
+    so that ξ̂ varies smoothly with the curve instead of in grid steps; never worse than the grid point."""
+    xis, best = scan.xis, scan.best
     lo, hi = np.log(xis[max(best - 1, 0)]), np.log(xis[min(best + 1, len(xis) - 1)])
-    res = minimize_scalar(lambda t: _profile(l, y, np.exp([t]))[0][0], bounds=(lo, hi), method="bounded",
+    res = minimize_scalar(lambda t: rss_of(np.exp([t]))[0], bounds=(lo, hi), method="bounded",
                           options={"xatol": 1e-6})
     xi = float(np.exp(res.x))
-    rss, coef = _profile(l, y, np.array([xi]))
-    if rss[0] > _profile(l, y, xis[best:best + 1])[0][0]:  # never worse than the grid point
-        xi = float(xis[best])
-        coef = _profile(l, y, xis[best:best + 1])[1]
-    return xi, (float(coef[0, 0]), float(coef[0, 1]))
+    return xi if rss_of(np.array([xi]))[0] <= rss_of(xis[best:best + 1])[0] else float(xis[best])
 
 
 def fitted_curve(fit: SaturationFit, stages: Sequence[float]) -> Optional[np.ndarray]:
