@@ -20,16 +20,6 @@ UNTRAINABLE = (50, 1.0, 16)
 FAST = {"samples": 32, "fit_samples": 300}
 
 
-@pytest.fixture(scope="module")
-def digits():
-    from reprobe.data import load_dataset
-
-    b = load_dataset("digits")
-    x = torch.stack([b.train[i][0] for i in range(len(b.train))])
-    y = torch.tensor([int(b.train[i][1]) for i in range(len(b.train))])
-    return b, x, y
-
-
 def _mlp(bundle, depth, sigma_w2, width):
     return build_model("mlp", bundle.input_shape, bundle.num_classes, depth=depth, width=width, sigma_w2=sigma_w2,
                        sigma_b2=0.05, seed=0)

@@ -17,13 +17,9 @@ FAST = {"samples": 32, "fit_samples": 300}
 
 
 @pytest.fixture(scope="module")
-def digits():
-    from reprobe.data import load_dataset
-
-    b = load_dataset("digits")
-    x = torch.stack([b.train[i][0] for i in range(len(b.train))])
-    y = torch.tensor([int(b.train[i][1]) for i in range(len(b.train))])
-    return x, y
+def digits(digits):
+    """The training inputs and labels of the session's digits (tests/conftest.py)."""
+    return digits[1], digits[2]
 
 
 class Net(L.LightningModule):
