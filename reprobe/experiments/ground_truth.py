@@ -222,9 +222,10 @@ def _train_rate(model: nn.Module, train: Tuple[torch.Tensor, torch.Tensor], bund
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        if protocol.stop_at_target and run.steps % CHECK_EVERY == 0 and _reached(model, train, target, dev):
-            run.reached_at = run.steps
-        model.train()
+        if protocol.stop_at_target and run.steps % CHECK_EVERY == 0:
+            if _reached(model, train, target, dev):
+                run.reached_at = run.steps
+            model.train()  # the check evaluated in eval mode
         if run.steps >= budget or run.reached_at is not None:
             break
     return _rate_record(model, train, bundle, lr, run, dev, time.perf_counter() - t0)

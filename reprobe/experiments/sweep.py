@@ -435,13 +435,11 @@ def run_sweep(out, *, model: str = "mlp", sigma_w2: Any = "1.0:4.0:0.25", sigma_
     run["batch"] = batch
     grid = sweep_grid(sigma_w2, sigma_b2, depth, width)
     probe = {**SWEEP_PROBE_DEFAULTS, "seed": seed, **(probe or {}), "progress": False}
-    if train is not None:
-        train_settings(**{**SWEEP_TRAIN_DEFAULTS, **train})  # bad options fail before any net is built
+    if train is not None:  # bad options fail before any net is built
+        train = train_settings(**{**SWEEP_TRAIN_DEFAULTS, **train}, acc_threshold=acc_threshold)
     data_options = {"root": None, "seed": seed, "test_fraction": 0.1, **(data_options or {})}
     model_options = {"activation": activation, "shape": "wide", **(model_options or {})}
     bundle = _check_sweep_model(model, data, data_options, model_options, grid, probe)
-    if train is not None:
-        train = train_settings(**{**SWEEP_TRAIN_DEFAULTS, **train}, acc_threshold=acc_threshold)
     thr = acc_threshold if acc_threshold is not None else default_target(train["split"] if train else "test",
                                                                          bundle.num_classes)
     if not (0 <= thr <= 1):
