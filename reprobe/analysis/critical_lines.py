@@ -159,6 +159,9 @@ def _row(by_sw: Mapping[float, List[Mapping[str, Any]]], mean_field: Optional[fl
     row["probe_xi_peak"], note = parabola_peak(sws, xi)
     errs = [_mean([(r.get("prediction") or {}).get("xi_err") for r in by_sw[s]]) for s in sws]
     band = peak_band(sws, xi, errs)
+    if band is not None and row["probe_xi_peak"] is not None:
+        # The band is read off grid points; the refined peak lies between them and belongs inside it.
+        band = (min(band[0], row["probe_xi_peak"]), max(band[1], row["probe_xi_peak"]))
     row["probe_xi_band"] = None if band is None else list(band)
     bounds = [s for s in sws if any((r.get("prediction") or {}).get("xi_is_bound") for r in by_sw[s])]
     if bounds and row["probe_xi_peak"] is not None:
