@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 from dataclasses import replace
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -104,9 +104,9 @@ def probe_models_batched(
         raise ReprobeError(f"dataset {bundle.name!r} has {len(bundle.test)} test samples; the probe needs at least 2")
     with BatchedMLPProbe(models, batch_size=batch_size, seed=seed, **probe_options) as probe:
         loader = train_loader(bundle, batch_size, seed, train_samples)
-        _check_memory_before_fit(probe.template, bundle, names)
+        _check_memory_before_fit(probe, bundle, names)
         results = probe.fit(loader).evaluate(bundle.test)
-    found = probe.template.warnings
+    found = probe.warnings
     for result in results:
         result.warnings = list(found) + [w for w in result.warnings if w not in found]
         result.data = bundle.describe()
@@ -114,7 +114,7 @@ def probe_models_batched(
     return results
 
 
-def _check_memory_before_fit(probe: CascadeProbe, bundle: DatasetBundle, names: Optional[Dict[str, str]]) -> None:
+def _check_memory_before_fit(probe: Union[CascadeProbe, BatchedMLPProbe], bundle: DatasetBundle, names: Optional[Dict[str, str]]) -> None:
     """Learn the stage shapes from a dry run on a few test inputs and check the probe's memory.
 
     The loader is not touched (its shuffling must stay as the fit will see it), and the dry run is

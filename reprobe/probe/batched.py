@@ -35,9 +35,15 @@ from ..core.errors import ReprobeError, param
 from ..models.mlp import MLP
 from .decoders import DecoderSpec, choose_out_activation
 from .fitting import MAX_CLOSED_FORM_BYTES, FitPlan, closed_form_bytes, plan_fit
-from .probe import CascadeProbe, _dataset_len, _finite_range, _first_input, _iter_inputs, _rebatch, _take
+from .cascade import eval_chunk, reconstruct_all
+from .evaluation import build_result, model_record
+from .forward import select_stage_names
+from .inputs import all_finite, dataset_len, finite_range, first_input, iter_inputs, rebatch, take
+from .probe import probe_config, resolve_device
 from .result import ProbeResult
-from .ridge import ridge_solutions
+from .ridge import RidgeStatistics, ridge_solutions
+from .stages import StageInfo
+from .training import build_decoders, inputs_to_read
 
 
 class NotBatchable(ReprobeError):
@@ -138,12 +144,6 @@ class StackedDecoders:
         return y if b is None else torch.clamp(y, b[0], b[1])
 
 
-def _all_finite(z: torch.Tensor) -> bool:
-    """Are all values finite? (The sum is, unless a value is not or the sum overflows: only then
-    are the values checked one by one.)"""
-    return math.isfinite(float(z.sum())) or bool(torch.isfinite(z).all())
-
-
 def _bounds(activations: List[str], device: torch.device) -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
     """(low, high) per net, shape (K, 1, 1), for decoders with these output activations; None if none is bounded."""
     found = [DecoderSpec((), (), out_activation=a).bounds for a in activations]
@@ -166,30 +166,36 @@ class BatchedMLPProbe:
         NotBatchable: models or options the batched path does not take (probe one at a time).
 
     Attributes:
-        template: a :class:`CascadeProbe` on the first net: its stages, config, checks and result
-            code serve every net (closed with this probe).
+        stages: the stages every net shares (their Linear layers), with shapes after :meth:`dry_run`.
+        input_shape: the shape of one input, after :meth:`dry_run`.
+        warnings: what the dry run and the decoders' construction warned about.
         fit_info: per net, the ``fit`` record of its result.
     """
 
     def __init__(self, models: Sequence[nn.Module], **config: Any):
         models = list(models)
-        check_batchable(models)  # before the template's hooks are on the first net
-        self.template = CascadeProbe(models[0], **config)
-        self.config = self.template.config
+        check_batchable(models)
+        self.config = probe_config(config)
         if self.config.fit != "ridge":
-            self.close()
             raise NotBatchable(f"only closed-form decoders are fitted together: {param('fit', 'ridge')}, "
                                f"got {self.config.fit!r}; probe the nets one at a time")
         self.models = models
-        self.device = self.template.device
+        self.device = resolve_device(self.config.device)
         self.stack = StackedMLP(models, self.device, checked=True)
+        self.adapter, names = select_stage_names(models[0], None, None, {})
+        modules = dict(models[0].named_modules())
+        if len(names) != self.depth:  # one stage per Linear layer (its activation's output, or the class layer)
+            raise NotBatchable(f"the stages found in {param('models')} are not their Linear layers; probe them one at a time")
+        self.stages = [StageInfo(i + 1, n, type(modules[n]).__name__) for i, n in enumerate(names)]
+        self.input_shape: Optional[Tuple[int, ...]] = None
+        self.warnings: List[str] = []
         self.decoders: Optional[StackedDecoders] = None
         self.fit_info: List[Dict[str, Any]] = []
         self.timings: Dict[str, float] = {}
 
     def close(self) -> None:
-        """Remove the template's hooks (safe to call twice)."""
-        self.template.close()
+        """Nothing to release: the nets carry no hooks (kept so that ``with`` and ``close`` read as for
+        :class:`CascadeProbe`)."""
 
     def __enter__(self) -> "BatchedMLPProbe":
         return self
@@ -201,6 +207,22 @@ class BatchedMLPProbe:
     def depth(self) -> int:
         return len(self.stack.weights)
 
+    @torch.no_grad()
+    def dry_run(self, x: torch.Tensor) -> List[List[Tuple[float, float]]]:
+        """Fill :attr:`stages` shapes and :attr:`input_shape` from one batch; per net, the (min, max)
+        of z⁰ … z^L on it (they choose each net's decoder bounds)."""
+        zs = self.stack(x.to(self.device))
+        self.input_shape = tuple(x.shape[1:])
+        for s, z in zip(self.stages, zs[1:]):
+            s.shape = tuple(z.shape[2:])
+        self.warnings = []
+        return [[finite_range(zs[0])] + [finite_range(z[k]) for z in zs[1:]] for k in range(self.stack.k)]
+
+    def _forward(self, x: torch.Tensor) -> List[torch.Tensor]:
+        """``[z⁰, …, z^L]`` with the K nets on dimension 0 (z⁰ flattened and expanded, a view)."""
+        zs = self.stack(x.to(self.device))
+        return [zs[0].reshape(1, x.shape[0], -1).expand(self.stack.k, -1, -1)] + zs[1:]
+
     # -- fitting -----------------------------------------------------------------------------------
     def fit(self, train: Any) -> "BatchedMLPProbe":
         """Fit every net's decoders from one pass over ``train`` (as :meth:`CascadeProbe.fit`).
@@ -208,103 +230,77 @@ class BatchedMLPProbe:
         Returns:
             self, so that ``probe.fit(a).evaluate(b)`` chains.
         """
-        cfg, tpl = self.config, self.template
+        cfg = self.config
         t0 = time.perf_counter()
-        first = _first_input(train, cfg.batch_size)
-        x8 = first[: min(len(first), 8)]
-        tpl.dry_run(x8)  # stages and shapes (one shape for all), warnings
-        if len(tpl.stages) != self.depth:
-            raise NotBatchable(f"the stages found in {param('models')} are not their Linear layers; probe them one at a time")
-        ranges = self._target_ranges(x8)
-        tpl._build_decoders()  # the decoders' sizes plan the fit; their seeding as one at a time
-        plan = plan_fit(tpl.decoders, cfg.fit, cfg.ridge_samples, cfg.max_fit_samples, _dataset_len(train))
+        first = first_input(train, cfg.batch_size)
+        ranges = self.dry_run(first[: min(len(first), 8)])
+        # one net's decoders: their sizes plan the fit and judge its data; their seeding as one at a time
+        self._one_net_decoders = build_decoders(self.stages, self.input_shape, ranges[0], cfg, self.device, self.warnings.append)
+        plan = plan_fit(self._one_net_decoders, cfg.fit, cfg.ridge_samples, cfg.max_fit_samples, dataset_len(train))
         self._check_plan(plan)
-        grams, crosses, rows, inputs, seen = self._fit_pass(train, plan)
-        self.decoders = self._solve(grams, crosses, ranges)
-        names = [s.name for s in tpl.stages]
-        info = {"fit_samples": seen, "closed_form_samples": max(inputs),
-                "closed_form_rows": {names[i]: rows[i] for i in range(self.depth)},
+        stats, seen = self._fit_pass(train, plan)
+        self.decoders = self._solve(stats, ranges)
+        names = [s.name for s in self.stages]
+        rows = [st.rows for st in stats]
+        info = {"fit_samples": seen, "closed_form_samples": max(rows),
+                "closed_form_rows": dict(zip(names, rows)),
                 "closed_form_over_memory_budget": [], "closed_form_stages": self.depth, "gradient_stages": 0,
                 "skipped_nonfinite": {}, "train_loss": [None] * self.depth}
         self.fit_info = [dict(info) for _ in self.models]
         self.timings["fit"] = time.perf_counter() - t0
         return self
 
-    @torch.no_grad()
-    def _target_ranges(self, x: torch.Tensor) -> List[List[Tuple[float, float]]]:
-        """Per net: the (min, max) of z⁰ … z^L on the dry run's inputs (they choose the decoders' bounds)."""
-        zs = self.stack(x.to(self.device))
-        return [[_finite_range(zs[0])] + [_finite_range(z[k]) for z in zs[1:]] for k in range(self.stack.k)]
-
     def _check_plan(self, plan: FitPlan) -> None:
         if plan.gradient:
             raise NotBatchable(f"stage(s) {plan.gradient} are too wide for closed-form statistics "
                                f"({param('width')}); probe the nets one at a time")
-        need = self.stack.k * sum(closed_form_bytes(d) for d in self.template.decoders)
+        need = self.stack.k * sum(closed_form_bytes(d) for d in self._one_net_decoders)
         if need > MAX_CLOSED_FORM_BYTES:
             raise NotBatchable(f"the closed-form statistics of {self.stack.k} nets would take {need / 2**30:.1f} GiB "
                                f"(budget {MAX_CLOSED_FORM_BYTES / 2**30:.0f} GiB); probe fewer together ({param('batch')})")
 
     @torch.no_grad()
-    def _fit_pass(self, train: Any, plan: FitPlan):
+    def _fit_pass(self, train: Any, plan: FitPlan) -> Tuple[List[RidgeStatistics], int]:
         """One pass over the training inputs (rows as :class:`~reprobe.probe.fitting.DecoderFitter`):
-        (grams, crosses, rows, inputs per decoder, inputs read)."""
+        (every decoder's statistics, stacked over the nets; inputs read)."""
         cfg, L = self.config, self.depth
         limit, targets = plan.input_limit, plan.row_targets
         min_rows = 1024 if all(p is None for p in plan.positions) else 0
-        grams: List[Optional[torch.Tensor]] = [None] * L
-        crosses: List[Optional[torch.Tensor]] = [None] * L
-        rows, inputs, seen = [0] * L, [0] * L, 0
-        total = _dataset_len(train)
-        total = limit if total is None else (total if limit is None else min(total, limit))
-        bar = tqdm(total=total, unit="img", disable=not cfg.progress, leave=False,
+        stats = [RidgeStatistics() for _ in range(L)]
+        seen = 0
+        bar = tqdm(total=inputs_to_read(train, limit), unit="img", disable=not cfg.progress, leave=False,
                    desc=f"fitting {L} decoders of {self.stack.k} nets")
         with bar:
-            for x in _rebatch(_iter_inputs(train, cfg.batch_size, shuffle=False, seed=cfg.seed), min_rows):
+            for x in rebatch(iter_inputs(train, cfg.batch_size, shuffle=False, seed=cfg.seed), min_rows):
                 if limit is not None:
                     x = x[: limit - seen]
-                zs = self.stack(x.to(self.device))
-                self._accumulate(zs, targets, grams, crosses, rows, inputs)
+                self._accumulate(self._forward(x), targets, stats)
                 seen += x.shape[0]
                 bar.update(x.shape[0])
-                if (limit is not None and seen >= limit) or all(t is not None and r >= t for t, r in zip(targets, rows)):
+                if (limit is not None and seen >= limit) or all(t is not None and st.rows >= t
+                                                                 for t, st in zip(targets, stats)):
                     break
         if seen == 0:
             raise ReprobeError("the training data is empty; give the probe at least one batch")
-        return grams, crosses, rows, inputs, seen
+        return stats, seen
 
-    def _accumulate(self, zs: List[torch.Tensor], targets: List[Optional[int]], grams: List[Optional[torch.Tensor]],
-                    crosses: List[Optional[torch.Tensor]], rows: List[int], inputs: List[int]) -> None:
-        """Add one batch's rows to every decoder's ``[A, 1]ᵀ[A, 1]`` and ``[A, 1]ᵀY``, for all K nets at once."""
+    def _accumulate(self, zs: List[torch.Tensor], targets: List[Optional[int]], stats: List[RidgeStatistics]) -> None:
+        """Add one batch's rows to every decoder's statistics, for all K nets at once."""
         for z in zs:
-            if not _all_finite(z):
+            if not all_finite(z):
                 raise NotBatchable("a net's activations are not finite on the training data (the one-at-a-time "
                                    f"probe leaves those rows out net by net); probe the {param('models')} one at a time")
-        k = self.stack.k
-        for i, t in enumerate(targets):
-            if t is not None and rows[i] >= t:
+        for i, (t, st) in enumerate(zip(targets, stats)):
+            if t is not None and st.rows >= t:
                 continue
-            inp, tgt = zs[i + 1], zs[i]
-            m = inp.shape[1] if t is None else min(inp.shape[1], t - rows[i])
-            inp = inp[:, :m]
-            tgt = tgt[:m].reshape(1, m, -1).expand(k, -1, -1) if i == 0 else tgt[:, :m]
-            a = torch.cat([inp, torch.ones(k, m, 1, device=inp.device, dtype=inp.dtype)], 2)
-            at = a.transpose(1, 2)
-            g, c = at @ a, at @ tgt.to(a.dtype)
-            if grams[i] is None:
-                grams[i], crosses[i] = g, c
-            else:
-                grams[i] += g
-                crosses[i] += c
-            rows[i] += m
-            inputs[i] += m
+            m = zs[i + 1].shape[1] if t is None else min(zs[i + 1].shape[1], t - st.rows)
+            st.add(zs[i + 1][:, :m], zs[i][:, :m])
 
-    def _solve(self, grams: List[torch.Tensor], crosses: List[torch.Tensor],
-               ranges: List[List[Tuple[float, float]]]) -> StackedDecoders:
+    def _solve(self, stats: List[RidgeStatistics], ranges: List[List[Tuple[float, float]]]) -> StackedDecoders:
         """Batched ridge solutions of every decoder, and each net's output bounds from its own target range."""
         weights, biases, bounds = [], [], []
-        for i, (g, c) in enumerate(zip(grams, crosses)):
-            w, b = ridge_solutions(g, c, self.config.ridge)
+        for i, st in enumerate(stats):
+            w, b = ridge_solutions(st.gram, st.cross, self.config.ridge)
             weights.append(w.to(torch.float32).contiguous())  # nn.Linear's layout: the same kernel as one at a time
             biases.append(b.to(torch.float32)[:, None, :].contiguous())
             acts = [choose_out_activation(*r[i], self.config.decoder_activation) for r in ranges]
@@ -321,78 +317,22 @@ class BatchedMLPProbe:
         """
         if self.decoders is None:
             raise ReprobeError("the probe has no decoders yet; call probe.fit(train_loader) first")
-        cfg, tpl = self.config, self.template
+        cfg, K, L = self.config, self.stack.k, self.depth
         t0 = time.perf_counter()
-        x = _take(test, cfg.samples, cfg.batch_size)
+        x = take(test, cfg.samples, cfg.batch_size)
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
-        recon, bad_acts, sq_err, counts = self._reconstruct_all(x)
-        results = []
-        for k in range(self.stack.k):
-            r = tpl._result(recon[k], bad_acts[k], sq_err[k], counts, self.fit_info[k])
-            r.reconstructions = r.reconstructions.clone()  # not a view that keeps all K nets' reconstructions
-            results.append(r)
-        self.timings["evaluate"] = time.perf_counter() - t0
-        k = self.stack.k
-        for r in results:
-            r.timings = {"fit": self.timings["fit"] / k, "evaluate": self.timings["evaluate"] / k, "batched": k}
-        return results
-
-    @torch.no_grad()
-    def _reconstruct_all(self, x: torch.Tensor):
-        """As :meth:`CascadeProbe._reconstruct_all`, per net: (recon (K, L+1, N, *input), bad, sq_err, counts)."""
-        cfg, K, L = self.config, self.stack.k, self.depth
         n = int(x.shape[0])
-        chunk = self.template._eval_chunk(n)
-        recon: Optional[torch.Tensor] = None
-        bad_acts = [[0] * L for _ in range(K)]
-        sq_err = [[0.0] * L for _ in range(K)]
-        counts = [0] * L
+        chunk = eval_chunk(n, [self.input_shape] + [s.shape for s in self.stages], cfg.batch_size)
         bar = tqdm(total=L * math.ceil(n / chunk), unit="stage", disable=not cfg.progress, leave=False,
                    desc=f"reconstructing {n} inputs from {L} stages of {K} nets")
         with bar:
-            for i in range(0, n, chunk):
-                zs = self.stack(x[i:i + chunk].to(self.device))
-                part = self._cascade_all(zs, sq_err, bar)
-                if recon is None:
-                    recon = torch.empty((K, L + 1, n, part.shape[-1]), dtype=torch.float32)
-                recon[:, :, i:i + chunk] = part.cpu()
-                del part
-                for l in range(1, L + 1):
-                    if not _all_finite(zs[l]):
-                        for k, v in enumerate((~torch.isfinite(zs[l])).flatten(1).sum(1).tolist()):
-                            bad_acts[k][l - 1] += int(v)
-                    counts[l - 1] += zs[l - 1].numel() if l == 1 else zs[l - 1][0].numel()
-                del zs
-        assert recon is not None
-        return recon.view(K, L + 1, n, *x.shape[1:]), bad_acts, sq_err, counts
-
-    def _cascade_all(self, zs: List[torch.Tensor], sq_err: List[List[float]], bar: Any,
-                     budget: int = 32_000_000) -> torch.Tensor:
-        """As :meth:`CascadeProbe._cascade_all` (same chunks of sources), for all K nets per decoder call:
-        (K, L+1, N, input features) float32; adds each decoder's one-step squared error to ``sq_err``."""
-        K, L, n = self.stack.k, self.depth, zs[0].shape[0]
-        z0 = zs[0].reshape(n, -1)
-        out = torch.empty((K, L + 1, n, z0.shape[1]), dtype=torch.float32, device=self.device)
-        out[:, 0] = z0
-        chunk = max(1, budget // max(1, n * max(z0.shape[1], *(z.shape[-1] for z in zs[1:]))))
-        for start in range(L, 0, -chunk):
-            sources = list(range(start, max(0, start - chunk), -1))  # descending ℓ
-            low = sources[-1]
-            current = {}
-            for l in sources:
-                h = self.decoders(l, zs[l])
-                target = z0 if l == 1 else zs[l - 1]
-                err = ((h.double() - target.double()) ** 2).sum(dim=(1, 2)).tolist()
-                for k in range(K):
-                    sq_err[k][l - 1] += err[k]
-                for j in range(l - 1, low - 1, -1):
-                    h = self.decoders(j, h)
-                current[l] = h
-            h = torch.cat([current.pop(l) for l in sources], dim=1)
-            for j in range(low - 1, 0, -1):
-                h = self.decoders(j, h)
-            for j, l in enumerate(sources):
-                out[:, l] = h[:, j * n:(j + 1) * n].to(torch.float32)
-            bar.update(len(sources))
-        return out
+            rec = reconstruct_all(self.decoders, self._forward, x, chunk=chunk, nets=K, bar=bar)
+        rec.recon = rec.recon.view(K, L + 1, n, *x.shape[1:])
+        results = [build_result(rec, k, config=cfg, stages=self.stages, input_shape=self.input_shape,
+                                decoders=self._one_net_decoders, fit_info=self.fit_info[k],
+                                model=model_record(self.models[k], self.adapter)) for k in range(K)]
+        self.timings["evaluate"] = time.perf_counter() - t0
+        for r in results:
+            r.timings = {"fit": self.timings["fit"] / K, "evaluate": self.timings["evaluate"] / K, "batched": K}
+        return results

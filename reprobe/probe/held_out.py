@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
 
 from ..core.errors import ReprobeError, param
 from ..data import DatasetBundle
-from .probe import CascadeProbe, _as_input
+from .inputs import as_input
+from .probe import CascadeProbe
 from .result import ProbeResult
 
 __all__ = ["SAMPLES", "FIT_SAMPLES", "MIN_INPUTS", "probe_held_out", "split_inputs", "rng_kept", "buffers_kept"]
@@ -155,7 +156,7 @@ def _read_inputs(data: Any, n: int, batch_input: Optional[Callable[[Any], torch.
         if batch_input is None and isinstance(batch, Mapping):
             raise ReprobeError(f"the batches are dicts ({', '.join(map(str, list(batch)[:4]))}); pass "
                                f"{param('batch_input')}, a function from a batch to the model's input (lambda b: b[\"x\"])")
-        x = batch_input(batch) if batch_input is not None else _as_input(batch)
+        x = batch_input(batch) if batch_input is not None else as_input(batch)
         if not isinstance(x, torch.Tensor):
             raise ReprobeError(f"{param('batch_input')} must return a tensor, got {type(x).__name__}")
         xs.append(x.detach().cpu())

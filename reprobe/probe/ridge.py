@@ -55,7 +55,8 @@ def positions_per_input(rows: int, rows_per_input: int, inputs: int) -> int:
 
 
 class RidgeStatistics:
-    """Running ``[A, 1]ᵀ[A, 1]`` and ``[A, 1]ᵀY`` for one decoder (float32 on A's device)."""
+    """Running ``[A, 1]ᵀ[A, 1]`` and ``[A, 1]ᵀY`` for one decoder (float32 on A's device), or for a
+    stack of decoders at once (a leading dimension on ``features`` and ``targets``: one per net)."""
 
     def __init__(self) -> None:
         self.gram: Optional[torch.Tensor] = None
@@ -63,17 +64,20 @@ class RidgeStatistics:
         self.rows = 0
 
     def add(self, features: torch.Tensor, targets: torch.Tensor) -> None:
-        """Accumulate matched rows: ``features`` (rows × D), ``targets`` (rows × K)."""
-        if features.shape[0] == 0:
+        """Accumulate matched rows: ``features`` (… × rows × D), ``targets`` (… × rows × K)."""
+        rows = features.shape[-2]
+        if rows == 0:
             return
-        a = torch.cat([features, torch.ones(features.shape[0], 1, device=features.device, dtype=features.dtype)], 1)
-        g, c = a.T @ a, a.T @ targets.to(a.dtype)
+        ones = torch.ones(*features.shape[:-1], 1, device=features.device, dtype=features.dtype)
+        a = torch.cat([features, ones], -1)
+        at = a.transpose(-2, -1)
+        g, c = at @ a, at @ targets.to(a.dtype)
         if self.gram is None:
             self.gram, self.cross = g, c
         else:
             self.gram += g
             self.cross += c
-        self.rows += features.shape[0]
+        self.rows += rows
 
 
 #: Ridge strengths from here on bound the Gram matrix's condition number well enough for a float32

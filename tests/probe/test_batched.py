@@ -86,7 +86,7 @@ def test_the_nets_are_left_as_they_were(mnist):
     before = [({k: v.clone() for k, v in n.state_dict().items()}, n.training,
                [p.requires_grad for p in n.parameters()]) for n in row]
     probe_models_batched(row, mnist, **OPTIONS)
-    with pytest.raises(NotBatchable):  # refused after the template probe hooked the first net
+    with pytest.raises(NotBatchable):  # refused after the options were checked
         BatchedMLPProbe(row, fit="adam")
     for n, (state, training, flags) in zip(row, before):
         assert hooks(n) == 0
