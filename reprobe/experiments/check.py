@@ -32,7 +32,7 @@ import torch.nn as nn
 from ..analysis import Prediction, correlation_lengths, describe_prediction, predict_trainability
 from ..analysis.prediction import trainability_score
 from ..predictors.reconstruction import score_of_prediction
-from ..predictors.runner import restored
+from ..probe.state import restored
 from ..probe import ProbeResult
 from ..probe.held_out import SAMPLES, probe_held_out
 

@@ -8,14 +8,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..probe.hooks import StageHooks
 from .registry import Batch, NotApplicable
 
 #: The layers zero-cost-nas scores ("prunable" layers): their ``weight`` carries the score.
 PRUNABLE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
-#: Activation modules NASWOT reads a sign pattern from (the sign of their input, the pre-activation).
-ACTIVATION_MODULES = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-                      nn.Mish, nn.Tanh, nn.Hardtanh, nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.Softplus)
 
 
 def prunable_layers(model: nn.Module) -> List[Tuple[str, nn.Module]]:
@@ -47,57 +45,10 @@ def layer_weight_grads(model: nn.Module, batch: Batch) -> List[Tuple[nn.Paramete
     return [(w, torch.zeros_like(w) if g is None else g) for w, g in zip(weights, grads)]
 
 
-class StageCut:
-    """Forward hooks that cut the autograd graph at each stage output.
-
-    Inside :meth:`attach`/:meth:`remove`, each stage module's output ``o`` is recorded in
-    :attr:`outputs` (still attached to the graph from the previous cut) and replaced, for the rest
-    of the forward, by a copy of a fresh leaf ``o.detach().requires_grad_()`` kept in :attr:`leaves`.
-    So ``outputs[k+1]`` is a function of ``leaves[k]`` alone (for a chain of stages), and one backward
-    pass gives every stage-to-stage vector-Jacobian product at once.
-
-    Args:
-        model: the network.
-        names: stage module names (e.g. ``reprobe.adapters.find_stages(model)[1]``).
-    """
-
-    def __init__(self, model: nn.Module, names: List[str]):
-        modules = dict(model.named_modules())
-        self.modules = {n: modules[n] for n in names}
-        self.order: List[str] = []
-        self.outputs: dict = {}
-        self.leaves: dict = {}
-        self._handles: list = []
-
-    def _hook(self, name: str):
-        def hook(module: nn.Module, inputs, output):
-            if name in self.outputs:
-                raise NotApplicable(f"stage {name!r} runs more than once in one forward (a shared module)")
-            if not isinstance(output, torch.Tensor) or not output.is_floating_point():
-                raise NotApplicable(f"stage {name!r} does not return a float tensor")
-            self.order.append(name)
-            self.outputs[name] = output
-            leaf = output.detach().requires_grad_(True)
-            self.leaves[name] = leaf
-            return leaf.clone()  # a clone: later in-place ops must not touch the leaf
-
-        return hook
-
-    def attach(self) -> "StageCut":
-        for n, m in self.modules.items():
-            self._handles.append(m.register_forward_hook(self._hook(n)))
-        return self
-
-    def remove(self) -> None:
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
-
-    def __enter__(self) -> "StageCut":
-        return self.attach()
-
-    def __exit__(self, *exc) -> None:
-        self.remove()
+def cut_stages(model: nn.Module, names: List[str]) -> StageHooks:
+    """Hooks that cut the autograd graph at each stage output (:meth:`StageHooks.cut`); a stage they
+    cannot cut (run twice, not a float tensor) makes the predictor not applicable."""
+    return StageHooks.cut(model, names, error=NotApplicable)
 
 
 def stage_names(model: nn.Module, stages=None) -> List[str]:

@@ -8,7 +8,7 @@ import torch
 import torch.nn as nn
 
 from ..analysis.chi import LogChi, log_chi
-from ._common import StageCut, stage_names
+from ._common import cut_stages, stage_names
 from .registry import Batch, NotApplicable, PredictorScore, register_predictor
 
 #: Random vectors per batch in the Hutchinson estimate of ‖J‖²_F.
@@ -24,7 +24,7 @@ def stage_chis_and_shapes(model: nn.Module, x: torch.Tensor, stages: Optional[Se
     the number of entries of one input's ``h^{ℓ+1}`` (for equal widths this is the paper's
     ``1/N_ℓ``; per output unit it stays σ_w² E φ'² when widths change). ``‖J‖²_F`` is estimated
     Hutchinson-style, ``E_v ‖vᵀJ‖²`` with ``v ~ N(0, I)``, from ``vectors`` draws; the graph is cut
-    at every stage (:class:`~reprobe.predictors._common.StageCut`), so one backward pass per draw
+    at every stage (:meth:`~reprobe.probe.hooks.StageHooks.cut`), so one backward pass per draw
     gives every pair at once. A skip connection that jumps over a stage adds its path to the
     earlier pair.
 
@@ -43,7 +43,7 @@ def stage_chis_and_shapes(model: nn.Module, x: torch.Tensor, stages: Optional[Se
     if len(names) < 2:
         raise NotApplicable(f"needs at least two stages, found {len(names)}")
     gen = torch.Generator().manual_seed(seed)
-    with torch.enable_grad(), StageCut(model, names) as cut:
+    with torch.enable_grad(), cut_stages(model, names) as cut:
         model(x)
         order = list(cut.order)
         if len(order) < 2:

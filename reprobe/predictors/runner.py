@@ -1,7 +1,7 @@
 """Run predictors on a model and one batch, giving the model back exactly as it was.
 
 :func:`score` is the one entry point: it takes one batch of ``data``, and for each name calls the
-predictor inside :func:`restored`, which saves and restores
+predictor inside :func:`~reprobe.probe.state.restored` (the probe's own toolkit), which saves and restores
 
 * the train/eval mode of every module,
 * every parameter's ``requires_grad`` and ``.grad``,
@@ -12,15 +12,15 @@ predictor inside :func:`restored`, which saves and restores
 
 from __future__ import annotations
 
-import contextlib
 import time
 from collections.abc import Mapping
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 
 from ..core.errors import ReprobeError
+from ..probe.state import model_device, restored
 from .registry import Batch, NotApplicable, PredictorScore, finish, get_predictor
 
 __all__ = ["BATCH_SIZE", "score", "restored", "one_batch"]
@@ -28,51 +28,6 @@ __all__ = ["BATCH_SIZE", "score", "restored", "one_batch"]
 #: Rows of the one batch the predictors see when ``data`` is a tensor or a Dataset (a DataLoader's
 #: first batch is used as it comes; zero-cost-nas and NASWOT use 64–128).
 BATCH_SIZE = 64
-
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks",
-               "_forward_hooks_with_kwargs", "_forward_hooks_always_called", "_forward_pre_hooks_with_kwargs",
-               "_state_dict_hooks", "_load_state_dict_pre_hooks")
-
-
-@contextlib.contextmanager
-def restored(model: nn.Module, *, values: bool = True) -> Iterator[nn.Module]:
-    """Give ``model`` back as it was on exit, also when the block raises.
-
-    Restores every module's ``training`` flag, every parameter's ``requires_grad`` and ``.grad``,
-    removes hooks added to any module inside the block, and (``values=True``) copies back every
-    parameter's and buffer's value from a snapshot taken at entry.
-
-    Args:
-        model: the network.
-        values: snapshot and restore parameter/buffer values (costs one copy of the weights).
-    """
-    modes = [(m, m.training) for m in model.modules()]
-    params = list(model.parameters())
-    flags = [(p, p.requires_grad, p.grad) for p in params]
-    hooks = [(m, {k: set(getattr(m, k).keys()) for k in _HOOK_DICTS if hasattr(m, k)}) for m in model.modules()]
-    snapshot = None
-    if values:
-        with torch.no_grad():
-            snapshot = [(t, t.detach().clone()) for t in list(model.parameters()) + list(model.buffers())]
-    try:
-        yield model
-    finally:
-        for m, before in hooks:
-            for k, keys in before.items():
-                d = getattr(m, k)
-                for key in [key for key in d.keys() if key not in keys]:
-                    del d[key]
-        for m, was in modes:
-            m.training = was
-        for p, flag, grad in flags:
-            p.requires_grad_(flag)
-            p.grad = grad
-        if snapshot is not None:
-            with torch.no_grad():
-                for t, v in snapshot:
-                    if t.shape == v.shape and not torch.equal(t, v):
-                        t.copy_(v)
-
 
 def one_batch(data: Any, batch_size: int = BATCH_SIZE) -> Batch:
     """The first batch of ``data``: a tensor ``x``, an ``(x, y)`` pair, a Dataset or a DataLoader.
@@ -112,13 +67,6 @@ def one_batch(data: Any, batch_size: int = BATCH_SIZE) -> Batch:
     return Batch(x, y, data)
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    first = next(model.parameters(), None)
-    if first is None:
-        first = next(model.buffers(), None)
-    return first.device if first is not None else torch.device("cpu")
-
-
 def score(model: nn.Module, data: Any = None, names: Union[str, Sequence[str]] = ("params",), *,
           batch_size: int = BATCH_SIZE, options: Optional[Mapping[str, Mapping[str, Any]]] = None,
           restore_values: bool = True) -> Dict[str, PredictorScore]:
@@ -150,7 +98,7 @@ def score(model: nn.Module, data: Any = None, names: Union[str, Sequence[str]] =
         raise ReprobeError(f"options given for predictor(s) {', '.join(map(repr, unknown))} that are not run")
     batch = one_batch(data, batch_size)
     if batch.x is not None:
-        device = _model_device(model)
+        device = model_device(model)
         batch = Batch(batch.x.to(device), None if batch.y is None else batch.y.to(device), data)
     out: Dict[str, PredictorScore] = {}
     for pred in predictors:

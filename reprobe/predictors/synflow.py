@@ -9,7 +9,7 @@ from typing import List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from ._common import StageCut, prunable_layers, stage_names
+from ._common import cut_stages, prunable_layers, stage_names
 from .registry import Batch, NotApplicable, PredictorScore, register_predictor
 
 
@@ -48,7 +48,7 @@ def log10_synflow(model: nn.Module, input_shape: Sequence[int], stages: Optional
     except NotApplicable:
         names = []
     x = torch.ones((1, *input_shape), dtype=torch.float64, device=weights[0].device)
-    with torch.enable_grad(), StageCut(net, names) as cut:
+    with torch.enable_grad(), cut_stages(net, names) as cut:
         out = net(x)
         if not isinstance(out, torch.Tensor):
             return None, f"the model returned a {type(out).__name__}, not a tensor"

@@ -1,20 +1,28 @@
-"""Forward hooks that capture stage outputs safely.
+"""Forward hooks on a model's stages, in one of two modes.
 
-* Outputs are detached **clones**: a later in-place op (``ReLU(inplace=True)``) cannot change them.
-* A stage called twice in one forward is an error naming it (or ``multi_call="first"|"last"``).
-* Tuple/list/dict outputs need a selector; without one the error says how to give it.
+``record`` (the probe's): outputs are kept as detached **clones**, so a later in-place op
+(``ReLU(inplace=True)``) cannot change them.
+
 * Hooks only record while :meth:`StageHooks.recording` is active and are removed by
   :meth:`StageHooks.remove` (idempotent).
+* A stage called twice in one forward is an error naming it (or ``multi_call="first"|"last"``).
+* Tuple/list/dict outputs need a selector; without one the error says how to give it.
 * ``recording(capture_input=True)`` also keeps the input of the first stage that runs (the
   embedded sequence of a token model); ``recording(trace=True)`` finds which earlier stages each
   stage's output is computed from (skip connections), by following the autograd graph.
+
+``cut`` (the predictors'; :meth:`StageHooks.cut`): each stage's output ``o`` is kept in
+:attr:`~StageHooks.outputs` still attached to the graph from the previous cut, and replaced, for
+the rest of the forward, by a copy of a fresh leaf ``o.detach().requires_grad_()`` kept in
+:attr:`~StageHooks.leaves`. So ``outputs[k+1]`` is a function of ``leaves[k]`` alone (for a chain of
+stages), and one backward pass gives every stage-to-stage vector-Jacobian product at once.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Set, Union
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Sequence, Set, Type, Union
 
 import torch
 import torch.nn as nn
@@ -23,6 +31,7 @@ from ..core.errors import ReprobeError
 
 Selector = Union[int, str, Callable[[Any], torch.Tensor]]
 MULTI_CALL_MODES = ("error", "first", "last")
+HOOK_MODES = ("record", "cut")
 
 
 def select_output(name: str, output: Any, selector: Optional[Selector]) -> torch.Tensor:
@@ -47,19 +56,27 @@ def select_output(name: str, output: Any, selector: Optional[Selector]) -> torch
 
 
 class StageHooks:
-    """Forward hooks on named modules that record each stage's (cloned) output.
+    """Forward hooks on named modules that record each stage's output (see the module docstring).
 
     Args:
         modules: stage name → module, in stage order.
         selectors: stage name → selector for tuple/dict outputs (optional).
         multi_call: what to do when a stage module runs more than once per forward:
             ``"error"`` (default), ``"first"`` or ``"last"`` (keep that call's output).
+        mode: ``"record"`` (cloned outputs) or ``"cut"`` (outputs on the graph, cut at each stage).
+        error: the exception a ``cut`` raises for a stage it cannot cut (the predictors'
+            ``NotApplicable``).
     """
 
     def __init__(self, modules: Mapping[str, nn.Module], selectors: Optional[Mapping[str, Selector]] = None,
-                 multi_call: str = "error"):
+                 multi_call: str = "error", mode: str = "record", error: Type[Exception] = ReprobeError):
         if multi_call not in MULTI_CALL_MODES:
             raise ReprobeError(f"multi_call must be one of {', '.join(MULTI_CALL_MODES)}, got {multi_call!r}")
+        if mode not in HOOK_MODES:
+            raise ReprobeError(f"mode must be one of {', '.join(HOOK_MODES)}, got {mode!r}")
+        self.mode = mode
+        self.error = error
+        self.leaves: Dict[str, torch.Tensor] = {}
         self.modules = OrderedDict(modules)
         self.selectors = dict(selectors or {})
         self.multi_call = multi_call
@@ -74,6 +91,22 @@ class StageHooks:
         self._capture_input = False
         self._tags: Dict[int, str] = {}
         self._tag_tensors: list = []
+
+    @classmethod
+    def cut(cls, model: nn.Module, names: Sequence[str], error: Type[Exception] = ReprobeError) -> "StageHooks":
+        """Hooks in ``cut`` mode on the stages ``names`` of ``model``: ``with StageHooks.cut(model, names)
+        as cut:`` attaches them, cuts every forward inside the block, and removes them at its end."""
+        modules = dict(model.named_modules())
+        return cls({n: modules[n] for n in names}, mode="cut", error=error)
+
+    def __enter__(self) -> "StageHooks":
+        self.attach()
+        self.reset()
+        self._recording = True
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def attach(self) -> "StageHooks":
@@ -121,9 +154,11 @@ class StageHooks:
             self._trace = False
             self._tags = {}
             self._tag_tensors = []
+            self.leaves = {}
 
     def reset(self) -> None:
         self.outputs = OrderedDict()
+        self.leaves = {}
         self.calls = {}
         self.order = []
         self.first_input = None
@@ -138,22 +173,40 @@ class StageHooks:
             if isinstance(first, torch.Tensor):
                 self.first_input = first.detach().clone()
 
+    def _cut_graph(self, name: str, output: torch.Tensor) -> torch.Tensor:
+        """Keep a fresh graph leaf equal to ``output`` in :attr:`leaves`; return a copy of it for the
+        rest of the forward."""
+        leaf = output.detach().requires_grad_(output.is_floating_point())
+        self.leaves[name] = leaf  # also keeps it alive, so a trace's id of it stays unique
+        # A clone, not the leaf: later in-place ops (ReLU(inplace=True)) are not allowed on leaves.
+        return leaf.clone()
+
     def _trace_output(self, name: str, output: Any) -> Any:
-        """Note the sources of ``output``; return an equal tensor that is a fresh graph leaf."""
+        """Note the sources of ``output``; return an equal tensor that starts a fresh graph."""
         if not isinstance(output, torch.Tensor):
             self.sources[name] = None  # cannot cut the graph here: the next stage is not judged
             return None
         self.sources[name] = {self._tags[i] for i in _graph_leaves(output) if i in self._tags}
-        leaf = output.detach().requires_grad_(output.is_floating_point())
-        self._tags[id(leaf)] = name
-        self._tag_tensors.append(leaf)  # keep it alive, so its id stays unique
-        # A clone, not the leaf: later in-place ops (ReLU(inplace=True)) are not allowed on leaves.
-        return leaf.clone()
+        cut = self._cut_graph(name, output)
+        self._tags[id(self.leaves[name])] = name
+        return cut
+
+    def _cut_output(self, name: str, output: Any) -> torch.Tensor:
+        """``cut`` mode: keep ``output`` on its graph, continue the forward from a fresh leaf."""
+        if name in self.outputs:
+            raise self.error(f"stage {name!r} runs more than once in one forward (a shared module)")
+        if not isinstance(output, torch.Tensor) or not output.is_floating_point():
+            raise self.error(f"stage {name!r} does not return a float tensor")
+        self.order.append(name)
+        self.outputs[name] = output
+        return self._cut_graph(name, output)
 
     def _make_hook(self, name: str):
         def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
             if not self._recording:
                 return
+            if self.mode == "cut":
+                return self._cut_output(name, output)
             n = self.calls.get(name, 0) + 1
             self.calls[name] = n
             if n > 1:
