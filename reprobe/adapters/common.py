@@ -6,11 +6,8 @@ from typing import Iterable, List, Tuple
 
 import torch.nn as nn
 
-ACTIVATION_TYPES: Tuple[type, ...] = (
-    nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.RReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-    nn.Mish, nn.Sigmoid, nn.Tanh, nn.Hardtanh, nn.Hardsigmoid, nn.Hardswish, nn.Softplus, nn.Softsign,
-    nn.Tanhshrink, nn.LogSigmoid, nn.Threshold,
-)
+from ..core.activations import ACTIVATION_TYPES
+
 #: Modules that sit between a layer and its activation without being a stage of their own.
 PASS_THROUGH_TYPES: Tuple[type, ...] = (
     nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm, nn.InstanceNorm1d,

@@ -8,19 +8,12 @@ from typing import Optional, Sequence
 import torch
 import torch.nn as nn
 
+from ..core.activations import ACTIVATIONS, MLP_ACTIVATIONS
 from ..core.errors import ReprobeError
 from .registry import register_model
 
-#: Activations an MLP can use, by name.
-ACTIVATION_MODULES = {
-    "tanh": nn.Tanh,
-    "relu": nn.ReLU,
-    "gelu": nn.GELU,
-    "sigmoid": nn.Sigmoid,
-    "silu": nn.SiLU,
-    "elu": nn.ELU,
-    "linear": nn.Identity,
-}
+#: Activations an MLP can use, by name (from the one table, :mod:`reprobe.core.activations`).
+ACTIVATION_MODULES = {name: ACTIVATIONS[name] for name in MLP_ACTIVATIONS}
 
 
 def activation_module(name: str) -> nn.Module:

@@ -7,7 +7,7 @@ import math
 import torch
 import torch.nn as nn
 
-from ._common import ACTIVATION_MODULES
+from ..core.activations import ACTIVATION_TYPES
 from .registry import Batch, NotApplicable, PredictorScore, register_predictor
 
 
@@ -57,7 +57,7 @@ def naswot(model: nn.Module, batch: Batch) -> PredictorScore:
         ``score`` = log|det K| (higher = inputs better separated = more trainable); ``-inf`` when
         two inputs share every pattern (K singular).
     """
-    acts = [m for m in model.modules() if isinstance(m, ACTIVATION_MODULES)]
+    acts = [m for m in model.modules() if isinstance(m, ACTIVATION_TYPES)]
     if not acts:
         raise NotApplicable("no activation modules (nn.ReLU, nn.Tanh, …) to read sign patterns from")
     codes: list = []
