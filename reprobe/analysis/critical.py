@@ -45,6 +45,7 @@ import numpy as np
 from .correlation import correlation_lengths
 from ..core.errors import ReprobeError, param
 from ..core.io import nan_array
+from ..metrics import DEFAULT_METRIC
 from .records import SweepPoint, as_point
 
 RANK_BY = ("xi", "cutoff")
@@ -55,7 +56,7 @@ GOLDEN = (math.sqrt(5.0) - 1.0) / 2.0  # 0.618…
 Record = Union[Dict[str, Any], SweepPoint]
 
 
-def record_xi(rec: Record, metric: str = "relative_entropy") -> float:
+def record_xi(rec: Record, metric: str = DEFAULT_METRIC) -> float:
     """ξ̂ of ``metric`` in a probe record (its classifier head left out when the record has stage
     shapes); -1 when the curve cannot be fitted."""
     p = as_point(rec)
@@ -66,7 +67,7 @@ def record_xi(rec: Record, metric: str = "relative_entropy") -> float:
     return -1.0 if fit.xi is None else float(fit.xi)
 
 
-def score_record(rec: Record, metric: str = "relative_entropy", tie_break: str = "mean-relative-entropy",
+def score_record(rec: Record, metric: str = DEFAULT_METRIC, tie_break: str = "mean-relative-entropy",
                  rank_by: str = "cutoff") -> Tuple[float, float]:
     """(ξ̂ or ℓ*, tie-break value) — higher is deeper propagation. Undecidable counts as -1."""
     if tie_break not in TIE_BREAKS:
@@ -116,7 +117,7 @@ class CriticalResult:
     bracket: Tuple[float, float]
     evaluated: List[Dict[str, Any]] = field(default_factory=list)
     time: float = 0.0
-    metric: str = "relative_entropy"
+    metric: str = DEFAULT_METRIC
     tie_break: str = "mean-relative-entropy"
     rank_by: str = "cutoff"
 
@@ -157,7 +158,7 @@ def find_critical(
     hi: float = 4.0,
     tol: float = 0.05,
     *,
-    metric: str = "relative_entropy",
+    metric: str = DEFAULT_METRIC,
     tie_break: str = "mean-relative-entropy",
     rank_by: str = "cutoff",
     max_probes: int = 60,

@@ -38,6 +38,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Mapping, Optional, Sequence, Tuple
 
 from ..core.errors import ReprobeError, param
+from ..metrics import DEFAULT_METRIC
 from .calibration import REFERENCE_WIDTH, Calibration
 from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths, ends_in_head
@@ -47,8 +48,8 @@ VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
 VERDICT_ORDER = ("trainable", "marginal", "untrainable")
 #: Levels a gate can fail at (``none``: never), for :func:`fails_gate`.
 GATE_LEVELS = ("none", "marginal", "untrainable")
-#: The curve whose ξ̂ decides (chosen by agreement with trained nets; see the module docstring).
-DEFAULT_METRIC = "relative_entropy"
+# DEFAULT_METRIC (imported above): the curve whose ξ̂ decides, chosen by agreement with trained nets
+# (see the module docstring).
 #: The decay metrics that cross-check each other (differential entropy measures spread, not loss).
 DECAY_METRICS = ("relative_entropy", "mse")
 #: How ξ̂ maps to the deepest trainable depth (:mod:`~reprobe.analysis.calibration`), fitted on the

@@ -11,15 +11,16 @@ import math
 from typing import Any, Dict, List, Sequence, Union
 
 from ..core.format import MINUS, format_number
+from ..metrics import RANK_METRIC
 from .records import CompareEntry, as_entry
 
 __all__ = ["rank_metric_for", "metric_words", "reason_for", "rank_entries"]
 
 
 def rank_metric_for(metrics: Sequence[str]) -> str:
-    if "differential_entropy" in metrics:
-        return "differential_entropy"
-    return metrics[0] if metrics else "differential_entropy"
+    if RANK_METRIC in metrics:
+        return RANK_METRIC
+    return metrics[0] if metrics else RANK_METRIC
 
 
 def _higher_is_more(metric: str) -> bool:
@@ -28,7 +29,7 @@ def _higher_is_more(metric: str) -> bool:
 
         return get(metric).higher_is_more_information
     except Exception:
-        return metric == "differential_entropy"
+        return metric == RANK_METRIC
 
 
 def metric_words(metric: str) -> str:

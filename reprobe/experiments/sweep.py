@@ -26,6 +26,7 @@ from ..analysis.critical_lines import critical_lines
 from ..analysis.records import SweepPoint, as_point
 from ..core.errors import ReprobeError, param
 from ..core.io import json_safe
+from ..metrics import DEFAULT_METRIC
 from .executors import check_run_options, run_tasks
 from .grid import KEY_FIELDS, expand_grid, point_key, sweep_grid
 from .points import _bundle, _width_key
@@ -83,7 +84,7 @@ def compact(rec: Union[dict, SweepPoint]) -> dict:
 
 
 def agreement(probes: List[dict], trained: List[dict], theory: Dict[str, Any], acc_threshold: float,
-              metric: str = "relative_entropy") -> Dict[str, Any]:
+              metric: str = DEFAULT_METRIC) -> Dict[str, Any]:
     """How well ``depth ≤ ℓ*`` (and ``depth ≤ 6ξ_c``) predicts ``accuracy ≥ acc_threshold``.
 
     Returns cell counts and accuracies of both rules, and the Spearman correlation across σ_w²
@@ -197,7 +198,7 @@ def _merge_accuracy(p: dict, trained: List[dict]) -> dict:
     return p
 
 
-def probe_critical_estimate(probes: Sequence[Union[dict, SweepPoint]], metric: str = "relative_entropy") -> Dict[str, Any]:
+def probe_critical_estimate(probes: Sequence[Union[dict, SweepPoint]], metric: str = DEFAULT_METRIC) -> Dict[str, Any]:
     """Per σ_b² (deepest depth, first width): the grid σ_w² with the best score (ℓ*, then lowest mean
     relative entropy); a grid estimate of the critical point."""
 
@@ -215,7 +216,7 @@ def probe_critical_estimate(probes: Sequence[Union[dict, SweepPoint]], metric: s
 
 
 def finalize_sweep(out, *, meta: Optional[Dict[str, Any]] = None, acc_threshold: float = 0.2,
-                   activation: str = "tanh", metric: str = "relative_entropy") -> Dict[str, Any]:
+                   activation: str = "tanh", metric: str = DEFAULT_METRIC) -> Dict[str, Any]:
     """Summarise a sweep folder: read ``points.jsonl`` and ``trained.jsonl`` in ``out``, compute the
     mean-field reference, the agreement with ground truth and the critical estimate, and write
     ``sweep.json`` (merged with the one already there; ``meta`` holds this run's ``config``,

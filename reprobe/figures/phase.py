@@ -24,6 +24,7 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 from ..analysis.critical_lines import critical_lines  # noqa: E402
 from ..analysis.records import SweepPoint, as_points  # noqa: E402
 from ..core.io import nan_array  # noqa: E402
+from ..metrics import DEFAULT_METRIC, RANK_METRIC  # noqa: E402
 from .run import metric_label  # noqa: E402
 
 
@@ -199,7 +200,7 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
     return mesh
 
 
-def plot_phase(points: List[dict], path, *, metric: str = "differential_entropy", cutoff_metrics: Sequence[str] = ("relative_entropy", "differential_entropy"),
+def plot_phase(points: List[dict], path, *, metric: str = RANK_METRIC, cutoff_metrics: Sequence[str] = (DEFAULT_METRIC, RANK_METRIC),
                activation: Optional[str] = "tanh", title: Optional[str] = None, max_panels: int = 9) -> Optional[Path]:
     """Draw the phase diagram: one panel per (σ_b², depth L) of the sweep, so a ``--resume`` with a
     second ``--depth`` shows both. Returns the path, or None when there are no probed points."""
@@ -246,7 +247,7 @@ def _predicted_depth(point: SweepPoint) -> Optional[float]:
     return predict(point.metrics, point.stage_shapes or (), point.depth, saturation=point.saturation).max_trainable_depth
 
 
-def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = None, metric: str = "relative_entropy",
+def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = None, metric: str = DEFAULT_METRIC,
                  acc_threshold: Optional[float] = None, activation: Optional[str] = "tanh",
                  title: Optional[str] = None) -> Optional[Path]:
     """Accuracy after training over (σ_w², depth), one panel per σ_b², with ℓ*, the prediction (with the
@@ -312,7 +313,7 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
     return path
 
 
-def draw_sweep(out, probes: List[dict], trained: List[dict], *, metric: str = "relative_entropy",
+def draw_sweep(out, probes: List[dict], trained: List[dict], *, metric: str = DEFAULT_METRIC,
                acc_threshold: float = 0.2, activation: str = "tanh") -> List[str]:
     """``phase.png`` (when there are probed points) and ``trained.png`` (when there are trained nets)
     in the sweep folder ``out``; returns the names of the files written."""

@@ -20,4 +20,12 @@ from . import entropy, cutoffs  # noqa: F401  (registers the built-ins)
 from .entropy import differential_entropy, mse, relative_entropy, to_probability  # noqa: F401
 from .cutoffs import plateau_cutoff, threshold_cutoff  # noqa: F401
 
-DEFAULT_METRICS = ("relative_entropy", "differential_entropy", "mse")
+#: The metric whose curve decides by default: the verdict's ξ̂ fit, the critical-line search and the
+#: sweeps' agreement with trained nets read it (chosen by agreement with trained nets; see
+#: :mod:`reprobe.analysis.prediction`).
+DEFAULT_METRIC = "relative_entropy"
+#: The metric results are ranked and summarised by by default (``ProbeResult.cutoff()``, compare's
+#: ranking, a sweep page's cutoff plot): higher means more information kept, so it ranks as it reads.
+RANK_METRIC = "differential_entropy"
+#: The metrics a probe measures by default.
+DEFAULT_METRICS = (DEFAULT_METRIC, RANK_METRIC, "mse")

@@ -43,6 +43,7 @@ import torch
 
 from ..core.errors import ReprobeError
 from ..core.io import atomic_write, json_safe, nan_array, write_json
+from ..metrics import RANK_METRIC
 from .stages import StageInfo
 
 SCHEMA = "reprobe.result/1"
@@ -132,7 +133,7 @@ class ProbeResult:
         """The stages as ``result.json`` writes them."""
         return [s.to_dict() for s in self.stages]
 
-    def cutoff(self, metric: str = "differential_entropy", detector: Optional[str] = None) -> Optional[int]:
+    def cutoff(self, metric: str = RANK_METRIC, detector: Optional[str] = None) -> Optional[int]:
         """ℓ* for ``metric`` (by the probe's detector, or ``detector``)."""
         table = self.cutoffs if detector is None else self.cutoffs_by_detector.get(detector)
         if table is None:

@@ -10,6 +10,7 @@ from ..analysis.records import CompareEntry, as_entry
 from ..analysis.validation import spearman
 from ..core.errors import ReprobeError
 from ..core.io import finite_or_none
+from ..metrics import RANK_METRIC
 from .page import HOW_TO_READ, Raw, attr, collapsible, esc, fmt, fmt_params, fmt_seconds, img_tag, kv_table, table
 from .folders import PathLike, read_json
 from .parts import recon_html, timing_rows, verdict_badge
@@ -168,7 +169,7 @@ def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[s
     folder = Path(folder)
     summary, runs = load_compare(folder)
     models = sorted(map(as_entry, summary["models"]), key=lambda e: (e.rank is None, e.rank or 0))
-    metric = summary.get("rank_metric") or "differential_entropy"
+    metric = summary.get("rank_metric") or RANK_METRIC
     metrics: List[str] = list(summary.get("metrics") or [])
     for r in runs.values():
         for m in r.metrics:

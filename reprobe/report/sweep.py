@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from ..core.errors import ReprobeError
 from ..core.io import finite_or_none
+from ..metrics import RANK_METRIC
 from .page import HOW_TO_READ, attr, collapsible, esc, fmt, img_tag, kv_table, table
 from ..experiments.store import PointStore
 from .folders import PathLike, read_json
@@ -131,7 +132,7 @@ def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, 
                 continue
             h.append(img_tag(data, p.stem, p.name))
     else:
-        metric = "differential_entropy"
+        metric = RANK_METRIC
         fig = sweep_points_figure(points, metric)
         if fig:
             h.append(img_tag(fig, "cutoff vs sigma_w2", "Cutoff ℓ* against σ_w² (drawn from the points; no phase.png in the folder)."))
