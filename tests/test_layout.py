@@ -185,3 +185,23 @@ def test_functions_are_short():
                 if lines > 80:
                     long.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {node.name} ({lines} lines)")
     assert not long, "\n".join(long)
+
+
+#: A module over this many lines holds several jobs: split it by job (as probe/ and theory/ are).
+MAX_MODULE_LINES = 600
+#: A class over this many lines does several jobs: keep it a façade over functions that each do one.
+MAX_CLASS_LINES = 250
+
+
+def test_modules_and_classes_are_small():
+    """No module in reprobe/ over 600 lines, no class over 250."""
+    big = []
+    for path, _, _ in _modules():
+        text = path.read_text()
+        rel = path.relative_to(PACKAGE.parent)
+        if len(text.splitlines()) > MAX_MODULE_LINES:
+            big.append(f"{rel} ({len(text.splitlines())} lines)")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
+                big.append(f"{rel}:{node.lineno} class {node.name} ({node.end_lineno - node.lineno + 1} lines)")
+    assert not big, "\n".join(big)

@@ -3,8 +3,8 @@
 Decoders are chosen through a registry of builders ``builder(spec) -> nn.Module | None``, tried by
 descending priority; the first that returns a module wins. This module provides the ``linear``
 decoder for vector stages (the paper's single Linear layer with an output activation) and a
-``flatten-linear`` fallback for any small shapes. Feature-map decoders (transposed convolutions,
-learned upsampling) register here too.
+``flatten-linear`` fallback for any small shapes. Feature-map decoders (sub-pixel convolutions,
+reshapes, pooled and upsampled Linear maps: :mod:`reprobe.probe.conv_decoders`) register here too.
 
 Every built-in decoder is linear in its weights and offers a closed-form least-squares fit
 (:class:`ClosedFormMixin`); the probe then fits it exactly in one pass (``fit="ridge"``) instead
