@@ -35,7 +35,7 @@ from ..core.errors import ReprobeError, param
 from ..models.mlp import MLP
 from .decoders import DecoderSpec, choose_out_activation
 from .fitting import MAX_CLOSED_FORM_BYTES, FitPlan, closed_form_bytes, plan_fit
-from .cascade import eval_chunk, reconstruct_all
+from .cascade import reconstruct_all
 from .evaluation import build_result, model_record
 from .forward import select_stage_names
 from .inputs import all_finite, dataset_len, finite_range, first_input, iter_inputs, rebatch, take
@@ -323,11 +323,9 @@ class BatchedMLPProbe:
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
         n = int(x.shape[0])
-        chunk = eval_chunk(n, [self.input_shape] + [s.shape for s in self.stages], cfg.batch_size)
-        bar = tqdm(total=L * math.ceil(n / chunk), unit="stage", disable=not cfg.progress, leave=False,
-                   desc=f"reconstructing {n} inputs from {L} stages of {K} nets")
-        with bar:
-            rec = reconstruct_all(self.decoders, self._forward, x, chunk=chunk, nets=K, bar=bar)
+        rec = reconstruct_all(self.decoders, self._forward, x, shapes=[self.input_shape] + [s.shape for s in self.stages],
+                              batch_size=cfg.batch_size, nets=K, progress=cfg.progress,
+                              desc=f"reconstructing {n} inputs from {L} stages of {K} nets")
         rec.recon = rec.recon.view(K, L + 1, n, *x.shape[1:])
         results = [build_result(rec, k, config=cfg, stages=self.stages, input_shape=self.input_shape,
                                 decoders=self._one_net_decoders, fit_info=self.fit_info[k],

@@ -120,21 +120,33 @@ def _count_nonfinite(z: torch.Tensor, nets: Optional[int]) -> List[int]:
     return [int(bad.sum())] if nets is None else [int(v) for v in bad.flatten(1).sum(1).tolist()]
 
 
-@torch.no_grad()
 def reconstruct_all(decode: Decode, forward: Callable[[torch.Tensor], List[torch.Tensor]], x: torch.Tensor, *,
-                    chunk: int, nets: Optional[int] = None, bar: Optional[tqdm] = None) -> Reconstructions:
-    """Reconstruct ``x`` from every stage, streaming the samples in chunks of ``chunk``: only the
-    input-space reconstructions are kept, never every stage's activations for all samples at once
-    (VGG16 at 224² would need many GB).
+                    shapes: Sequence[Tuple[int, ...]], batch_size: int, budget: int = EVAL_BUDGET,
+                    nets: Optional[int] = None, progress: bool = False, desc: str = "") -> Reconstructions:
+    """Reconstruct ``x`` from every stage, streaming the samples in chunks (:func:`eval_chunk`): only
+    the input-space reconstructions are kept, never every stage's activations for all samples at
+    once (VGG16 at 224² would need many GB).
 
     Args:
         decode: c^ℓ as ``decode(ℓ, h)``.
         forward: ``[z⁰, …, z^L]`` of a chunk of inputs (samples on dimension 0, or 1 for ``nets``).
         x: the inputs.
-        chunk: samples per chunk (:func:`eval_chunk`).
+        shapes, batch_size, budget: one sample's z⁰ … z^L shapes, and the chunking of :func:`eval_chunk`.
         nets: None for one net; K for K nets stacked on a leading dimension.
-        bar: a tqdm bar, advanced by one per stage per chunk.
+        progress, desc: show a progress bar (one step per stage per chunk) with this description.
     """
+    n = int(x.shape[0])
+    chunk = eval_chunk(n, shapes, batch_size, budget)
+    # The cascades cost O(L²) decoder calls: for deep conv nets this is the long part.
+    bar = tqdm(total=(len(shapes) - 1) * math.ceil(n / chunk), unit="stage", disable=not progress, leave=False,
+               desc=desc)
+    with bar:
+        return _reconstruct_chunks(decode, forward, x, chunk, nets, bar)
+
+
+@torch.no_grad()
+def _reconstruct_chunks(decode: Decode, forward: Callable[[torch.Tensor], List[torch.Tensor]], x: torch.Tensor,
+                        chunk: int, nets: Optional[int], bar: tqdm) -> Reconstructions:
     n, k = int(x.shape[0]), nets or 1
     dim = 0 if nets is None else 1
     recon: Optional[torch.Tensor] = None

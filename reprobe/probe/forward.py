@@ -7,7 +7,8 @@ them inside :func:`~reprobe.probe.state.frozen`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from dataclasses import dataclass
+from typing import Any, Callable, ContextManager, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -15,7 +16,7 @@ import torch.nn as nn
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
 from ..core.errors import ReprobeError, close_matches
 from .hooks import Selector, StageHooks
-from .inputs import embedded_input
+from .inputs import embedded_input, finite_range
 from .stages import StageInfo
 
 
@@ -66,8 +67,7 @@ def stage_selectors(output_selector: Union[None, Selector, Mapping[str, Selector
 def stage_hooks(model: nn.Module, names: Sequence[str], selectors: Mapping[str, Selector], multi_call: str) -> StageHooks:
     """Recording hooks on the stages ``names``, attached."""
     modules = dict(model.named_modules())
-    kept = {n: modules[n] for n in names}
-    return StageHooks(kept, {n: s for n, s in selectors.items() if n in kept}, multi_call).attach()
+    return StageHooks({n: modules[n] for n in names}, selectors, multi_call).attach()
 
 
 def stage_index(stages: Sequence[StageInfo], stage: Union[int, str]) -> int:
@@ -133,6 +133,47 @@ def unrun_stages(stages: Sequence[StageInfo], order: Sequence[str], adapter: Opt
     if missing and (adapter in ("by-name", "reprobe_stages") or len(missing) == len(stages)):
         raise _did_not_run(missing)
     return missing
+
+
+@dataclass
+class DryRun:
+    """What :func:`dry_run` found: the stages that ran, in execution order with their shapes; z⁰'s
+    shape; the (min, max) of z⁰ … z^L; and the warnings (stages dropped, skip connections)."""
+
+    stages: List[StageInfo]
+    input_shape: Tuple[int, ...]
+    target_ranges: List[Tuple[float, float]]
+    warnings: List[str]
+
+
+def dry_run(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x: torch.Tensor, *, adapter: Optional[str],
+            input_shape: Optional[Tuple[int, ...]], session: Callable[[], ContextManager]) -> DryRun:
+    """Run one batch ``x`` (on the model's device) to find the stages' execution order and shapes.
+
+    Stages an adapter (or a module type) chose that the forward never calls are dropped from the
+    stages and from ``hooks``, with a warning; a stage named explicitly that does not run is an
+    error. A stage that reads an earlier stage than the one before it (a skip path) is warned
+    about. Each forward runs inside ``session()`` (the probe's frozen model).
+    """
+    with session():
+        order, outputs, stage_input = first_run(model, hooks, x, input_shape)
+    notes = []
+    missing = unrun_stages(stages, order, adapter)
+    if missing:
+        hooks.drop(missing)
+        shown = ", ".join(missing[:4]) + (f", … ({len(missing)} in all)" if len(missing) > 4 else "")
+        notes.append(f"dropped {len(missing)} stage(s) the forward pass never calls: {shown}")
+    by_name = {s.name: s for s in stages if s.name not in missing}
+    ran = [by_name[n] for n in order if n in by_name]
+    for i, s in enumerate(ran):
+        s.index = i + 1
+    z0 = x if x.is_floating_point() else embedded_input(stage_input, ran[0].name)
+    with session():
+        skips = skip_warning(model, hooks, ran, x)
+    if skips:
+        notes.append(skips)
+    shape = fill_shapes(ran, outputs, z0)
+    return DryRun(ran, shape, [finite_range(z0)] + [finite_range(outputs[s.name]) for s in ran], notes)
 
 
 def fill_shapes(stages: Sequence[StageInfo], outputs: Mapping[str, torch.Tensor], z0: torch.Tensor) -> Tuple[int, ...]:

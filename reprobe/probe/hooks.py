@@ -117,6 +117,16 @@ class StageHooks:
             self._handles.append(module.register_forward_hook(self._make_hook(name)))
         return self
 
+    def drop(self, names: Sequence[str]) -> None:
+        """Stop hooking the stages ``names``; the others stay as they are."""
+        attached = self.attached
+        self.remove()
+        for n in names:
+            self.modules.pop(n, None)
+            self.selectors.pop(n, None)
+        if attached:
+            self.attach()
+
     def remove(self) -> None:
         """Remove every hook (safe to call more than once)."""
         for h in self._handles:

@@ -23,17 +23,15 @@ from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
 
 from .. import metrics as metric_registry
 from ..core.errors import ReprobeError, ReprobeWarning, param
-from .cascade import EVAL_BUDGET, cascade, cascade_all, eval_chunk, reconstruct_all
+from .cascade import EVAL_BUDGET, cascade, cascade_all, reconstruct_all
 from .evaluation import build_result, model_record
 from .fitting import DecoderFitter, plan_fit, warn_over_budget
-from .forward import (fill_shapes, first_run, record_forward, select_stage_names, skip_warning, stage_hooks, stage_index,
-                      stage_selectors, unrun_stages)
+from .forward import dry_run, record_forward, select_stage_names, stage_hooks, stage_index, stage_selectors
 from .hooks import MULTI_CALL_MODES, Selector
-from .inputs import as_input, dataset_len, embedded_input, finite_range, first_input, take
+from .inputs import as_input, dataset_len, first_input, take
 from .persistence import load_weights, read_decoders, save_decoders
 from .stages import StageInfo
 from .state import frozen
@@ -231,8 +229,7 @@ class CascadeProbe:
         self.adapter, names = select_stage_names(model, stages, adapter, adapter_options or {})
         modules = dict(model.named_modules())
         self.stages: List[StageInfo] = [StageInfo(i + 1, n, type(modules[n]).__name__) for i, n in enumerate(names)]
-        self._selectors = stage_selectors(output_selector, names)
-        self._hooks = stage_hooks(model, names, self._selectors, self.config.multi_call)
+        self._hooks = stage_hooks(model, names, stage_selectors(output_selector, names), self.config.multi_call)
         self.input_shape: Optional[Tuple[int, ...]] = None
         self.warnings: List[str] = []
         self.decoders: Optional[nn.ModuleList] = None
@@ -288,34 +285,15 @@ class CascadeProbe:
         warnings.warn(message, ReprobeWarning, stacklevel=2)
 
     def dry_run(self, x: Any) -> List[StageInfo]:
-        """Run one batch to find execution order and output shapes; fills :attr:`stages`.
-
-        Stages an adapter (or a module type) chose that the forward never calls are dropped, with a
-        warning; a stage named explicitly that does not run is an error. A stage that reads an earlier
-        stage than the one before it (a skip path) is warned about. ``x``: a batch or an ``(x, y)`` batch.
-        """
-        x = as_input(x)
+        """Run one batch (or ``(x, y)`` batch) to find execution order and output shapes; fills
+        :attr:`stages` (and :attr:`warnings`: stages dropped as never run, skip connections; see
+        :func:`reprobe.probe.forward.dry_run`)."""
         self.warnings = []
-        with self._session():
-            order, outputs, stage_input = first_run(self.model, self._hooks, x.to(self.device), self.input_shape)
-        missing = unrun_stages(self.stages, order, self.adapter)
-        if missing:
-            self._hooks.remove()
-            self.stages = [s for s in self.stages if s.name not in missing]
-            self._hooks = stage_hooks(self.model, [s.name for s in self.stages], self._selectors, self.config.multi_call)
-            shown = ", ".join(missing[:4]) + (f", … ({len(missing)} in all)" if len(missing) > 4 else "")
-            self._warn(f"dropped {len(missing)} stage(s) the forward pass never calls: {shown}")
-        by_name = {s.name: s for s in self.stages}
-        self.stages = [by_name[n] for n in order if n in by_name]
-        for i, s in enumerate(self.stages):
-            s.index = i + 1
-        z0 = x if x.is_floating_point() else embedded_input(stage_input, self.stages[0].name)
-        with self._session():
-            skips = skip_warning(self.model, self._hooks, self.stages, x.to(self.device))
-        if skips:
-            self._warn(skips)
-        self.input_shape = fill_shapes(self.stages, outputs, z0)
-        self._target_ranges = [finite_range(z0)] + [finite_range(outputs[s.name]) for s in self.stages]
+        found = dry_run(self.model, self._hooks, self.stages, as_input(x).to(self.device), adapter=self.adapter,
+                        input_shape=self.input_shape, session=self._session)
+        for message in found.warnings:
+            self._warn(message)
+        self.stages, self.input_shape, self._target_ranges = found.stages, found.input_shape, found.target_ranges
         return self.stages
 
     def _build_decoders(self) -> None:
@@ -406,13 +384,10 @@ class CascadeProbe:
         x = take(test, cfg.samples, cfg.batch_size)
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
-        n = int(x.shape[0])
-        chunk = eval_chunk(n, [self.input_shape] + [s.shape for s in self.stages], cfg.batch_size, self.EVAL_BUDGET)
-        # The cascades cost O(L²) decoder calls: for deep conv nets this is the long part.
-        bar = tqdm(total=self.depth * math.ceil(n / chunk), unit="stage", disable=not cfg.progress, leave=False,
-                   desc=f"reconstructing {n} inputs from {self.depth} stages")
-        with self._session(), bar:
-            rec = reconstruct_all(self._decode, self._forward, x, chunk=chunk, bar=bar)
+        with self._session():
+            rec = reconstruct_all(self._decode, self._forward, x, shapes=[self.input_shape] + [s.shape for s in self.stages],
+                                  batch_size=cfg.batch_size, budget=self.EVAL_BUDGET, progress=cfg.progress,
+                                  desc=f"reconstructing {x.shape[0]} inputs from {self.depth} stages")
         result = build_result(rec, None, config=cfg, stages=self.stages, input_shape=self.input_shape,
                               decoders=self.decoders, fit_info=self.fit_info,
                               model=model_record(self.model, self.adapter))
