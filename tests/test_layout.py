@@ -205,3 +205,25 @@ def test_modules_and_classes_are_small():
             if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > MAX_CLASS_LINES:
                 big.append(f"{rel}:{node.lineno} class {node.name} ({node.end_lineno - node.lineno + 1} lines)")
     assert not big, "\n".join(big)
+
+
+#: Private names still imported across modules (file → names). Each is a job that should be public
+#: where it lives; the sweep and options rework removes these. Add none: make the name public instead.
+KNOWN_PRIVATE_IMPORTS = {
+    "reprobe/cli/sweep.py": {"_stack", "_bundle", "_width_key"},
+    "reprobe/experiments/critical.py": {"_bundle", "_net_options"},
+    "reprobe/experiments/run.py": {"_weights_kind"},
+    "reprobe/experiments/sweep.py": {"_bundle", "_width_key"},
+}
+
+
+def test_no_module_imports_another_modules_private_names():
+    found = []
+    for path, _, _ in _modules():
+        rel = str(path.relative_to(PACKAGE.parent))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == "reprobe"):
+                private = {a.name for a in node.names if a.name.startswith("_") and not a.name.startswith("__")}
+                if private - KNOWN_PRIVATE_IMPORTS.get(rel, set()):
+                    found.append(f"{rel}:{node.lineno} imports {', '.join(sorted(private))} from {node.module}")
+    assert not found, "\n".join(found)
