@@ -147,22 +147,19 @@ def agreement(calibration: Calibration, grids: Sequence[Grid],
 
 def candidates(form: str, width_exponent: Optional[float] = None) -> List[Calibration]:
     """The constants a form is searched over (``width_exponent``: p held fixed at that value)."""
-    cands = _candidates(form)
-    return cands if width_exponent is None else [c for c in cands if c.width_exponent == width_exponent]
-
-
-def _candidates(form: str) -> List[Calibration]:
-    widths = [0.0, 0.15, 0.3, 0.45, 0.6]
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}; valid: {', '.join(FORMS)}")
+    if width_exponent is not None:
+        widths = [float(width_exponent)]
+    else:
+        widths = [0.0, 0.15, 0.3, 0.45] if form == "floor" else [0.0, 0.15, 0.3, 0.45, 0.6]
     if form == "linear":
         return [Calibration(float(c), p) for c, p in itertools.product(np.arange(1.0, 16.01, 0.25), widths)]
     if form == "power":
         return [Calibration(float(c), p, float(b)) for c, p, b in
                 itertools.product(np.geomspace(0.05, 20, 48), widths, np.arange(1.0, 3.01, 0.125))]
-    if form == "floor":
-        return [Calibration(float(c), p, 1.0, float(f), q) for c, p, f, q in
-                itertools.product(np.arange(1.0, 12.01, 0.25), [0.0, 0.15, 0.3, 0.45], np.arange(8.0, 60.1, 0.5),
-                                  [FLOOR_WIDTH_EXPONENT])]
-    raise ValueError(f"unknown form {form!r}; valid: {', '.join(FORMS)}")
+    return [Calibration(float(c), p, 1.0, float(f), q) for c, p, f, q in
+            itertools.product(np.arange(1.0, 12.01, 0.25), widths, np.arange(8.0, 60.1, 0.5), [FLOOR_WIDTH_EXPONENT])]
 
 
 def _depth_table(cands: Sequence[Calibration], grid: Grid) -> Tuple[List[LineKey], np.ndarray]:
