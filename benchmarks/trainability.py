@@ -225,16 +225,13 @@ def width_law(folders: List[Path]) -> None:
 
 def calibration_grids(folders: List[Path]):
     """Each folder as a :class:`reprobe.analysis.calibration.Grid` (ξ̂ with the saturation level fixed)."""
-    from reprobe.analysis.calibration import make_grid as calibration_grid
-    from reprobe.analysis.validation import deepest_points, line_fits, line_key, line_widths
+    from reprobe.analysis.validation import calibration_grid, deepest_points
     from reprobe.experiments.sweep import default_acc_threshold, load_grid
 
     grids = []
     for out in folders:
         probes, trained = load_grid(out)
-        lines = deepest_points(probes)
-        cells = [(line_key(t), t["depth"], t.get("accuracy")) for t in trained]
-        grids.append(calibration_grid(out.name, line_fits(lines), line_widths(lines), cells, default_acc_threshold(trained)))
+        grids.append(calibration_grid(deepest_points(probes), trained, default_acc_threshold(trained), name=out.name))
     return grids
 
 

@@ -41,6 +41,7 @@ from ..core.errors import ReprobeError, param
 from .calibration import REFERENCE_WIDTH, Calibration
 from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths, ends_in_head
+from .growth import growth_depth, growth_rate
 
 VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
 #: The decided verdicts, best first: a gate at level ``marginal`` fails ``marginal`` and ``untrainable``.
@@ -58,6 +59,13 @@ CALIBRATION = Calibration(depth_per_xi=3.25, width_exponent=0.3, power=1.0, floo
                           floor_width_exponent=0.54,
                           source="ground truth v2 (tanh MLPs on MNIST, widths 64 and 128, σ_w² 1.0-4.0, depths "
                                  "10-100; best of 4 SGD rates, 1000 steps; trainable = training accuracy ≥ 0.55)")
+#: The map for plain ReLU MLPs, whose probe floor is their rectification's loss, not the ridge's: at and
+#: above σ_w² = 2 the net loses nothing more and ξ̂ stays at ≈ 5 stages (width 128). Fitted on one width:
+#: no width law.
+RELU_MLP_CALIBRATION = Calibration(depth_per_xi=4.0, width_exponent=0.0, power=1.0, floor_xi=5.5,
+                                   floor_width_exponent=0.0,
+                                   source="ground truth v2 (ReLU MLPs on MNIST, width 128, σ_w² 1.0-4.0, depths "
+                                          "10-100; best of 4 SGD rates, 1000 steps; trainable = training accuracy ≥ 0.55)")
 DEPTH_PER_XI = CALIBRATION.depth_per_xi
 WIDTH_EXPONENT = CALIBRATION.width_exponent
 FLOOR_XI: Optional[float] = CALIBRATION.floor_xi
@@ -95,6 +103,8 @@ class Prediction:
             what "trainable" means here.
         margin: the relative band around the predicted depth that counts as ``marginal`` (ξ̂'s
             relative error widens it where larger; :func:`effective_margin`).
+        growth_rate: per-stage growth of the activations' ln mean square (None: not measured).
+        growth_depth: the deepest net that growth allows (:mod:`~reprobe.analysis.growth`; None: no limit).
     """
 
     metric: str
@@ -113,6 +123,8 @@ class Prediction:
     power: float = 1.0
     calibration: str = CALIBRATION.source
     margin: float = MARGIN
+    growth_rate: Optional[float] = None
+    growth_depth: Optional[float] = None
 
     def __str__(self) -> str:
         return describe_prediction(self)
@@ -234,7 +246,8 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, margin: float = MARGIN,
             saturation: Optional[Mapping[str, Optional[float]]] = None, calibration: Optional[Calibration] = None,
             depth_per_xi: Optional[float] = None, floor_xi: Any = _DEFAULT, width_exponent: Optional[float] = None,
-            power: Optional[float] = None) -> Prediction:
+            power: Optional[float] = None, stage_scale: Sequence[Optional[float]] = (),
+            activations: Sequence[str] = ()) -> Prediction:
     """Predict the deepest trainable net and give a verdict for the probed depth.
 
     Args:
@@ -249,6 +262,10 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             width; b). Given ``depth_per_xi`` alone, the map is the linear ``c · ξ̂`` without a floor.
         saturation: metric → the level its curve saturates at (a result's ``saturation``); ξ̂ is then
             fitted with that asymptote fixed. None, or a metric without a level: the asymptote is fitted.
+        stage_scale: the activations' mean square per stage (a result's ``stage_scale``): a signal that
+            grows limits the depth too (:mod:`~reprobe.analysis.growth`). Empty: not checked.
+        activations: the net's activation kinds (a result's ``model["activations"]``): a plain ReLU MLP
+            uses :data:`RELU_MLP_CALIBRATION` unless ``calibration`` is given.
 
     Returns:
         A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
@@ -257,7 +274,8 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     values = metrics.get(metric)
     depth = int(depth if depth is not None else len(values or ()))
     width = hidden_width(stage_shapes)
-    cal = with_overrides(calibration or CALIBRATION, depth_per_xi, floor_xi, width_exponent, power)
+    cal = with_overrides(calibration or calibration_for(activations, width), depth_per_xi, floor_xi,
+                         width_exponent, power)
     if values is None:
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
                           f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
@@ -274,7 +292,29 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     head = ends_in_head(stage_shapes)
     if "differential_entropy" in metrics:
         pred = _cross_check_collapse(pred, spread_ratio(metrics["differential_entropy"], head))
-    return pred
+    return _limit_by_growth(pred, growth_rate(stage_scale, head))
+
+
+def calibration_for(activations: Sequence[str], width: Optional[int]) -> Calibration:
+    """The shipped map for a net: :data:`RELU_MLP_CALIBRATION` for an MLP (``width`` known) whose only
+    activation is ReLU, :data:`CALIBRATION` otherwise."""
+    return RELU_MLP_CALIBRATION if width is not None and set(activations) == {"relu"} else CALIBRATION
+
+
+def _limit_by_growth(pred: Prediction, rate: Optional[float]) -> Prediction:
+    """A growing signal caps the predicted depth (:mod:`~reprobe.analysis.growth`); it never raises it
+    and never makes the verdict better."""
+    limit = growth_depth(rate)
+    pred = replace(pred, growth_rate=rate, growth_depth=limit)
+    if limit is None or pred.max_trainable_depth is None or limit >= pred.max_trainable_depth:
+        return pred
+    verdict = _verdict_for(pred.depth, limit, False, 0.0, pred.margin)
+    if VERDICT_ORDER.index(verdict) < VERDICT_ORDER.index(pred.verdict):
+        verdict = pred.verdict
+    return replace(pred, max_trainable_depth=limit, depth_is_bound=False, verdict=verdict, reason=(
+        f"the activations' mean square grows e^{rate:.2f} per stage (e^{rate * pred.depth:.0f} over {pred.depth} "
+        f"stages): the signal keeps its information but its gradients grow with it, so plain SGD trains such "
+        f"nets only up to ≈ {limit:.0f} stages (from reconstruction alone: {pred.reason})"))
 
 
 def _cross_check_metrics(pred: Prediction, fits: Mapping[str, SaturationFit], depth: int, cal: Calibration,
@@ -328,6 +368,8 @@ def predict_trainability(result, **options) -> Prediction:
         print(predict_trainability(result))
     """
     options.setdefault("saturation", getattr(result, "saturation", None))
+    options.setdefault("stage_scale", getattr(result, "stage_scale", None) or ())
+    options.setdefault("activations", (getattr(result, "model", None) or {}).get("activations") or ())
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)
 
 

@@ -160,6 +160,8 @@ class SweepPoint(_Record):
         metrics: metric name → per-stage values (None where not finite).
         saturation: metric name → the level a curve saturates at (the inputs against their mean;
             empty in records made before it was measured).
+        stage_scale: per stage, the mean square of its activations (empty in older records).
+        activations: the kinds of activation modules of the net (``["relu"]``; empty in older records).
         cutoffs: metric name → ℓ* (None: undecidable).
         cutoff_detector: the detector that chose ``cutoffs``.
         cutoffs_by_detector: detector → metric → ℓ*.
@@ -185,6 +187,8 @@ class SweepPoint(_Record):
     stage_shapes: List[List[int]] = field(default_factory=list)
     metrics: Dict[str, List[Optional[float]]] = field(default_factory=dict)
     saturation: Dict[str, Optional[float]] = field(default_factory=dict)
+    stage_scale: List[Optional[float]] = field(default_factory=list)
+    activations: List[str] = field(default_factory=list)
     cutoffs: Dict[str, Optional[int]] = field(default_factory=dict)
     cutoff_detector: Optional[str] = None
     cutoffs_by_detector: Dict[str, Dict[str, Optional[int]]] = field(default_factory=dict)
@@ -201,10 +205,18 @@ class SweepPoint(_Record):
     _KINDS = {
         "sigma_w2": _ANY, "sigma_b2": _ANY, "depth": _ANY, "width": _ANY, "seed": _ANY, "model": _ANY,
         "settings": _DICT, "stages": _ANY, "stage_shapes": _LIST, "metrics": _DICT, "saturation": _DICT,
-        "cutoffs": _DICT,
+        "stage_scale": _LIST, "activations": _LIST, "cutoffs": _DICT,
         "cutoff_detector": _ANY, "cutoffs_by_detector": _DICT, "decoder_mse": _LIST, "warnings": _LIST,
         "prediction": _DICT, "predictors": _DICT, "accuracy": _ANY, "training": _DICT, "timings": _DICT,
     }
+
+    @property
+    def activation_kinds(self) -> List[str]:
+        """The net's activation kinds: as probed, else the ``activation`` its model was built with."""
+        if self.activations:
+            return list(self.activations)
+        built = (self.settings.get("model_options") or {}).get("activation")
+        return [str(built).lower()] if built else []
 
     @property
     def key(self) -> Tuple:

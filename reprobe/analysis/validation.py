@@ -28,9 +28,10 @@ import numpy as np
 
 from .calibration import Calibration, Grid, fit_form, leave_one_out, make_grid
 from .calibration import predicted_depth as calibrated_depth
-from .correlation import SaturationFit, correlation_lengths
+from .correlation import SaturationFit, correlation_lengths, ends_in_head
+from .growth import growth_depth, growth_rate
 from .prediction import (
-    CALIBRATION, DEFAULT_METRIC, hidden_width, with_overrides,
+    CALIBRATION, DEFAULT_METRIC, calibration_for, hidden_width, with_overrides,
 )
 from .records import as_point
 
@@ -95,10 +96,25 @@ def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT
     (None when undecidable), with c scaled to each line's hidden width; pass ``fits`` from
     :func:`line_fits` and ``widths`` from :func:`line_widths` to skip recomputing them. ``overrides``:
     ``depth_per_xi``, ``floor_xi``, ``width_exponent``, ``power`` (see :func:`~reprobe.analysis.prediction.with_overrides`)."""
-    cal = with_overrides(calibration or CALIBRATION, **overrides)
     fits = fits if fits is not None else line_fits(points, metric)
     widths = widths if widths is not None else line_widths(points)
-    return {k: calibrated_depth(fit, depth, cal, widths.get(k))[0] for k, (fit, depth) in fits.items()}
+    limits = line_growth_limits(points)
+    out = {}
+    for k, (fit, depth) in fits.items():
+        cal = with_overrides(calibration or calibration_for(as_point(points[k]).activation_kinds, widths.get(k)),
+                             **overrides)
+        d = calibrated_depth(fit, depth, cal, widths.get(k))[0]
+        out[k] = d if d is None or limits.get(k) is None else min(d, limits[k])
+    return out
+
+
+def line_growth_limits(points: Mapping[LineKey, Mapping]) -> Dict[LineKey, Optional[float]]:
+    """The growth limit of each line's net (:mod:`~reprobe.analysis.growth`; None: no limit or not measured)."""
+    out = {}
+    for k, rec in points.items():
+        p = as_point(rec)
+        out[k] = growth_depth(growth_rate(p.stage_scale, ends_in_head(p.stage_shapes or ())))
+    return out
 
 
 def line_widths(points: Mapping[LineKey, Mapping]) -> Dict[LineKey, Optional[int]]:
@@ -187,7 +203,8 @@ def calibration_grid(points: Mapping[LineKey, Mapping], trained: Iterable[Mappin
                      metric: str = DEFAULT_METRIC, name: str = "grid") -> Grid:
     """One grid's lines (deepest probe each) and trained cells as a :class:`~reprobe.analysis.calibration.Grid`."""
     cells = [(line_key(t), t["depth"], t.get("accuracy")) for t in trained]
-    return make_grid(name, line_fits(points, metric), line_widths(points), cells, acc_threshold)
+    return make_grid(name, line_fits(points, metric), line_widths(points), cells, acc_threshold,
+                     line_growth_limits(points))
 
 
 def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc_threshold: float, *,

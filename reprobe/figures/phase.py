@@ -243,7 +243,8 @@ def _predicted_depth(point: SweepPoint) -> Optional[float]:
     """The point's predicted deepest trainable depth under the shipped calibration."""
     from ..analysis import predict
 
-    return predict(point.metrics, point.stage_shapes or (), point.depth, saturation=point.saturation).max_trainable_depth
+    return predict(point.metrics, point.stage_shapes or (), point.depth, saturation=point.saturation,
+                   stage_scale=point.stage_scale, activations=point.activation_kinds).max_trainable_depth
 
 
 def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = None, metric: str = "relative_entropy",

@@ -37,6 +37,7 @@ from .decoders import DecoderSpec, choose_out_activation
 from .fitting import MAX_CLOSED_FORM_BYTES, FitPlan, closed_form_bytes, plan_fit
 from .probe import CascadeProbe, _dataset_len, _finite_range, _first_input, _iter_inputs, _rebatch, _take
 from .result import ProbeResult
+from .scale import StageScale
 from .ridge import ridge_solutions
 
 
@@ -326,10 +327,10 @@ class BatchedMLPProbe:
         x = _take(test, cfg.samples, cfg.batch_size)
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
-        recon, bad_acts, sq_err, counts = self._reconstruct_all(x)
+        recon, bad_acts, sq_err, counts, scales = self._reconstruct_all(x)
         results = []
         for k in range(self.stack.k):
-            r = tpl._result(recon[k], bad_acts[k], sq_err[k], counts, self.fit_info[k])
+            r = tpl._result(recon[k], bad_acts[k], sq_err[k], counts, self.fit_info[k], scales[k].values())
             r.reconstructions = r.reconstructions.clone()  # not a view that keeps all K nets' reconstructions
             results.append(r)
         self.timings["evaluate"] = time.perf_counter() - t0
@@ -340,7 +341,8 @@ class BatchedMLPProbe:
 
     @torch.no_grad()
     def _reconstruct_all(self, x: torch.Tensor):
-        """As :meth:`CascadeProbe._reconstruct_all`, per net: (recon (K, L+1, N, *input), bad, sq_err, counts)."""
+        """As :meth:`CascadeProbe._reconstruct_all`, per net: (recon (K, L+1, N, *input), bad, sq_err, counts,
+        a :class:`~reprobe.probe.scale.StageScale` per net)."""
         cfg, K, L = self.config, self.stack.k, self.depth
         n = int(x.shape[0])
         chunk = self.template._eval_chunk(n)
@@ -348,6 +350,7 @@ class BatchedMLPProbe:
         bad_acts = [[0] * L for _ in range(K)]
         sq_err = [[0.0] * L for _ in range(K)]
         counts = [0] * L
+        scales = [StageScale(L) for _ in range(K)]
         bar = tqdm(total=L * math.ceil(n / chunk), unit="stage", disable=not cfg.progress, leave=False,
                    desc=f"reconstructing {n} inputs from {L} stages of {K} nets")
         with bar:
@@ -363,9 +366,11 @@ class BatchedMLPProbe:
                         for k, v in enumerate((~torch.isfinite(zs[l])).flatten(1).sum(1).tolist()):
                             bad_acts[k][l - 1] += int(v)
                     counts[l - 1] += zs[l - 1].numel() if l == 1 else zs[l - 1][0].numel()
+                    for k, scale in enumerate(scales):
+                        scale.add(l - 1, zs[l][k])
                 del zs
         assert recon is not None
-        return recon.view(K, L + 1, n, *x.shape[1:]), bad_acts, sq_err, counts
+        return recon.view(K, L + 1, n, *x.shape[1:]), bad_acts, sq_err, counts, scales
 
     def _cascade_all(self, zs: List[torch.Tensor], sq_err: List[List[float]], bar: Any,
                      budget: int = 32_000_000) -> torch.Tensor:

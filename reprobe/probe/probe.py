@@ -32,6 +32,7 @@ from .conv_decoders import MAX_KERNEL_FEATURES
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
+from .scale import StageScale, activation_names
 from .stages import StageInfo
 
 FIT_METHODS = ("ridge", "adam", "sgd")
@@ -661,7 +662,8 @@ class CascadeProbe:
     @torch.no_grad()
     def _reconstruct_all(self, x: torch.Tensor):
         """Every stage's reconstruction of ``x`` (stage 0: ``x`` itself), with the per-stage counts of
-        non-finite activations and the one-step decoders' squared errors: (recon, bad, sq_err, counts)."""
+        non-finite activations, the one-step decoders' squared errors and the activations' mean square:
+        (recon, bad, sq_err, counts, stage_scale)."""
         cfg = self.config
         n = int(x.shape[0])
         # Stream the samples in chunks: only the input-space reconstructions are kept, never every
@@ -671,6 +673,7 @@ class CascadeProbe:
         bad_acts = [0] * self.depth
         sq_err = [0.0] * self.depth
         counts = [0] * self.depth
+        scale = StageScale(self.depth)
         # The cascades cost O(L²) decoder calls: for deep conv nets this is the long part.
         bar = tqdm(total=self.depth * math.ceil(n / chunk), unit="stage", disable=not cfg.progress, leave=False,
                    desc=f"reconstructing {n} inputs from {self.depth} stages")
@@ -685,9 +688,10 @@ class CascadeProbe:
                 for l in range(1, self.depth + 1):
                     bad_acts[l - 1] += int((~torch.isfinite(zs[l])).sum())
                     counts[l - 1] += zs[l - 1].numel()
+                    scale.add(l - 1, zs[l])
                 del zs
         assert recon is not None
-        return recon, bad_acts, sq_err, counts
+        return recon, bad_acts, sq_err, counts, scale.values()
 
     def _stage_metrics(self, x: torch.Tensor, recon: torch.Tensor, bad_acts: List[int], sq_err: List[float],
                        counts: List[int]):
@@ -746,14 +750,14 @@ class CascadeProbe:
         x = _take(test, cfg.samples, cfg.batch_size)
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
-        recon, bad_acts, sq_err, counts = self._reconstruct_all(x)
-        result = self._result(recon, bad_acts, sq_err, counts, self.fit_info)
+        recon, bad_acts, sq_err, counts, stage_scale = self._reconstruct_all(x)
+        result = self._result(recon, bad_acts, sq_err, counts, self.fit_info, stage_scale)
         self.timings["evaluate"] = time.perf_counter() - t0
         result.timings = dict(self.timings)
         return result
 
     def _result(self, recon: torch.Tensor, bad_acts: List[int], sq_err: List[float], counts: List[int],
-                fit_info: Mapping[str, Any]):
+                fit_info: Mapping[str, Any], stage_scale: Optional[List[Optional[float]]] = None):
         """The :class:`ProbeResult` of reconstructions ``recon`` (index 0: the inputs) with the
         per-stage non-finite counts and one-step squared errors of :meth:`_reconstruct_all`, and the
         fit record ``fit_info``: metrics, cutoffs by every detector, warnings (timings left empty).
@@ -778,6 +782,7 @@ class CascadeProbe:
             decoder_mse=decoder_mse,
             nonfinite=nonfinite,
             saturation=metric_registry.saturation_levels(x, cfg.metrics),
+            stage_scale=list(stage_scale or []),
             reconstructions=recon[:, :k].detach().cpu(),
             timings={},
             config=cfg.to_dict(),
@@ -786,6 +791,7 @@ class CascadeProbe:
                 "class": type(self.model).__name__,
                 "parameters": int(sum(p.numel() for p in self.model.parameters())),
                 "adapter": self.adapter,
+                "activations": activation_names(self.model),
             },
             warnings=warnings,
             samples=int(x.shape[0]),

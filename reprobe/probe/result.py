@@ -17,6 +17,7 @@
       "decoder_mse": [...],     # per stage: one decoder's MSE on its own target, held-out data
       "saturation": {"relative_entropy": v, ...},  # each metric of the inputs against their mean:
                                 # the level a curve reaches once every input reconstructs alike
+      "stage_scale": [q1, ..., qL],  # per stage: mean square of its activations
       "nonfinite": {"stage name": {"activations": n, "reconstructions": n}},
       "samples": 100, "config": {...}, "timings": {"fit": s, "evaluate": s},
       "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
@@ -91,6 +92,9 @@ class ProbeResult:
         saturation: metric name → the metric of the inputs against their mean (None where not finite):
             the level a curve saturates at once every input reconstructs to the same image; ξ̂ is
             fitted with its asymptote fixed there (:func:`reprobe.analysis.correlation.fit_saturation`).
+        stage_scale: per stage, the mean square of its finite activations over the evaluated inputs
+            (empty for results saved before it was recorded): a signal that only grows keeps its
+            information but not its trainability (:mod:`reprobe.analysis.growth`).
         nonfinite: stage name → counts of non-finite activations/reconstructions.
         timings, config, fit, model, data, warnings: run details.
         prediction: the trainability prediction (``reprobe.predict_trainability(result).to_dict()``),
@@ -108,6 +112,7 @@ class ProbeResult:
     decoder_mse: List[Optional[float]] = field(default_factory=list)
     nonfinite: Dict[str, Dict[str, int]] = field(default_factory=dict)
     saturation: Dict[str, Optional[float]] = field(default_factory=dict)
+    stage_scale: List[Optional[float]] = field(default_factory=list)
     reconstructions: Optional[torch.Tensor] = None
     timings: Dict[str, float] = field(default_factory=dict)
     config: Dict[str, Any] = field(default_factory=dict)
@@ -168,6 +173,7 @@ class ProbeResult:
             "decoder_mse": self.decoder_mse,
             "nonfinite": self.nonfinite,
             "saturation": self.saturation,
+            "stage_scale": self.stage_scale,
             "samples": self.samples,
             "config": self.config,
             "timings": self.timings,
@@ -256,6 +262,7 @@ class ProbeResult:
             decoder_mse=obj.get("decoder_mse", []),
             nonfinite=obj.get("nonfinite", {}),
             saturation=obj.get("saturation", {}),
+            stage_scale=obj.get("stage_scale", []),
             reconstructions=recon,
             timings=obj.get("timings", {}),
             config=obj.get("config", {}),
