@@ -21,7 +21,7 @@ StageFinder = Callable[..., Optional[List[str]]]
 
 @dataclass(frozen=True)
 class Adapter:
-    """One registered adapter, as :func:`adapters` lists it."""
+    """One registered adapter, as :func:`get_adapter` returns it."""
 
     name: str
     find: StageFinder
@@ -52,9 +52,19 @@ def register_adapter(name: str, priority: int = 0, help: str = ""):
     return deco
 
 
+def get_adapter(name: str) -> Adapter:
+    """The adapter registered as ``name``; unknown names raise a :class:`ReprobeError` listing the valid ones."""
+    return Adapter(name, ADAPTERS.get(name), ADAPTERS.priority(name), ADAPTERS.help(name))
+
+
+def list_adapters() -> list[str]:
+    """Names of the registered adapters in the order :func:`find_stages` tries them (highest priority first)."""
+    return [name for name, _ in ADAPTERS.by_priority()]
+
+
 def adapters() -> list[Adapter]:
-    """Registered adapters, highest priority first."""
-    return [Adapter(name, fn, ADAPTERS.priority(name), ADAPTERS.help(name)) for name, fn in ADAPTERS.by_priority()]
+    """Registered adapters, highest priority first (``[get_adapter(n) for n in list_adapters()]``)."""
+    return [get_adapter(name) for name in list_adapters()]
 
 
 def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> tuple[str, list[str]]:

@@ -1,6 +1,9 @@
-"""A tiny name → object registry shared by metrics, cutoffs, models, datasets, decoders, adapters.
+"""A tiny name → object registry shared by metrics, cutoffs, models, datasets, decoders, adapters, predictors.
 
-Entries may carry a priority: registries whose entries are *tried* in turn (adapters finding stages,
+Each package that keeps a registry offers it under one vocabulary of module-level functions:
+``register_<x>`` (a decorator), ``get_<x>(name)`` (the entry; an unknown name raises a
+:class:`ReprobeError` listing the valid ones) and ``list_<x>s()`` (the names, in the order the
+registry uses them). Entries may carry a priority: registries whose entries are *tried* in turn (adapters finding stages,
 decoder builders, model resolvers) walk :meth:`Registry.by_priority`, highest first, ties in
 registration order.
 """
@@ -53,6 +56,11 @@ class Registry(Generic[T]):
             return o
 
         return deco(obj) if obj is not None else deco
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (unknown names: a :class:`ReprobeError`), e.g. a plug-in a test registered."""
+        self.get(name)
+        del self._items[name], self._help[name], self._priority[name]
 
     def get(self, name: str) -> T:
         try:

@@ -53,7 +53,7 @@ def register_metric(name: str, *, higher_is_more_information: bool = False, help
         ...     return (original - reconstruction).abs().mean().item()
 
     Args:
-        name: the name used by ``get(name)``, ``CascadeProbe(metrics=[...])`` and ``--metric``.
+        name: the name used by ``get_metric(name)``, ``CascadeProbe(metrics=[...])`` and ``--metric``.
         higher_is_more_information: see :class:`MetricSpec`.
         help: one-line description for ``reprobe list metrics`` (defaults to the docstring).
     """
@@ -66,14 +66,18 @@ def register_metric(name: str, *, higher_is_more_information: bool = False, help
     return deco
 
 
-def get(name: str) -> MetricSpec:
-    """The metric registered as ``name`` (callable as ``get(name)(original, reconstruction)``)."""
+def get_metric(name: str) -> MetricSpec:
+    """The metric registered as ``name`` (callable as ``get_metric(name)(original, reconstruction)``)."""
     return METRICS.get(name)
 
 
-def available() -> list[str]:
-    """Names of all registered metrics."""
+def list_metrics() -> list[str]:
+    """Names of all registered metrics, in registration order."""
     return METRICS.names()
+
+
+#: Earlier names of :func:`get_metric` and :func:`list_metrics`, kept for callers of the public API.
+get, available = get_metric, list_metrics
 
 
 def register_cutoff(name: str, *, help: str = ""):
@@ -94,6 +98,11 @@ def register_cutoff(name: str, *, help: str = ""):
 def get_cutoff(name: str) -> CutoffFn:
     """The cutoff detector registered as ``name``."""
     return CUTOFFS.get(name)
+
+
+def list_cutoffs() -> list[str]:
+    """Names of all registered cutoff detectors, in registration order."""
+    return CUTOFFS.names()
 
 
 def compute_cutoff(name: str, values: Sequence[Optional[float]], **options) -> Optional[int]:
@@ -117,9 +126,9 @@ def saturation_levels(x, names: Sequence[str]) -> Dict[str, Optional[float]]:
     mean = x.mean(dim=0, keepdim=True).expand_as(x)
     out: Dict[str, Optional[float]] = {}
     for name in names:
-        if get(name).higher_is_more_information:
+        if get_metric(name).higher_is_more_information:
             out[name] = None
             continue
-        v = float(get(name)(x, mean))
+        v = float(get_metric(name)(x, mean))
         out[name] = v if math.isfinite(v) else None
     return out

@@ -31,7 +31,7 @@ __all__ = [
     "PREDICTORS",
     "register_predictor",
     "get_predictor",
-    "predictor_names",
+    "list_predictors",
 ]
 
 #: ``higher``: a higher score means more trainable; ``lower``: a lower one does.
@@ -160,7 +160,7 @@ def get_predictor(name: str) -> Predictor:
     return PREDICTORS.get(name)
 
 
-def predictor_names() -> List[str]:
+def list_predictors() -> List[str]:
     """Every registered predictor name, in registration order."""
     return PREDICTORS.names()
 
