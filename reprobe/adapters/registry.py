@@ -46,10 +46,7 @@ def register_adapter(name: str, priority: int = 0, help: str = ""):
     fallback uses -100.
     """
 
-    def deco(fn: StageFinder) -> StageFinder:
-        return ADAPTERS.register(name, fn, help=help, priority=priority)
-
-    return deco
+    return ADAPTERS.decorator(name, help=help, priority=priority)
 
 
 def get_adapter(name: str) -> Adapter:
@@ -57,9 +54,9 @@ def get_adapter(name: str) -> Adapter:
     return Adapter(name, ADAPTERS.get(name), ADAPTERS.priority(name), ADAPTERS.help(name))
 
 
-def list_adapters() -> list[str]:
-    """Names of the registered adapters in the order :func:`find_stages` tries them (highest priority first)."""
-    return [name for name, _ in ADAPTERS.by_priority()]
+#: ``list_adapters()``: names of the registered adapters in the order :func:`find_stages` tries them
+#: (highest priority first).
+list_adapters = ADAPTERS.listed
 
 
 def adapters() -> list[Adapter]:

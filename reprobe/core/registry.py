@@ -15,6 +15,7 @@ from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Tuple
 from .errors import ReprobeError, unknown_name_message
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Registry(Generic[T]):
@@ -57,6 +58,22 @@ class Registry(Generic[T]):
 
         return deco(obj) if obj is not None else deco
 
+    def decorator(self, name: str, entry: Optional[Callable[[Any, str], T]] = None, *, help: str = "",
+                  priority: int = 0) -> Callable[[F], F]:
+        """A decorator that registers ``entry(fn, help)`` (default: ``fn`` itself) as ``name`` and returns ``fn``.
+
+        The help line is ``help``, else the first line of ``fn``'s docstring (not the entry's: an
+        entry is often a record of a type shared by every name). Behind every package's ``register_<x>``.
+        """
+
+        def deco(fn: F) -> F:
+            doc = help or (getattr(fn, "__doc__", None) or "").strip().split("\n")[0]
+            self.register(name, fn if entry is None else entry(fn, doc), priority=priority)
+            self._help[name] = doc
+            return fn
+
+        return deco
+
     def unregister(self, name: str) -> None:
         """Remove ``name`` (unknown names: a :class:`ReprobeError`), e.g. a plug-in a test registered."""
         self.get(name)
@@ -81,7 +98,13 @@ class Registry(Generic[T]):
         return sorted(self._items.items(), key=lambda kv: -self._priority[kv[0]])
 
     def names(self) -> list[str]:
+        """Names in registration order."""
         return list(self._items)
+
+    def listed(self) -> List[str]:
+        """Names in the order the registry is used (behind every ``list_<x>s``): highest priority first,
+        ties in registration order (all of them, in a registry whose entries carry no priority)."""
+        return [name for name, _ in self.by_priority()]
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -58,22 +58,14 @@ def register_metric(name: str, *, higher_is_more_information: bool = False, help
         help: one-line description for ``reprobe list metrics`` (defaults to the docstring).
     """
 
-    def deco(fn: MetricFn) -> MetricFn:
-        doc = help or (fn.__doc__ or "").strip().split("\n")[0]
-        METRICS.register(name, MetricSpec(name, fn, higher_is_more_information), help=doc)
-        return fn
-
-    return deco
+    return METRICS.decorator(name, lambda fn, doc: MetricSpec(name, fn, higher_is_more_information), help=help)
 
 
-def get_metric(name: str) -> MetricSpec:
-    """The metric registered as ``name`` (callable as ``get_metric(name)(original, reconstruction)``)."""
-    return METRICS.get(name)
-
-
-def list_metrics() -> list[str]:
-    """Names of all registered metrics, in registration order."""
-    return METRICS.names()
+#: ``get_metric(name)``: the metric registered as ``name``, callable as ``get_metric(name)(original,
+#: reconstruction)``; an unknown name raises a :class:`ReprobeError` listing the valid ones.
+get_metric = METRICS.get
+#: ``list_metrics()``: the names of all registered metrics, in registration order.
+list_metrics = METRICS.listed
 
 
 #: Earlier names of :func:`get_metric` and :func:`list_metrics`, kept for callers of the public API.
@@ -88,21 +80,13 @@ def register_cutoff(name: str, *, help: str = ""):
     Detectors receive every option the probe was given (``eta`` …) and must accept ``**kwargs``.
     """
 
-    def deco(fn: CutoffFn) -> CutoffFn:
-        CUTOFFS.register(name, fn, help=help)
-        return fn
-
-    return deco
+    return CUTOFFS.decorator(name, help=help)
 
 
-def get_cutoff(name: str) -> CutoffFn:
-    """The cutoff detector registered as ``name``."""
-    return CUTOFFS.get(name)
-
-
-def list_cutoffs() -> list[str]:
-    """Names of all registered cutoff detectors, in registration order."""
-    return CUTOFFS.names()
+#: ``get_cutoff(name)``: the cutoff detector registered as ``name`` (unknown names: a :class:`ReprobeError`).
+get_cutoff = CUTOFFS.get
+#: ``list_cutoffs()``: the names of all registered cutoff detectors, in registration order.
+list_cutoffs = CUTOFFS.listed
 
 
 def compute_cutoff(name: str, values: Sequence[Optional[float]], **options) -> Optional[int]:

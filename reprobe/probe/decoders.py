@@ -127,21 +127,15 @@ def register_decoder(name: str, priority: int = 0, help: str = "", *,
         example: a small spec the builder maps (see :class:`DecoderKind`); the contract tests need it.
     """
 
-    def deco(fn: DecoderBuilder) -> DecoderBuilder:
-        DECODERS.register(name, DecoderKind(name, fn, priority, help, prefer, example), help=help, priority=priority)
-        return fn
-
-    return deco
+    return DECODERS.decorator(name, lambda fn, doc: DecoderKind(name, fn, priority, doc, prefer, example), help=help,
+                              priority=priority)
 
 
-def get_decoder(name: str) -> DecoderKind:
-    """The decoder kind registered as ``name``; unknown names raise a :class:`ReprobeError` listing the valid ones."""
-    return DECODERS.get(name)
-
-
-def list_decoders() -> list[str]:
-    """Names of the decoder kinds in the order the probe tries them (highest priority first)."""
-    return [name for name, _ in DECODERS.by_priority()]
+#: ``get_decoder(name)``: the decoder kind registered as ``name``; unknown names raise a
+#: :class:`ReprobeError` listing the valid ones.
+get_decoder = DECODERS.get
+#: ``list_decoders()``: names of the decoder kinds in the order the probe tries them (highest priority first).
+list_decoders = DECODERS.listed
 
 
 def build_decoder(spec: DecoderSpec, kind: Optional[str] = None) -> nn.Module:

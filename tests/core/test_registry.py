@@ -168,3 +168,32 @@ def test_unregister_removes_the_entry_and_refuses_unknown_names():
     assert [n for n, _ in reg.by_priority()] == reg.names()
     with pytest.raises(ReprobeError, match="unknown metric 'extra'"):
         reg.unregister("extra")
+
+
+def test_decorator_registers_an_entry_made_from_the_function_with_its_help_line():
+    reg = Registry("predictor")
+
+    @reg.decorator("a", lambda fn, doc: (fn, doc), priority=3)
+    def a():
+        """First line.
+
+        Not this one."""
+
+    @reg.decorator("b", help="given")
+    def b():
+        """Ignored: help was given."""
+
+    @reg.decorator("c", lambda fn, doc: ("entry", doc))
+    def c():
+        pass
+
+    assert reg.get("a") == (a, "First line.") and reg.help("a") == "First line." and reg.priority("a") == 3
+    assert reg.get("b") is b and reg.help("b") == "given"
+    assert reg.help("c") == "" and reg.get("c") == ("entry", "")  # no docstring: no help, not the entry's
+
+
+def test_listed_is_priority_order_and_registration_order_without_priorities():
+    reg = _reg()
+    assert reg.listed() == reg.names()
+    reg.register("first", 0, priority=1)
+    assert reg.listed() == ["first", "mse", "relative_entropy", "differential_entropy"]
