@@ -24,9 +24,9 @@ def rank_metric_for(metrics: Sequence[str]) -> str:
 
 def _higher_is_more(metric: str) -> bool:
     try:
-        from ..metrics import get
+        from ..metrics import get_metric
 
-        return get(metric).higher_is_more_information
+        return get_metric(metric).higher_is_more_information
     except Exception:
         return metric == "differential_entropy"
 

@@ -257,15 +257,15 @@ LISTS = ("models", "datasets", "metrics", "cutoffs", "adapters", "decoders", "pr
 def list_cmd(what):
     """List registered models, datasets, metrics, cutoff detectors, adapters, decoders or predictors."""
     from .. import metrics as m
-    from ..adapters import adapters
+    from ..adapters import get_adapter, list_adapters
     from ..models import MODELS, resolver_descriptions
-    from ..probe import DECODERS
+    from ..probe import get_decoder, list_decoders
 
     if what == "predictors":
-        from ..predictors import PREDICTORS
+        from ..predictors import get_predictor, list_predictors
 
-        for name in PREDICTORS.names():
-            click.echo(f"{name:<24} {PREDICTORS.help(name).replace('``', '')}")
+        for name in list_predictors():
+            click.echo(f"{name:<24} {get_predictor(name).help.replace('``', '')}")
     elif what == "models":
         for name in MODELS.names():
             click.echo(f"{name:<24} {MODELS.help(name)}")
@@ -275,17 +275,17 @@ def list_cmd(what):
         for name in DATASETS.names():
             click.echo(f"{name:<24} {DATASETS.help(name)}")
     elif what == "metrics":
-        for name in m.METRICS.names():
+        for name in m.list_metrics():
             click.echo(f"{name:<24} {m.METRICS.help(name)}")
     elif what == "cutoffs":
-        for name in m.CUTOFFS.names():
+        for name in m.list_cutoffs():
             click.echo(f"{name:<24} {m.CUTOFFS.help(name)}")
     elif what == "adapters":
-        for a in adapters():
+        for a in map(get_adapter, list_adapters()):
             click.echo(f"{a.name:<24} priority {a.priority:>4}  {a.help}")
     elif what == "decoders":
-        for name, _ in DECODERS.by_priority():
-            click.echo(f"{name:<24} priority {DECODERS.priority(name):>4}  {DECODERS.help(name)}")
+        for d in map(get_decoder, list_decoders()):
+            click.echo(f"{d.name:<24} priority {d.priority:>4}  {d.help}")
 
 
 COMMANDS = [run_cmd, stages_cmd, list_cmd]

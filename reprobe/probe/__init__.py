@@ -6,7 +6,9 @@ Layer: above the foundations (core, adapters, metrics, data, models), below anal
 imports analysis, experiments, figures, report or the CLI.
 """
 
-from .decoders import DECODERS, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, register_decoder  # noqa: F401
+from .decoders import (  # noqa: F401
+    DECODERS, DecoderKind, DecoderSize, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, decoder_size,
+    get_decoder, list_decoders, register_decoder)
 from .hooks import StageHooks, select_output  # noqa: F401
 from .probe import CascadeProbe, ProbeConfig, resolve_device  # noqa: F401
 from .stages import StageInfo  # noqa: F401
