@@ -383,3 +383,22 @@ def fails_gate(verdict: str, level: str) -> bool:
     if level == "none" or verdict == "undecidable":
         return False
     return VERDICT_ORDER.index(verdict) >= VERDICT_ORDER.index(level)
+
+
+def recheck_prediction(result) -> Tuple[Prediction, Optional[str]]:
+    """The prediction re-derived from a saved result's own numbers, and a note when the stored one
+    says otherwise (None when they agree or nothing was stored): a stored verdict is never shown
+    beside numbers that no longer support it.
+
+    Args:
+        result: anything :func:`predict_trainability` takes (a loaded ``ProbeResult``).
+
+    Returns:
+        (prediction, note).
+    """
+    pred = predict_trainability(result)
+    stored = getattr(result, "prediction", None)
+    if not isinstance(stored, Mapping) or stored.get("verdict") in (None, pred.verdict):
+        return pred, None
+    return pred, (f"the stored verdict {stored.get('verdict')!r} does not follow from the stored numbers; "
+                  f"shown: {pred.verdict!r}, re-derived from them")

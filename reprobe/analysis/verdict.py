@@ -235,8 +235,8 @@ def cutoff_words(metric: str, cut: Optional[int], depth: int, values: Sequence[O
         return "undecidable (non-finite values)"
     if cut >= depth:
         if COLLAPSED in failed:
-            return "no saturation by the cutoff rule, yet the last stage's reconstructions collapse (see the verdict)"
-        return "no saturation: information reaches the last stage"
+            return "the cutoff finds no saturation, yet the last stage's reconstructions collapse (see the verdict)"
+        return "information reaches the last stage"
     vals = list(values)
     kept = kept_share(vals[cut - 1] if cut - 1 < len(vals) else None, level)
     if kept is None:
