@@ -19,12 +19,17 @@
                                 # the level a curve reaches once every input reconstructs alike
       "nonfinite": {"stage name": {"activations": n, "reconstructions": n}},
       "samples": 100, "config": {...}, "timings": {"fit": s, "evaluate": s},
-      "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
+      "fit": {..., "least_determined": {"stage": name, "rows": n, "features": d}},
+      "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
       "prediction": {"metric": ..., "xi": ..., "xi_err": ..., "max_trainable_depth": ..., "depth": L,
-                     "verdict": "trainable|marginal|untrainable|undecidable", "reason": "...", ...}
+                     "verdict": "trainable|marginal|untrainable|undecidable", "reason": "...",
+                     "failed": [checks of reprobe.analysis.verdict that failed], ...}
     }
 
   Metric values are in stage order (stage 1 first); ``null`` marks a value that is not finite.
+  :meth:`ProbeResult.load` refuses a file whose parts disagree (per-stage lengths, non-finite values,
+  ℓ* outside 1 … L, a ``depth`` that is not the number of stages, reconstructions of another shape)
+  in one line naming the file and the field.
   Cutoffs are 1-based stage indices (ℓ* = L: no saturation), ``null`` when undecidable.
 * ``reconstructions.npy`` — float32 array (L + 1, k, *input_shape): index 0 the inputs, ℓ the
   reconstructions from stage ℓ, for the first k held-out inputs.
