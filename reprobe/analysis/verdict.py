@@ -336,7 +336,7 @@ def measured_words(ev: Evidence) -> str:
             f"{level:.3g} at which nothing is left{r2_text})")
     if first < BOTTLENECK_KEPT:
         through = last / first if first > 0 else 0.0
-        text += (f"; stage 1 already drops {1 - first:.0%} at once: a bottleneck at its {_stage_name(ev, 0)}, "
+        text += (f"; stage 1 already drops {1 - first:.0%} of the input at once: a bottleneck at its {_stage_name(ev, 0)}, "
                  f"not decay with depth; of what stage 1 keeps, ≈ {min(through, 1.0):.0%} reaches stage {n}")
     return text
 
