@@ -74,3 +74,17 @@ def test_reconstruct_refuses_a_result_with_non_finite_values(tmp_path):
     res = CliRunner().invoke(cli, ["reconstruct", str(tmp_path / "run"), "--class", "1", "--out", str(tmp_path / "x.png")])
     assert res.exit_code == 2 and res.output.count("\n") == 1, res.output
     assert "field metrics.relative_entropy[5] is nan" in res.output
+
+
+def _run_cli(tmp_path, *args):
+    return CliRunner().invoke(cli, ["run", "--depth", "6", "--width", "32", "--data", "digits", "--samples", "32",
+                                    "--no-report", "-q", "--out", str(tmp_path / "run"), *args])
+
+
+def test_decoders_fitted_on_two_inputs_are_undecidable_and_say_why(tmp_path):
+    res = _run_cli(tmp_path, "--test-fraction", "0.999")
+    assert res.exit_code == 0, res.output
+    assert "verdict: undecidable" in res.output and ": decoders underdetermined: stage" in res.output
+    fit = json.loads((tmp_path / "run" / "result.json").read_text())["fit"]
+    assert fit["least_determined"]["rows"] == 2 and fit["least_determined"]["features"] >= 32
+
