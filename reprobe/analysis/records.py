@@ -254,6 +254,8 @@ class CompareEntry(_Record):
         cutoffs: metric → ℓ* (None: undecidable).
         cutoff_fractions: metric → ℓ*/L (JSON key ``cutoff_fraction``).
         finals: metric → the last stage's value (JSON key ``final``).
+        saturation: metric → the level its curve reaches once the input is lost (absent in older
+            summaries).
         parameters, model_class, adapter: what the run says of the model.
         timings: seconds per phase.
         warnings: the probe's warnings.
@@ -275,6 +277,7 @@ class CompareEntry(_Record):
     cutoffs: Dict[str, Optional[int]] = field(default_factory=dict)
     cutoff_fractions: Dict[str, Optional[float]] = field(default_factory=dict)
     finals: Dict[str, Optional[float]] = field(default_factory=dict)
+    saturation: Dict[str, Optional[float]] = field(default_factory=dict)
     parameters: Optional[int] = None
     model_class: Optional[str] = None
     adapter: Optional[str] = None
@@ -289,7 +292,7 @@ class CompareEntry(_Record):
 
     _KINDS = {
         "name": _ANY, "spec": _ANY, "options": _DICT, "slug": _ANY, "run": _ANY, "depth": _ANY,
-        "cutoff_detector": _ANY, "cutoffs": _DICT, "cutoff_fractions": _DICT, "finals": _DICT,
+        "cutoff_detector": _ANY, "cutoffs": _DICT, "cutoff_fractions": _DICT, "finals": _DICT, "saturation": _DICT,
         "parameters": _ANY, "model_class": _ANY, "adapter": _ANY, "timings": _DICT, "warnings": _LIST,
         "prediction": _DICT, "predictors": _DICT, "rank": _ANY, "reason": _ANY,
     }

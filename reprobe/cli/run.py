@@ -9,7 +9,8 @@ from typing import Sequence, Optional
 
 import click
 
-from ..analysis import GATE_LEVELS, Prediction, correlation_lengths, describe, describe_prediction, predict_trainability
+from ..analysis import GATE_LEVELS, Prediction, correlation_lengths, describe, describe_prediction, recheck_prediction
+from ..analysis.verdict import cutoff_words
 from ..data import DATASETS, load_dataset
 from ..core.errors import ReprobeError
 from ..core.format import format_number
@@ -38,28 +39,21 @@ def print_result_table(result, echo=click.echo) -> None:
     L = result.depth
     echo("")
     echo(f"cutoff ℓ* ({result.cutoff_detector}, η={result.config.get('eta')}), of L = {L} stages:")
+    pred = _prediction(result)
     for m in names:
         c = result.cutoffs.get(m)
-        verdict = "undecidable (non-finite values)" if c is None else (
-            "no saturation: information reaches the last stage" if c >= L else
-            f"saturates at stage {c}: information is lost before the end")
-        echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {verdict}")
+        words = cutoff_words(m, c, L, result.metrics[m], (result.saturation or {}).get(m), pred.failed)
+        echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {words}")
     echo("correlation length ξ̂ (stages per e-fold of the approach to saturation; the head is left out):")
     for m, fit in correlation_lengths(result.metrics, [s["shape"] for s in stages], result.saturation).items():
         echo(f"  {m:<22} {describe(fit)}")
     echo("")
-    echo(f"verdict: {describe_prediction(_prediction(result))}")
+    echo(f"verdict: {describe_prediction(pred)}")
 
 
 def _prediction(result) -> Prediction:
-    """The run's recorded prediction, or one computed now (results saved before predictions existed)."""
-    if result.prediction:
-        return Prediction(**result.prediction) if _complete(result.prediction) else predict_trainability(result)
-    return predict_trainability(result)
-
-
-def _complete(d: dict) -> bool:
-    return set(d) == set(Prediction.__dataclass_fields__)
+    """The verdict re-derived from the result's own numbers (a stored one is never shown unchecked)."""
+    return recheck_prediction(result)[0]
 
 
 def print_predictors(scores, echo=click.echo) -> None:
@@ -83,7 +77,8 @@ def cutoff_summary(result) -> str:
     pred = _prediction(result)
     depth = "" if pred.max_trainable_depth is None else (
         f" (nets {'of at least' if pred.depth_is_bound else 'up to ≈'} {pred.max_trainable_depth:.0f} stages train)")
-    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — verdict: {pred.verdict}{depth}"
+    cause = f": {pred.reason.split('; ')[0]}" if pred.failed or pred.verdict == "undecidable" else ""
+    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — verdict: {pred.verdict}{depth}{cause}"
 
 
 #: What ``reprobe run`` writes into its folder, in the order "wrote …" names them.

@@ -15,7 +15,7 @@ saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema
       "models": [{"name": "mlp(depth=10, sigma_w2=1.76)", "spec": "mlp", "options": {...},
                   "run": "runs/mlp-depth-10-sigma_w2-1.76", "depth": L,
                   "cutoffs": {metric: l_star}, "cutoff_fraction": {metric: l_star / L},
-                  "final": {metric: value at L}, "parameters": n, "timings": {...},
+                  "final": {metric: value at L}, "saturation": {metric: level}, "parameters": n, "timings": {...},
                   "prediction": {...}, "predictors": {name: {"score": …, "direction": "higher", …}},
                   "rank": 1, "reason": "…", "warnings": [...]}, ...],   # in rank order
       "predictors": [names given],
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..analysis import predict_trainability
+from ..analysis import recheck_prediction
 from ..predictors import get_predictor
 from ..analysis.ranking import rank_entries, rank_metric_for
 from ..core.errors import ReprobeError, param
@@ -221,12 +221,13 @@ def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
         "cutoffs": cutoffs,
         "cutoff_fraction": {m: (None if c is None or not L else c / L) for m, c in cutoffs.items()},
         "final": {m: finite_or_none(result.final(m)) for m in metrics},
+        "saturation": {m: finite_or_none(v) for m, v in (result.saturation or {}).items()},
         "parameters": result.model.get("parameters"),
         "model_class": result.model.get("class"),
         "adapter": result.model.get("adapter"),
         "timings": {k: float(v) for k, v in result.timings.items() if finite_or_none(v) is not None},
         "warnings": list(result.warnings),
-        "prediction": result.prediction or predict_trainability(result).to_dict(),
+        "prediction": recheck_prediction(result)[0].to_dict(),
         "predictors": dict(result.predictors or {}),
     }
 

@@ -273,7 +273,25 @@ def load_grid(out: Path) -> Tuple[List[dict], List[dict]]:
     if not out.is_dir():
         raise ReprobeError(f"grid folder {out} does not exist; make one with `reprobe sweep` and `reprobe train-grid`")
     probes, trained_only = _read_stores(out)
+    check_point_records(probes, out / "points.jsonl")
     return probes, _all_trained(probes, trained_only)
+
+
+def check_point_records(records: Sequence[dict], path: Path) -> None:
+    """Refuse probed records whose parts disagree (per-stage lengths, finite values, cutoffs within the
+    stages): one line naming the file, the record and the field."""
+    from ..probe.result import check_curve, check_cutoffs
+
+    for i, rec in enumerate(records, 1):
+        if "metrics" not in rec:
+            continue
+        where = f"{path} (record {i})"
+        depth = rec.get("stages") if isinstance(rec.get("stages"), int) else len(rec.get("stage_shapes") or [])
+        if not isinstance(rec["metrics"], dict):
+            raise ReprobeError(f"{where}: field metrics is not an object of metric → per-stage values; re-run the sweep")
+        for m, values in rec["metrics"].items():
+            check_curve(values, depth, where, f"metrics.{m}")
+        check_cutoffs(rec.get("cutoffs") or {}, depth, where)
 
 
 def _read_stores(out: Path) -> Tuple[List[dict], List[dict]]:

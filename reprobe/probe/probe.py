@@ -786,7 +786,7 @@ class CascadeProbe:
             reconstructions=recon[:, :k].detach().cpu(),
             timings={},
             config=cfg.to_dict(),
-            fit=dict(fit_info),
+            fit=self._fit_record(fit_info),
             model={
                 "class": type(self.model).__name__,
                 "parameters": int(sum(p.numel() for p in self.model.parameters())),
@@ -796,6 +796,12 @@ class CascadeProbe:
             warnings=warnings,
             samples=int(x.shape[0]),
         )
+
+    def _fit_record(self, fit_info: Mapping[str, Any]) -> Dict[str, Any]:
+        """``fit_info`` with the least determined decoder, for the verdict's rule."""
+        worst = least_determined(fit_info, self.decoders, [s.name for s in self.stages])
+        extra = {} if worst is None else {"least_determined": dict(zip(("stage", "rows", "features"), worst))}
+        return {**dict(fit_info), **extra}
 
     # -- saving decoders ---------------------------------------------------------------------------
     def save_decoders(self, path) -> None:
@@ -880,15 +886,23 @@ MIN_ROWS_PER_FEATURE = 0.5
 def _least_determined_decoder(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
                               stage_names: Sequence[str]) -> Optional[Tuple[str, int, int]]:
     """(stage, rows, features) of the decoder with the fewest rows per feature, if below the minimum."""
+    worst = least_determined(fit_info, decoders, stage_names)
+    return worst if worst is not None and worst[1] < MIN_ROWS_PER_FEATURE * worst[2] else None
+
+
+def least_determined(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
+                     stage_names: Sequence[str]) -> Optional[Tuple[str, int, int]]:
+    """(stage, rows, features) of the decoder with the fewest fit rows per feature (None: no decoder
+    says its features); the verdict's rule reads it from ``result.fit["least_determined"]``."""
     closed_rows = fit_info.get("closed_form_rows", {})
     worst = None
     for name, d in zip(stage_names, decoders):
         features = getattr(d, "n_features", None)
-        if features is None:
+        if not features:
             continue
         rows = closed_rows.get(name, (fit_info.get("fit_samples") or 0) * getattr(d, "rows_per_input", 1))
-        if rows < MIN_ROWS_PER_FEATURE * features and (worst is None or rows / features < worst[1] / worst[2]):
-            worst = (name, rows, features)
+        if worst is None or rows / features < worst[1] / worst[2]:
+            worst = (name, int(rows), int(features))
     return worst
 
 
