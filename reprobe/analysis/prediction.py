@@ -22,7 +22,8 @@ The chain of reasoning, each step measured (``benchmarks/trainability.py`` re-ma
    the margin (the larger of :data:`MARGIN` and ξ̂'s relative error), ``untrainable`` when above by
    more, ``marginal`` in between. Two cross-checks can only make it more careful: the other decay
    metric disagreeing, or every reconstruction from the last stage being nearly the same image
-   (then never ``trainable``). ``undecidable`` when the curve cannot be fitted, with the reason.
+   (then never ``trainable``). ``undecidable`` when the curve cannot be fitted, or when stage 1
+   cannot be reconstructed (:mod:`~reprobe.analysis.first_stage`), with the reason.
 
 Limits: the constants were fitted on tanh MLPs under one training budget (:attr:`Calibration.source`
 names it, and every prediction carries it). Conv nets have no width law and use ξ_floor at width
@@ -41,6 +42,7 @@ from ..core.errors import ReprobeError, param
 from .calibration import REFERENCE_WIDTH, Calibration
 from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths, ends_in_head
+from .first_stage import first_stage_gate
 
 VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
 #: The decided verdicts, best first: a gate at level ``marginal`` fails ``marginal`` and ``untrainable``.
@@ -234,7 +236,7 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, margin: float = MARGIN,
             saturation: Optional[Mapping[str, Optional[float]]] = None, calibration: Optional[Calibration] = None,
             depth_per_xi: Optional[float] = None, floor_xi: Any = _DEFAULT, width_exponent: Optional[float] = None,
-            power: Optional[float] = None) -> Prediction:
+            power: Optional[float] = None, stage_names: Sequence[str] = ()) -> Prediction:
     """Predict the deepest trainable net and give a verdict for the probed depth.
 
     Args:
@@ -249,6 +251,7 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             width; b). Given ``depth_per_xi`` alone, the map is the linear ``c · ξ̂`` without a floor.
         saturation: metric → the level its curve saturates at (a result's ``saturation``); ξ̂ is then
             fitted with that asymptote fixed. None, or a metric without a level: the asymptote is fitted.
+        stage_names: the stages' module names (they name stage 1 when it cannot be reconstructed).
 
     Returns:
         A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
@@ -261,6 +264,10 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     if values is None:
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
                           f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
+                          cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source, margin)
+    unreadable = first_stage_gate(metrics, saturation, stage_shapes, stage_names)
+    if unreadable:
+        return Prediction(metric, None, None, False, None, None, False, depth, "undecidable", unreadable,
                           cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source, margin)
     fits = correlation_lengths({m: v for m, v in metrics.items() if m in DECAY_METRICS or m == metric}, stage_shapes,
                                saturation)
@@ -328,6 +335,7 @@ def predict_trainability(result, **options) -> Prediction:
         print(predict_trainability(result))
     """
     options.setdefault("saturation", getattr(result, "saturation", None))
+    options.setdefault("stage_names", [s["name"] for s in result.stage_dicts()])
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)
 
 
