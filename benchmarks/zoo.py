@@ -31,19 +31,28 @@ from reprobe.models.cnn import PlainCNN
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
+class SelfAttention(nn.Module):
+    """One multi-head self-attention layer, nothing around it (no skip, no MLP, no norm)."""
+
+    def __init__(self, width: int, heads: int):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(width, heads, batch_first=True)
+
+    def forward(self, x):
+        return self.attention(x, x, x, need_weights=False)[0]
+
+
 class AttentionOnly(nn.Module):
     """Self-attention layers stacked with no skip connection and no MLP: token representations
     collapse to rank one doubly exponentially with depth (Dong, Cordonnier & Loukas 2021)."""
 
     def __init__(self, depth: int = 24, width: int = 32, heads: int = 4):
         super().__init__()
-        self.layers = nn.ModuleList(nn.MultiheadAttention(width, heads, batch_first=True) for _ in range(depth))
-        self.reprobe_stages = [f"layers.{i}" for i in range(depth)]
+        self.layers = nn.Sequential(*(SelfAttention(width, heads) for _ in range(depth)))
+        self.reprobe_stages = [f"layers.{i}" for i in range(depth)]  # no block has a skip: each layer is a stage
 
     def forward(self, x):
-        for layer in self.layers:
-            x = layer(x, x, x, need_weights=False)[0]
-        return x
+        return self.layers(x)
 
 
 def _torchvision(name, **kw):
@@ -87,10 +96,10 @@ ZOO = {
 
 
 def _inputs(kind, size, train, test):
-    if kind == "tokens":
+    if kind == "tokens":  # a flattened (16·32)-feature decoder needs more rows than features: 4× the images
         g = torch.Generator().manual_seed(0)
-        x = torch.randn(train + test, 16, 32, generator=g)
-        return x[:train], x[train:]
+        x = torch.randn(4 * train + test, 16, 32, generator=g)
+        return x[:4 * train], x[4 * train:]
     size = max(size, 64) if kind == "image64" else size
     bundle = load_dataset("photos", size=size, count=train + test + 8, test_fraction=0.4)
     x = torch.stack([bundle.train[i][0] for i in range(len(bundle.train))][:train]

@@ -519,16 +519,15 @@ class CascadeProbe:
         """
         cfg = self.config
         t0 = time.perf_counter()
-        first = _first_input(train, cfg.batch_size)
         if self.input_shape is None:
-            self.dry_run(first[: min(len(first), 8)])
+            self.dry_run(_first_input(train, cfg.batch_size)[:8])
         if cfg.recalibrate_bn and self._bn_statistics is None:
             with self._session():
                 self._bn_statistics, bn_inputs = estimate_statistics(
                     self.model, _iter_inputs(train, cfg.batch_size), lambda x: self._call_model(x.to(self.device)))
             if self._bn_statistics:  # the stages' value ranges under the statistics the probe uses
                 self._bn_record = {"layers": len(self._bn_statistics), "inputs": bn_inputs}
-                self.dry_run(first[: min(len(first), 8)])
+                self.dry_run(_first_input(train, cfg.batch_size)[:8])
         self._build_decoders()
         plan = plan_fit(self.decoders, cfg.fit, cfg.ridge_samples, cfg.max_fit_samples, _dataset_len(train))
         names = [s.name for s in self.stages]
