@@ -6,6 +6,9 @@ channel-last maps read as C×H×W gave a stage-1 R² of −0.28 and still a conf
 
 R² here is ``1 − mse₁ / mse_sat``: stage 1's reconstruction error against that of the mean input
 (the MSE's saturation level, which the probe measures), so 0 is "no better than the mean image".
+
+A first stage with fewer values than the input (an MLP narrower than its input) loses information
+by construction; the gate leaves it alone, as that loss is the net's, not the probe's.
 """
 
 from __future__ import annotations
@@ -32,10 +35,14 @@ def first_stage_r2(metrics: Mapping[str, Sequence[Optional[float]]],
 
 def first_stage_gate(metrics: Mapping[str, Sequence[Optional[float]]],
                      saturation: Optional[Mapping[str, Optional[float]]],
-                     stage_shapes: Sequence[Sequence[int]] = (), stage_names: Sequence[str] = ()) -> Optional[str]:
-    """The reason the verdict must be ``undecidable`` (stage 1 unreadable), or None when it may be given."""
+                     stage_shapes: Sequence[Sequence[int]] = (), stage_names: Sequence[str] = (),
+                     input_shape: Sequence[int] = ()) -> Optional[str]:
+    """The reason the verdict must be ``undecidable`` (stage 1 unreadable), or None when it may be given
+    (also when stage 1 has fewer values than ``input_shape``: a bottleneck)."""
     r2 = first_stage_r2(metrics, saturation)
     if r2 is None or r2 >= FIRST_STAGE_MIN_R2:
+        return None
+    if input_shape and stage_shapes and math.prod(stage_shapes[0]) < math.prod(input_shape):
         return None
     name = f"stage 1 ({stage_names[0]})" if stage_names else "stage 1"
     shape = tuple(stage_shapes[0]) if stage_shapes else None

@@ -236,7 +236,7 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, margin: float = MARGIN,
             saturation: Optional[Mapping[str, Optional[float]]] = None, calibration: Optional[Calibration] = None,
             depth_per_xi: Optional[float] = None, floor_xi: Any = _DEFAULT, width_exponent: Optional[float] = None,
-            power: Optional[float] = None, stage_names: Sequence[str] = ()) -> Prediction:
+            power: Optional[float] = None, stage_names: Sequence[str] = (), input_shape: Sequence[int] = ()) -> Prediction:
     """Predict the deepest trainable net and give a verdict for the probed depth.
 
     Args:
@@ -252,6 +252,8 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
         saturation: metric → the level its curve saturates at (a result's ``saturation``); ξ̂ is then
             fitted with that asymptote fixed. None, or a metric without a level: the asymptote is fitted.
         stage_names: the stages' module names (they name stage 1 when it cannot be reconstructed).
+        input_shape: the shape of one input; a first stage with fewer values is a bottleneck, whose low
+            R² is the net's loss and does not make the verdict ``undecidable``.
 
     Returns:
         A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
@@ -265,7 +267,7 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
                           f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
                           cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source, margin)
-    unreadable = first_stage_gate(metrics, saturation, stage_shapes, stage_names)
+    unreadable = first_stage_gate(metrics, saturation, stage_shapes, stage_names, input_shape)
     if unreadable:
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable", unreadable,
                           cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source, margin)
@@ -336,6 +338,7 @@ def predict_trainability(result, **options) -> Prediction:
     """
     options.setdefault("saturation", getattr(result, "saturation", None))
     options.setdefault("stage_names", [s["name"] for s in result.stage_dicts()])
+    options.setdefault("input_shape", tuple(getattr(result, "input_shape", None) or ()))
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)
 
 

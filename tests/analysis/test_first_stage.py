@@ -29,3 +29,10 @@ def test_a_readable_first_stage_gets_its_verdict():
     metrics, saturation = _curves(0.95)
     pred = predict(metrics, [(96, 16, 16)] * 12, saturation=saturation)
     assert pred.verdict != "undecidable" and pred.xi is not None
+
+
+def test_a_bottleneck_first_stage_keeps_its_verdict():
+    metrics, saturation = _curves(0.3)
+    narrow = predict(metrics, [(8,)] * 12, saturation=saturation, input_shape=(64,))
+    wide = predict(metrics, [(96,)] * 12, saturation=saturation, input_shape=(64,))
+    assert narrow.verdict != "undecidable" and wide.verdict == "undecidable"
