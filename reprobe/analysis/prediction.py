@@ -238,7 +238,8 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             power: Optional[float] = None, stage_scale: Sequence[Optional[float]] = (),
             activations: Sequence[str] = (), cutoffs: Optional[Mapping[str, Optional[int]]] = None,
             least_determined: Optional[Tuple[str, int, int]] = None,
-            decoder_mse: Optional[Sequence[Optional[float]]] = None) -> Prediction:
+            decoder_mse: Optional[Sequence[Optional[float]]] = None, stage_names: Sequence[str] = (),
+            input_shape: Sequence[int] = ()) -> Prediction:
     """Predict the deepest trainable net and give a verdict for the probed depth, held against the
     probe's own numbers (:func:`~reprobe.analysis.verdict.apply_checks`).
 
@@ -262,6 +263,9 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
         least_determined: (stage, rows, features) of the decoder with the fewest fit rows per feature
             (a result's ``fit["least_determined"]``): an underdetermined decoder makes it undecidable.
         decoder_mse: per-stage one-step decoder MSE (stage 1's R² where the MSE was not measured).
+        stage_names: the stages' module names (they name stage 1 when it cannot be reconstructed).
+        input_shape: the shape of one input; a first stage with fewer values is a bottleneck, whose low
+            R² is the net's loss and does not make the verdict ``undecidable``.
 
     Returns:
         A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
@@ -284,7 +288,7 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
               if m != metric and m in DECAY_METRICS}
     evidence = Evidence(metric, metrics, list(stage_shapes), dict(saturation or {}), dict(cutoffs or {}), fits,
                         {m: (p.verdict, p.max_trainable_depth) for m, p in others.items()},
-                        least_determined, list(decoder_mse or ()))
+                        least_determined, list(decoder_mse or ()), list(stage_names), tuple(input_shape))
     return apply_checks(pred, evidence)
 
 
@@ -330,6 +334,8 @@ def predict_trainability(result, **options) -> Prediction:
     options.setdefault("cutoffs", getattr(result, "cutoffs", None))
     options.setdefault("least_determined", least_determined_of(getattr(result, "fit", None)))
     options.setdefault("decoder_mse", getattr(result, "decoder_mse", None))
+    options.setdefault("stage_names", [s["name"] for s in result.stage_dicts()])
+    options.setdefault("input_shape", tuple(getattr(result, "input_shape", None) or ()))
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)
 
 

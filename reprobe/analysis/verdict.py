@@ -13,6 +13,9 @@ check                   what ``trainable`` needs                                
                         feature (else the ridge, not the data, sets what it reconstructs)
 ``decoders_learned``    stage 1 is reconstructed: R² ≥ :data:`MIN_STAGE1_R2` (a fit that did not     undecidable
                         learn, or a stage read in the wrong layout, cannot read its own first stage)
+``first_stage_readable`` stage 1's reconstruction R² (from the MSE curve) is at least                 undecidable
+                        :data:`~reprobe.analysis.first_stage.FIRST_STAGE_MIN_R2`, unless stage 1 is
+                        a bottleneck (fewer values than the input)
 ``curve_decays``        the deciding curve loses information with depth: a positive amplitude, and  undecidable
                         the last body stage no better than stage 1 (a rising curve is not decay)
 ``cutoff_agrees``       ℓ* and ξ̂ tell one story: the cutoff does not find the input lost (the curve  marginal
@@ -40,6 +43,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .correlation import SaturationFit, ends_in_head
+from .first_stage import first_stage_gate
 
 __all__ = ["Evidence", "Failure", "CHECKS", "apply_checks", "measured_words", "kept_share", "stage1_r2",
            "MIN_ROWS_PER_FEATURE", "MIN_STAGE1_R2", "COLLAPSE_SPREAD", "BOTTLENECK_KEPT", "RISE_TOLERANCE",
@@ -83,6 +87,8 @@ class Evidence:
         least_determined: (stage, rows, features) of the decoder with the fewest fit rows per
             feature (None: not recorded).
         decoder_mse: per-stage one-step decoder MSE (stage 1's is its reconstruction error).
+        stage_names: the stages' module names (they name stage 1 when it cannot be read).
+        input_shape: one input's shape (a first stage with fewer values is a bottleneck).
     """
 
     metric: str
@@ -94,6 +100,8 @@ class Evidence:
     others: Mapping[str, Tuple[str, Optional[float]]] = field(default_factory=dict)
     least_determined: Optional[Tuple[str, int, int]] = None
     decoder_mse: Sequence[Optional[float]] = ()
+    stage_names: Sequence[str] = ()
+    input_shape: Sequence[int] = ()
 
     @property
     def head(self) -> bool:
@@ -183,6 +191,12 @@ def decoders_learned(pred, ev: Evidence) -> Optional[Failure]:
         f"stage 1 ({name}) is not reconstructed ({what} {value:.2f}, below the floor {MIN_STAGE1_R2:g}): the "
         f"probe cannot read its own first stage; likely causes: decoders that did not learn (learning rate, "
         f"epochs, too few training inputs) or a stage read in the wrong layout (channel-last maps)"))
+
+
+def first_stage_readable(pred, ev: Evidence) -> Optional[Failure]:
+    """The stage-1 gate of :mod:`~reprobe.analysis.first_stage` (R² from the MSE curve, bottlenecks exempt)."""
+    reason = first_stage_gate(ev.metrics, ev.saturation, ev.stage_shapes, ev.stage_names, ev.input_shape)
+    return None if reason is None else Failure("first_stage_readable", "undecidable", reason)
 
 
 def _stage_name(ev: Evidence, i: int) -> str:
@@ -282,10 +296,11 @@ def last_stage_distinct(pred, ev: Evidence) -> Optional[Failure]:
 
 
 #: Checks without which the curves are not read at all: when one fails, the reason names it alone.
-PRECONDITIONS = ("curve_finite", "decoders_determined", "decoders_learned")
+PRECONDITIONS = ("curve_finite", "decoders_determined", "decoders_learned", "first_stage_readable")
 #: The checks a ``trainable`` verdict must pass, in the order their failures are named.
 CHECKS: Tuple[Callable[..., Optional[Failure]], ...] = (
-    curve_finite, decoders_determined, decoders_learned, curve_decays, cutoff_agrees, metrics_agree, last_stage_distinct)
+    curve_finite, decoders_determined, decoders_learned, first_stage_readable, curve_decays, cutoff_agrees,
+    metrics_agree, last_stage_distinct)
 
 def _capped(verdict: str, cap: str) -> str:
     """``verdict`` held to at most ``cap``; a disagreement (cap ``marginal``) also lifts ``untrainable``

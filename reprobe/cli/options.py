@@ -227,6 +227,9 @@ def probe_options(f: Callable) -> Callable:
                      help="ridge strength relative to activation power (the probe's noise floor)"),
         click.option("--decoder-kernel", type=POSITIVE_INT, default=3, show_default=True,
                      help="k×k kernel of feature-map decoders (odd); larger undoes more of a conv stage, at k² the cost"),
+        click.option("--no-recalibrate-bn", "no_recalibrate_bn", is_flag=True,
+                     help="probe BatchNorm layers with their own running statistics even when untouched (at "
+                          "initialisation the probe re-estimates them on the training inputs)"),
         click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True, help="epochs for gradient-trained decoders"),
         click.option("--lr", type=POSITIVE, default=1e-3, show_default=True, help="learning rate for gradient-trained decoders"),
         click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True, help="batch size"),
@@ -256,6 +259,8 @@ def probe_kwargs(params: Dict[str, Any], progress: bool = True) -> Dict[str, Any
     }
     if params.get("decoder_kernel", 3) != 3:  # only when set, so that sweeps made before the option still resume
         out["decoder_kernel"] = params["decoder_kernel"]
+    if params.get("no_recalibrate_bn"):
+        out["recalibrate_bn"] = False
     if params.get("metrics"):
         out["metrics"] = tuple(params["metrics"])
     if params.get("stage_names"):

@@ -28,10 +28,12 @@ from tqdm.auto import tqdm
 from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
 from ..core.errors import ReprobeError, ReprobeWarning, close_matches, param
+from .batchnorm import estimate_statistics, using_statistics
 from .conv_decoders import MAX_KERNEL_FEATURES
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
+from .layouts import model_output_format, stage_layout, to_channel_first, tracing_last_layers
 from .scale import StageScale, activation_names
 from .stages import StageInfo
 
@@ -82,6 +84,10 @@ class ProbeConfig:
         multi_call: a stage module that runs more than once per forward: ``error``, ``first``, ``last``.
         keep_examples: how many reconstructions per stage the result keeps for pictures.
         progress: show progress bars.
+        recalibrate_bn: before fitting, re-estimate the running statistics of BatchNorm layers that
+            never tracked a batch (a net at initialisation, where eval-mode BatchNorm is the
+            identity) on the training inputs, and probe with them; the model keeps its own buffers
+            (:mod:`reprobe.probe.batchnorm`). Layers with tracked statistics keep theirs.
     """
 
     metrics: Tuple[str, ...] = metric_registry.DEFAULT_METRICS
@@ -102,6 +108,7 @@ class ProbeConfig:
     multi_call: str = "error"
     keep_examples: int = 8
     progress: bool = True
+    recalibrate_bn: bool = True
 
     def validate(self) -> None:
         self.metrics = tuple(self.metrics)
@@ -278,6 +285,7 @@ class CascadeProbe:
         self._target_ranges: List[Tuple[float, float]] = []
         self.timings: Dict[str, float] = {}
         self.fit_info: Dict[str, Any] = {}
+        self._bn_statistics = None  # re-estimated BatchNorm statistics (recalibrate_bn), used while probing
         self._closed = False
         if example_input is not None:
             self.dry_run(example_input)
@@ -327,7 +335,8 @@ class CascadeProbe:
                 p.requires_grad_(False)
             if home != self.device:
                 model.to(self.device)
-            yield
+            with using_statistics(model, self._bn_statistics):
+                yield
         except BaseException:
             # The model (or a hook) raised: never leave hooks on the user's model.
             self.close()
@@ -367,7 +376,7 @@ class CascadeProbe:
                 f"actually calls ({HOW_TO_NAME_STAGES})"
             )
         return [_embedded_input(rec.first_input, self.stages[0].name) if tokens else x] + [
-            rec.outputs[s.name] for s in self.stages]
+            to_channel_first(rec.outputs[s.name], s.layout) for s in self.stages]
 
     def dry_run(self, x: Any) -> List[StageInfo]:
         """Run one batch to find execution order and output shapes; fills :attr:`stages`.
@@ -386,7 +395,8 @@ class CascadeProbe:
         self.warnings = []
         tokens = not x.is_floating_point()
         with self._session():
-            with torch.no_grad(), self._hooks.recording(capture_input=tokens) as rec:
+            with torch.no_grad(), self._hooks.recording(capture_input=tokens) as rec, \
+                    tracing_last_layers(self.model, dict(self._hooks.modules)) as last_layers:
                 self._call_model(x.to(self.device))
             order, outputs, first_input = list(rec.order), dict(rec.outputs), rec.first_input
         self._drop_unrun_stages(order)
@@ -405,6 +415,8 @@ class CascadeProbe:
                 raise ReprobeError(
                     f"stage {s.name!r} output has shape {tuple(out.shape)}; stages must keep the batch dimension first"
                 )
+            s.layout = stage_layout(tuple(out.shape[1:]), last_layers.features.get(s.name), model_output_format(self.model))
+            outputs[s.name] = out = to_channel_first(out, s.layout)
             s.shape = tuple(out.shape[1:])
             if len(s.shape) == 3:
                 s.channels = int(s.shape[0])
@@ -509,8 +521,14 @@ class CascadeProbe:
         cfg = self.config
         t0 = time.perf_counter()
         if self.input_shape is None:
-            first = _first_input(train, cfg.batch_size)
-            self.dry_run(first[: min(len(first), 8)])
+            self.dry_run(_first_input(train, cfg.batch_size)[:8])
+        if cfg.recalibrate_bn and self._bn_statistics is None:
+            with self._session():
+                self._bn_statistics, bn_inputs = estimate_statistics(
+                    self.model, _iter_inputs(train, cfg.batch_size), lambda x: self._call_model(x.to(self.device)))
+            if self._bn_statistics:  # the stages' value ranges under the statistics the probe uses
+                self._bn_record = {"layers": len(self._bn_statistics), "inputs": bn_inputs}
+                self.dry_run(_first_input(train, cfg.batch_size)[:8])
         self._build_decoders()
         plan = plan_fit(self.decoders, cfg.fit, cfg.ridge_samples, cfg.max_fit_samples, _dataset_len(train))
         names = [s.name for s in self.stages]
@@ -524,6 +542,8 @@ class CascadeProbe:
                 raise ReprobeError("the training data is empty; give the probe at least one batch")
             fitter.solve(cfg.ridge)
         self.fit_info = fitter.info(names, seen)
+        if self._bn_statistics:
+            self.fit_info["batchnorm_recalibrated"] = dict(self._bn_record)
         if over_msg:
             self.fit_info["closed_form_over_memory_budget_message"] = over_msg
         self.timings["fit"] = time.perf_counter() - t0
@@ -839,7 +859,7 @@ class CascadeProbe:
         for d in state["stages"]:
             s = by_name[d["name"]]
             s.index, s.shape = d["index"], tuple(d["shape"])
-            s.channels, s.reduction = d.get("channels"), d.get("reduction")
+            s.channels, s.reduction, s.layout = d.get("channels"), d.get("reduction"), d.get("layout")
         self.input_shape = tuple(state["input_shape"])
         self._target_ranges = [tuple(r) for r in state["target_ranges"]]
         self.config.decoder_kernel = int(state["config"].get("decoder_kernel", 3))  # the saved decoders' shape
