@@ -38,12 +38,15 @@ def first_stage_gate(metrics: Mapping[str, Sequence[Optional[float]]],
                      stage_shapes: Sequence[Sequence[int]] = (), stage_names: Sequence[str] = (),
                      input_shape: Sequence[int] = ()) -> Optional[str]:
     """The reason the verdict must be ``undecidable`` (stage 1 unreadable), or None when it may be given
-    (also when stage 1 has fewer values than ``input_shape``: a bottleneck)."""
+    (also when stage 1 has fewer values than ``input_shape``: a bottleneck; without ``input_shape`` a
+    vector stage 1 is given the benefit of the doubt)."""
     r2 = first_stage_r2(metrics, saturation)
     if r2 is None or r2 >= FIRST_STAGE_MIN_R2:
         return None
     if input_shape and stage_shapes and math.prod(stage_shapes[0]) < math.prod(input_shape):
         return None
+    if not input_shape and stage_shapes and len(stage_shapes[0]) == 1:
+        return None  # a vector stage of unknown input size may be a bottleneck (an MLP narrower than its input)
     name = f"stage 1 ({stage_names[0]})" if stage_names else "stage 1"
     shape = tuple(stage_shapes[0]) if stage_shapes else None
     return (f"{name} cannot be reconstructed (R² {r2:.2f} < {FIRST_STAGE_MIN_R2}), so no later stage can be "
