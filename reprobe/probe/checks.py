@@ -48,10 +48,10 @@ def check_tensor(x: Any, argument: str) -> None:
         raise ReprobeError(f"{param(argument)} is a meta tensor (shape {_shape(x)}, no data); give a tensor with values")
 
 
-def check_input_shape(x: torch.Tensor, fitted_shape: Optional[Sequence[int]], argument: str) -> None:
-    """Inputs after the fit have the shape the probe was fitted on (float inputs; token ids may vary)."""
+def check_input_shape(x: torch.Tensor, fitted_shape: Optional[Sequence[int]], argument: str) -> torch.Tensor:
+    """``x``, when it has the shape the probe was fitted on (float inputs; token ids may vary)."""
     if fitted_shape is None or not x.is_floating_point() or tuple(x.shape[1:]) == tuple(fitted_shape):
-        return
+        return x
     raise ReprobeError(
         f"{param(argument)} has inputs of shape {'×'.join(map(str, x.shape[1:]))} (batch first), but the probe was "
         f"fitted on inputs of shape {'×'.join(map(str, fitted_shape))}; give inputs of the fitted shape, or fit a new "

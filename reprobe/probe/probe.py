@@ -549,10 +549,9 @@ class CascadeProbe:
                    desc=f"fitting {self.depth} decoders" + (f" (epoch {epoch + 1}/{epochs})" if epochs > 1 else ""))
         seen = 0
         with bar:
-            batches = _iter_inputs(train, cfg.batch_size, shuffle=bool(plan.gradient), seed=cfg.seed + epoch,
-                                   note=self._note_once)
+            batches = (check_input_shape(x, self.input_shape, "train") for x in _iter_inputs(
+                train, cfg.batch_size, shuffle=bool(plan.gradient), seed=cfg.seed + epoch, note=self._note_once))
             for x in _rebatch(batches, min_rows):
-                check_input_shape(x, self.input_shape, "train")
                 if limit is not None:
                     x = x[: limit - seen]
                 fitter.step(self._forward(x), epoch)

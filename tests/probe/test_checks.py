@@ -133,3 +133,12 @@ def test_recurrent_stages_read_their_output_sequence():
     result = CascadeProbe(model, ["lstm", "gru"], progress=False, samples=16).fit(X).evaluate(X)
     assert [s["shape"] for s in result.stage_dicts()] == [[4, 8], [4, 8]]
     assert model.training and all(p.requires_grad for p in model.parameters())
+
+
+def test_training_batches_of_two_shapes_name_train_before_they_are_joined():
+    # Closed-form vector decoders join small batches into big ones; the shapes are checked first.
+    batches = [torch.rand(8, 1, 4, 4), torch.rand(8, 1, 5, 5)]
+    model = nn.Sequential(nn.Flatten(), nn.LazyLinear(6), nn.Tanh(), nn.Linear(6, 6))
+    model(batches[0])
+    msg = _error(lambda: _probe(model, batch_size=8).fit(batches))
+    assert msg.startswith("train has inputs of shape 1×5×5"), msg
