@@ -385,8 +385,8 @@ def _train_grid(out, resume, jobs, quiet, params, grid, tasks, train, thr, run) 
               help="metric whose ξ̂ (or cutoff ℓ*) ranks first")
 @click.option("--rank-by", type=click.Choice(["chi", "xi", "cutoff"]), default="chi", show_default=True,
               help="chi: bisect for where the partial Jacobian's depth scale ξ_χ = 1/|ln χ| diverges (χ = 1; no "
-                   "decoders fitted: fast and precise); xi: golden-section search for the largest reconstruction ξ̂ "
-                   "(flat and ridge-dependent near the edge); cutoff: ℓ*, then --tie-break")
+                   "decoders fitted: fast and precise); xi: the largest reconstruction ξ̂, "
+                   "reported with the band within its error of the peak (flat and ridge-dependent near the edge); cutoff: ℓ*, then --tie-break")
 @click.option("--tie-break", type=click.Choice(["mean-relative-entropy", "final-differential-entropy",
                                                  "mean-differential-entropy"]),
               default="mean-relative-entropy", show_default=True, help="ranks points with equal ℓ* (e.g. ℓ* = L)")
@@ -399,9 +399,10 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
 
     By default bisects for the partial Jacobian's χ = 1, where its depth scale ξ_χ = 1/|ln χ| (stages
     per e-fold of a perturbation's decay or growth) diverges: one backward pass per net, no decoders,
-    8 probes for [1, 4] at --tol 0.05. --rank-by xi and --rank-by cutoff instead run a golden-section
-    search over probes ranked by the reconstruction ξ̂ or by ℓ* (ties at L broken by --tie-break); both
-    are flat near the edge and depend on the ridge, so they find a band, not the point.
+    8 probes for [1, 4] at --tol 0.05. --rank-by cutoff instead runs a golden-section search over
+    probes ranked by ℓ* (ties at L broken by --tie-break); --rank-by xi scans σ_w² for the largest
+    reconstruction ξ̂, refines where a peak stands out, and prints the band within ξ̂'s error of the
+    peak (or says the peak is flat). Both depend on the ridge and find a band, not the point.
     """
     from ..analysis.critical import describe_tie_break, find_critical
     from ..analysis.records import as_point
@@ -443,8 +444,8 @@ def critical_cmd(bracket, tol, score_metric, rank_by, tie_break, as_json, quiet,
     mfs = obj["mean_field_sigma_w2"]
     ell = res.l_star
     xi = f"ξ̂ = {res.score[0]:.3g}, " if rank_by == "xi" and res.score[0] >= 0 else ""
-    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} ({xi}ℓ* = {'-' if ell is None else ell} of {params['depth']}; bracket "
-               f"[{res.bracket[0]:.3f}, {res.bracket[1]:.3f}]) after {res.probes} probes in {res.time:.1f}s"
+    click.echo(f"critical σ_w² ≈ {res.sigma_w2:.3f} ({xi}ℓ* = {'-' if ell is None else ell} of {params['depth']}; "
+               f"{res.location()}) after {res.probes} probes in {res.time:.1f}s"
                + (f"; mean field: {mfs:.3f}" if mfs is not None else ""))
 
 

@@ -127,9 +127,10 @@ def _check_memory_before_fit(probe: CascadeProbe, bundle: DatasetBundle, names: 
 
 
 def cut_warnings(bundle: DatasetBundle, train_samples: Optional[int]) -> List[str]:
-    """Say where the training split held fewer inputs than were asked for (the run used them all).
-    Too few held-out inputs, or too few to fit on, the probe itself warns about."""
-    out = []
+    """Say what loading the data changed (``bundle.info["notes"]``: images resized or converted, a subset
+    larger than the data) and where the training split held fewer inputs than were asked for (the run
+    used them all). Too few held-out inputs, or too few to fit on, the probe itself warns about."""
+    out = list(dict.fromkeys(bundle.info.get("notes", [])))  # what loading and adapting the data changed (once)
     if train_samples is not None and train_samples > len(bundle.train):
         out.append(f"train_samples={train_samples} asked for, but {bundle.name!r} has {len(bundle.train)} "
                    f"training inputs: all {len(bundle.train)} were used")

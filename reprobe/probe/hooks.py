@@ -46,6 +46,13 @@ def select_output(name: str, output: Any, selector: Optional[Selector]) -> torch
     return out
 
 
+def default_selectors(modules: Mapping[str, nn.Module]) -> Dict[str, Selector]:
+    """Selectors for stages whose output is a tuple by design: a recurrent layer (``nn.LSTM``,
+    ``nn.GRU``, ``nn.RNN``, ``nn.LSTMCell``) returns its output sequence (or hidden state) first,
+    then its final state, and the output is what the next layer reads."""
+    return {n: 0 for n, m in modules.items() if isinstance(m, (nn.RNNBase, nn.LSTMCell))}
+
+
 class StageHooks:
     """Forward hooks on named modules that record each stage's (cloned) output.
 

@@ -18,7 +18,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -29,10 +29,12 @@ from .. import metrics as metric_registry
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
 from ..core.errors import ReprobeError, ReprobeWarning, close_matches, param
 from .batchnorm import estimate_statistics, using_statistics
+from .checks import (check_decodable, check_input_shape, check_model, check_stage_input, check_tensor,
+                     ignored_batch_parts, model_failure)
 from .conv_decoders import MAX_KERNEL_FEATURES
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
-from .hooks import MULTI_CALL_MODES, Selector, StageHooks
+from .hooks import MULTI_CALL_MODES, Selector, StageHooks, default_selectors
 from .layouts import model_output_format, stage_layout, to_channel_first, tracing_last_layers
 from .scale import StageScale, activation_names
 from .stages import StageInfo
@@ -276,6 +278,7 @@ class CascadeProbe:
             selectors = {n: output_selector for n in names}
         else:
             selectors = {}
+        selectors = {**default_selectors({n: modules[n] for n in names}), **selectors}
         self.stages: List[StageInfo] = [StageInfo(i + 1, n, type(modules[n]).__name__) for i, n in enumerate(names)]
         self._selectors = selectors
         self._hooks = StageHooks({n: modules[n] for n in names}, selectors, self.config.multi_call).attach()
@@ -323,6 +326,7 @@ class CascadeProbe:
         if self._closed:
             raise ReprobeError("this probe is closed; make a new CascadeProbe(model)")
         model = self.model
+        check_model(model)
         was_training = model.training
         flags = [(p, p.requires_grad) for p in model.parameters()]
         first = next(model.parameters(), None)
@@ -355,10 +359,7 @@ class CascadeProbe:
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
             if self.input_shape is not None and tuple(x.shape[1:]) == self.input_shape:
                 raise  # the model took this shape before: not an input mistake
-            first = " ".join(str(e).split())[:300]
-            raise ReprobeError(
-                f"{type(self.model).__name__} failed on inputs of shape {tuple(x.shape)} ({type(e).__name__}: {first}); "
-                "give inputs of the shape the model expects (batch first)") from None
+            raise model_failure(self.model, x, e) from None
 
     def _forward(self, x: torch.Tensor) -> List[torch.Tensor]:
         """[z⁰, z¹, …, z^L] for a batch (stage outputs cloned by the hooks).
@@ -391,6 +392,7 @@ class CascadeProbe:
         Returns:
             :attr:`stages`, in execution order, with shapes.
         """
+        check_tensor(x, "x")
         x = _as_input(x)
         self.warnings = []
         tokens = not x.is_floating_point()
@@ -405,6 +407,7 @@ class CascadeProbe:
         for i, s in enumerate(self.stages):
             s.index = i + 1
         z0 = _embedded_input(first_input, self.stages[0].name) if tokens else x
+        check_decodable([(None, z0)] + [(s.name, outputs[s.name]) for s in self.stages])
         with self._session():
             self._warn_about_skips(x)
         self.input_shape = tuple(z0.shape[1:])
@@ -427,6 +430,10 @@ class CascadeProbe:
     def _warn(self, message: str) -> None:
         self.warnings.append(message)
         warnings.warn(message, ReprobeWarning, stacklevel=2)
+
+    def _note_once(self, message: str) -> None:
+        if message not in self.warnings:
+            self._warn(message)
 
     def _drop_unrun_stages(self, order: Sequence[str]) -> None:
         """Drop automatically chosen stages the forward never called (MultiheadAttention's
@@ -520,6 +527,7 @@ class CascadeProbe:
         """
         cfg = self.config
         t0 = time.perf_counter()
+        check_tensor(train, "train")
         if self.input_shape is None:
             self.dry_run(_first_input(train, cfg.batch_size)[:8])
         if cfg.recalibrate_bn and self._bn_statistics is None:
@@ -562,7 +570,8 @@ class CascadeProbe:
                    desc=f"fitting {self.depth} decoders" + (f" (epoch {epoch + 1}/{epochs})" if epochs > 1 else ""))
         seen = 0
         with bar:
-            batches = _iter_inputs(train, cfg.batch_size, shuffle=bool(plan.gradient), seed=cfg.seed + epoch)
+            batches = (check_input_shape(x, self.input_shape, "train") for x in _iter_inputs(
+                train, cfg.batch_size, shuffle=bool(plan.gradient), seed=cfg.seed + epoch, note=self._note_once))
             for x in _rebatch(batches, min_rows):
                 if limit is not None:
                     x = x[: limit - seen]
@@ -593,6 +602,7 @@ class CascadeProbe:
         """
         self._check_fitted()
         l = self.stage_index(stage)
+        check_stage_input(z, self.stages[l - 1].shape, f"{l} ({self.stages[l - 1].name})")
         h = z.to(self.device)
         for k in range(l, 0, -1):
             h = self.decoders[k - 1](h)
@@ -615,9 +625,11 @@ class CascadeProbe:
     def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
         """[z⁰, z¹, …, z^L] for a batch of inputs (the model frozen as during probing); z⁰ is the
         input, or the embedded sequence for token ids."""
+        check_tensor(x, "x")
         x = _as_input(x)
         if self.input_shape is None:
             self.dry_run(x[: min(len(x), 8)])
+        check_input_shape(x, self.input_shape, "x")
         with self._session():
             return self._forward(x)
 
@@ -740,7 +752,7 @@ class CascadeProbe:
                              fit_info: Optional[Mapping[str, Any]] = None) -> List[str]:
         cfg = self.config
         fit_info = self.fit_info if fit_info is None else fit_info
-        warnings = []
+        warnings = list(self.warnings)  # what the dry run and the fit found, and notes on the inputs
         if nonfinite:
             warnings.append(
                 f"non-finite activations or reconstructions at {len(nonfinite)} stage(s) "
@@ -767,7 +779,9 @@ class CascadeProbe:
         self._check_fitted()
         cfg = self.config
         t0 = time.perf_counter()
-        x = _take(test, cfg.samples, cfg.batch_size)
+        check_tensor(test, "test")
+        x = _take(test, cfg.samples, cfg.batch_size, note=self._note_once)
+        check_input_shape(x, self.input_shape, "test")
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
         recon, bad_acts, sq_err, counts, stage_scale = self._reconstruct_all(x)
@@ -927,10 +941,13 @@ def least_determined(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
 
 
 # -- data helpers ------------------------------------------------------------------------------------
-def _as_input(batch: Any) -> torch.Tensor:
+def _as_input(batch: Any, note: Optional[Callable[[str], None]] = None) -> torch.Tensor:
     if isinstance(batch, (tuple, list)):
         if not batch:
             raise ReprobeError("got an empty batch")
+        ignored = ignored_batch_parts(batch) if note is not None else None
+        if ignored:
+            note(ignored)
         batch = batch[0]
     if isinstance(batch, Mapping):
         raise ReprobeError("batches must be tensors or (x, y) pairs, not dicts; wrap your loader to yield x")
@@ -953,7 +970,8 @@ def _embedded_input(first_input: Optional[torch.Tensor], first_stage: str) -> to
     return first_input
 
 
-def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[torch.Tensor]:
+def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0,
+                 note: Optional[Callable[[str], None]] = None) -> Iterator[torch.Tensor]:
     if isinstance(data, torch.Tensor):
         if shuffle:
             data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))]
@@ -966,7 +984,7 @@ def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 
     if not isinstance(data, Iterable):
         raise ReprobeError(f"expected a DataLoader, Dataset or tensor, got {type(data).__name__}")
     for batch in data:
-        yield _as_input(batch)
+        yield _as_input(batch, note)
 
 
 def _rebatch(it: Iterator[torch.Tensor], min_rows: int) -> Iterator[torch.Tensor]:
@@ -991,9 +1009,9 @@ def _first_input(data: Any, batch_size: int) -> torch.Tensor:
     raise ReprobeError("the training data is empty; give the probe at least one batch")
 
 
-def _take(data: Any, n: int, batch_size: int) -> torch.Tensor:
+def _take(data: Any, n: int, batch_size: int, note: Optional[Callable[[str], None]] = None) -> torch.Tensor:
     xs, rows = [], 0
-    for x in _iter_inputs(data, max(batch_size, n)):
+    for x in _iter_inputs(data, max(batch_size, n), note=note):
         xs.append(x)
         rows += x.shape[0]
         if rows >= n:
