@@ -8,7 +8,8 @@ imports analysis, experiments, figures, report or the CLI.
 
 from .decoders import DECODERS, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, register_decoder  # noqa: F401
 from .hooks import StageHooks, select_output  # noqa: F401
-from .probe import CascadeProbe, ProbeConfig, resolve_device  # noqa: F401
+from .config import ProbeConfig, RunOptions, resolve_device  # noqa: F401
+from .probe import CascadeProbe  # noqa: F401
 from .stages import StageInfo  # noqa: F401
 from .result import ProbeResult  # noqa: F401
 from . import conv_decoders  # noqa: F401  (feature-map decoders)
