@@ -296,7 +296,7 @@ def summary_csv(summary: Dict[str, Any]) -> str:
         for k in e.get("timings", {}):
             if k not in timing_keys:
                 timing_keys.append(k)
-    header = ["rank", "name", "spec", "depth", "parameters"]
+    header = ["rank", "name", "spec", "depth", "parameters", "verdict", "predicted_depth", "xi"]
     header += [f"cutoff_{m}" for m in metrics] + [f"cutoff_fraction_{m}" for m in metrics]
     predictor_names = list(summary.get("predictors") or [])
     header += [f"final_{m}" for m in metrics] + [f"predictor_{n}" for n in predictor_names]
@@ -305,7 +305,9 @@ def summary_csv(summary: Dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     for e in models:
-        row = [e.get("rank"), e.get("name"), e.get("spec"), e.get("depth"), e.get("parameters")]
+        pred = e.get("prediction") or {}
+        row = [e.get("rank"), e.get("name"), e.get("spec"), e.get("depth"), e.get("parameters"), pred.get("verdict"),
+               finite_or_none(pred.get("max_trainable_depth")), finite_or_none(pred.get("xi"))]
         row += [e.get("cutoffs", {}).get(m) for m in metrics]
         row += [e.get("cutoff_fraction", {}).get(m) for m in metrics]
         row += [e.get("final", {}).get(m) for m in metrics]

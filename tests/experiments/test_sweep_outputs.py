@@ -89,3 +89,17 @@ def test_off_scale_marks_sit_above_the_panel_in_their_own_rows(sweep_dir, monkey
             rows[line.get_label()] = shown[0, 1]
     assert len(rows) == 2 and len(set(rows.values())) == 2
     assert not [t for t in ax.texts if "off scale" in t.get_text()]
+
+
+def test_compare_summary_csv_has_verdict_predicted_depth_and_xi():
+    import io
+
+    from reprobe.experiments.compare import summary_csv
+
+    summary = {"models": [{"rank": 1, "name": "a", "spec": "mlp", "depth": 10, "parameters": 5,
+                           "cutoffs": {"relative_entropy": 10},
+                           "prediction": {"verdict": "trainable", "max_trainable_depth": 40.0, "xi": 7.5}}],
+               "failed": [{"name": "b", "spec": "x", "error": "boom"}]}
+    rows = list(csv.DictReader(io.StringIO(summary_csv(summary))))
+    assert rows[0]["verdict"] == "trainable" and float(rows[0]["predicted_depth"]) == 40 and float(rows[0]["xi"]) == 7.5
+    assert rows[1]["reason"] == "failed: boom" and rows[1]["verdict"] == ""
