@@ -24,7 +24,8 @@ from typing import Any, Dict, List, Optional
 import click
 
 from .grid_options import family_options, grid_options, run_options, train_options, training_kwargs
-from .options import (FLAG_NAMES, POSITIVE_INT, command_line, data_kwargs, data_options, executor_kwargs, executor_options,
+from ..probe.config import SEED_RANGE
+from .options import (FLAG_NAMES, POSITIVE_INT, WholeRange, command_line, data_kwargs, data_options, executor_kwargs, executor_options,
                       probe_kwargs, probe_options)
 
 def _grid_run(params: Dict[str, Any], out, resume: bool, jobs: Optional[int], quiet: bool) -> Dict[str, Any]:
@@ -167,7 +168,7 @@ def _print_critical_lines(lines: Dict[str, Any]) -> None:
 @run_options
 @executor_options
 @train_options("")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed of weights, split and shuffling")
+@click.option("--seed", type=WholeRange(*SEED_RANGE), default=0, show_default=True, help="seed of weights, split and shuffling")
 @click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:N")
 def train_grid_cmd(out, resume, jobs, quiet, **params):
     """Ground truth: train a net at each grid point (SGD) and record its accuracy.

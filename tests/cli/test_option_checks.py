@@ -40,3 +40,9 @@ def test_compare_refuses_a_wrong_typed_spec_value(tmp_path, spec, words):
 def test_sweep_refuses_a_metric_given_twice(tmp_path):
     _fails_cleanly(["sweep", "--data", "digits", "--depth", "2", "--width", "8", "--sigma-w2", "1",
                     "--metric", "relative_entropy", "--metric", "relative_entropy"], tmp_path, "--metric", "twice")
+
+
+@pytest.mark.parametrize("args", [["sweep", "--depth", "99999999999999999999"], ["sweep", "--width", "1e20"],
+                                  ["train-grid", "--seed", "99999999999999999999999"]])
+def test_sweeps_refuse_huge_grid_values(tmp_path, args):
+    _fails_cleanly([*args, "--data", "digits", "--sigma-w2", "1"], tmp_path, args[1])
