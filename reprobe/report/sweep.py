@@ -100,7 +100,15 @@ def _critical_lines_section(lines: Any, anchor: str) -> List[str]:
 
 
 #: The points table's first columns: the point, then its verdict and the evidence beside it.
-_FIRST_COLUMNS = ("sigma_w2", "sigma_b2", "depth", "width", "verdict", "predicted_depth", "xi")
+_FIRST_COLUMNS = ("sigma_w2", "sigma_b2", "depth", "width", "verdict", "predicted_depth", "xi", "accuracy")
+
+
+def _with_bounds(row: Dict[str, Any]) -> Dict[str, Any]:
+    """``row`` with the predicted depth and ξ̂ written "≥ …" where they are lower bounds (no flag columns)."""
+    for key, flag in (("predicted_depth", "predicted_depth_is_bound"), ("xi", "xi_is_bound")):
+        if row.pop(flag, False) is True and row.get(key) is not None:
+            row[key] = "≥ " + fmt(row[key])
+    return row
 #: Keys of a full record (points.jsonl) that mean what sweep.json's flat keys mean.
 _SAME_AS = {"prediction.verdict": "verdict", "prediction.max_trainable_depth": "predicted_depth", "prediction.xi": "xi",
             "prediction.xi_is_bound": "xi_is_bound", "prediction.depth_is_bound": "predicted_depth_is_bound"}
@@ -146,6 +154,20 @@ def _theory_table(theory: Any) -> str:
     return head + first + table(["σ_w²"] + [f"6ξ_c at σ_b² = {sb}" for sb in sbs], rows, num_cols=list(range(len(sbs) + 1)))
 
 
+def _agreement_table(agree: Any) -> str:
+    """sweep.json's ``agreement``: one row per rule (the prediction, ℓ*, mean field) against the trained nets."""
+    if not isinstance(agree, dict) or not isinstance(agree.get("probe"), dict):
+        return _any_table(agree)
+    rules = [("prediction: depth ≤ c·ξ̂", agree.get("prediction")), ("probe: depth ≤ ℓ*", agree.get("probe")),
+             ("mean field: depth ≤ 6ξ_c", agree.get("theory"))]
+    rows = [[name, fmt(r.get("cells", agree.get("cells"))), fmt(r.get("agree")), fmt(r.get("fraction")),
+             fmt(r.get("spearman")), fmt(r.get("auroc"))] for name, r in rules if isinstance(r, dict)]
+    head = (f"<p>{esc(fmt(agree.get('cells')))} trained nets; trainable means accuracy ≥ "
+            f"{esc(fmt(agree.get('acc_threshold')))}; ℓ* and ξ̂ of {esc(str(agree.get('metric', '?')).replace('_', ' '))}. "
+            "Spearman: across σ_w², the rule's depth against the deepest depth that trained.</p>")
+    return head + table(["rule", "cells", "agree", "agreement", "Spearman", "AUROC"], rows, num_cols=[1, 2, 3, 4, 5])
+
+
 def _depth(v: Any) -> str:
     return "∞" if v == "inf" else fmt(v)
 
@@ -168,7 +190,8 @@ def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, 
     h += _critical_lines_section(sweep.get("critical_lines"), anchor)
     agree = sweep.get("agreement")
     if agree is not None:
-        h.append(f'<h2 id="{esc(anchor)}-agreement">Agreement with theory / training</h2><div data-agreement>{_any_table(agree)}</div>')
+        h.append(f'<h2 id="{esc(anchor)}-agreement">Agreement with theory / training</h2>'
+                 f'<div data-agreement>{_agreement_table(agree)}</div>')
     pngs = sorted(folder.glob("*.png"), key=lambda p: (p.name != "phase.png", p.name))
     h.append(f'<h2 id="{esc(anchor)}-figures">Figures</h2>')
     if pngs:
@@ -193,7 +216,7 @@ def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, 
         h.append(f'<h2 id="{esc(anchor)}-theory">Mean-field theory</h2><div data-theory>{_theory_table(theory)}</div>')
     h.append(f'<h2 id="{esc(anchor)}-points">Points</h2>')
     if points:
-        flat = [{_SAME_AS.get(k, k): v for k, v in _flatten(p).items()} for p in points]
+        flat = [_with_bounds({_SAME_AS.get(k, k): v for k, v in _flatten(p).items()}) for p in points]
         cols = [c for c in _FIRST_COLUMNS if any(c in f for f in flat)]
         for f in flat:
             cols += [k for k in f if k not in cols]
