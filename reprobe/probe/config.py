@@ -109,7 +109,8 @@ class ProbeConfig:
         flag="--decoder-kernel", resume=WHEN_SET, minimum=1, odd=True,
         details="The inverse of a convolution is not local, so a small kernel caps how much of a conv stage a "
                 "decoder can undo: on 8×8 digits, 16-channel tanh CNNs, ξ̂ at the edge of chaos is 8.5 stages with "
-                "k = 3 and 14.3 with k = 7. Cost grows with k²; stages with C·k² above 4608 features fall back to 1×1.")
+                "k = 3 and 14.3 with k = 7. Cost grows with k²; a stage with C·k² above 4608 features gets the "
+                "largest odd kernel that fits (:func:`reprobe.probe.conv_decoders.fitting_kernel`).")
     multi_call: str = option("error", "a stage module that runs more than once per forward", choices=MULTI_CALL_MODES)
     keep_examples: int = option(8, "how many reconstructions per stage the result keeps for pictures", minimum=0)
     progress: bool = option(True, "show progress bars")
