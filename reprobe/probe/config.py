@@ -29,6 +29,7 @@ import torch
 from .. import metrics as metric_registry
 from ..core.errors import ReprobeError, param
 from ..core.io import is_finite_number
+from .decoders import OUTPUT_ACTIVATIONS
 from .hooks import MULTI_CALL_MODES
 
 FIT_METHODS = ("ridge", "adam", "sgd")
@@ -102,7 +103,7 @@ class ProbeConfig:
     seed: int = option(0, "seed of weights, split, shuffling, decoders", flag="--seed", minimum=SEED_RANGE[0],
                        maximum=SEED_RANGE[1], details="In a probe: the decoders' initialisation and the fit's shuffling.")
     decoder_activation: str = option("auto", "output activation of decoders",
-                                     choices=("auto", "sigmoid", "tanh", "identity"),
+                                     choices=OUTPUT_ACTIVATIONS,
                                      details="``auto``: by the target's range; ``tanh``: the paper's.")
     decoder_kernel: int = option(
         3, "k×k kernel of feature-map decoders (odd); larger undoes more of a conv stage, at k² the cost",
