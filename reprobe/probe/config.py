@@ -19,6 +19,7 @@ options (``reprobe.experiments.compare.PROBE_KEYS``) are all made from :func:`pr
 from __future__ import annotations
 
 import dataclasses
+import functools
 import numbers
 import typing
 from dataclasses import dataclass, field
@@ -192,6 +193,7 @@ def option_field(name: str) -> dataclasses.Field:
     raise ReprobeError(f"unknown probe option {name!r}")
 
 
+@functools.lru_cache(maxsize=None)
 def field_type(f: dataclasses.Field) -> Tuple[type, bool, bool]:
     """(base type, None allowed, a tuple of them) of a field, read from its annotation."""
     owner = ProbeConfig if f.name in ProbeConfig.__dataclass_fields__ else RunOptions
