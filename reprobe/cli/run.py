@@ -118,6 +118,7 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, fai
     from ..core.outdir import claimed
 
     check_options_apply(params["model"])
+    probe_kwargs(params)  # bad probe options (a metric given twice …) fail before the folder is claimed
     from ..predictors import get_predictor
 
     for name in predictors:  # unknown names fail before any work

@@ -17,7 +17,7 @@ from ..data import DatasetBundle, load_dataset
 from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
-from ..probe import CascadeProbe, ProbeResult
+from ..probe import CascadeProbe, ProbeConfig, ProbeResult
 from ..probe.batched import BatchedMLPProbe, NotBatchable
 from ..predictors import get_predictor, score
 from ..predictors.reconstruction import score_of_prediction
@@ -267,6 +267,6 @@ def rebuild_probe(run_dir) -> Tuple[ProbeResult, nn.Module, CascadeProbe]:
         load_weights_file(model, opts["weights"])
     names = [s.name for s in result.stages]
     probe = CascadeProbe(model, names, progress=False, device="cpu",
-                         multi_call=result.config.get("multi_call", "error"))
+                         multi_call=result.config.get("multi_call", ProbeConfig.multi_call))
     probe.load_decoders(dec)
     return result, model, probe

@@ -10,7 +10,8 @@ from .decoders import (  # noqa: F401
     DECODERS, DecoderKind, DecoderSize, DecoderSpec, LinearDecoder, build_decoder, choose_out_activation, decoder_size,
     get_decoder, list_decoders, register_decoder)
 from .hooks import StageHooks, select_output  # noqa: F401
-from .probe import CascadeProbe, ProbeConfig, resolve_device  # noqa: F401
+from .config import ProbeConfig, RunOptions, resolve_device  # noqa: F401
+from .probe import CascadeProbe  # noqa: F401
 from .stages import StageInfo  # noqa: F401
 from .result import ProbeResult  # noqa: F401
 from . import conv_decoders  # noqa: F401  (feature-map decoders)

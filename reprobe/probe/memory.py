@@ -89,9 +89,12 @@ def probe_bytes(size: ModelSize, probe: Mapping[str, Any], test_inputs: Optional
     """
     from .fitting import MAX_CLOSED_FORM_BYTES, MAX_CLOSED_FORM_FEATURES
 
-    fit = probe.get("fit", "ridge")
-    batch = int(probe.get("batch_size", 64))
-    samples = int(probe.get("samples", 100))
+    from .config import ProbeConfig
+
+    default = ProbeConfig()
+    fit = probe.get("fit", default.fit)
+    batch = int(probe.get("batch_size", default.batch_size))
+    samples = int(probe.get("samples", default.samples))
     if test_inputs is not None:
         samples = min(samples, test_inputs)
     shapes = [size.input_shape] + list(size.stages)
@@ -131,7 +134,7 @@ def available_bytes() -> Optional[int]:
 
 
 def _gpu_free_bytes(device: str) -> Optional[int]:
-    from .probe import resolve_device
+    from .config import resolve_device
 
     dev = resolve_device(device)
     if dev.type != "cuda":

@@ -171,14 +171,13 @@ def test_unknown_per_model_option_is_an_error(tmp_path):
     assert len(r.output.strip().splitlines()) == 1
 
 
-def test_bad_option_type_fails_that_model_only(mnist, tmp_path):
-    """depth=abc reaches the builder as a string (TypeError): that model fails, the others are probed."""
-    specs = [parse_model_spec("mlp:depth=abc"), parse_model_spec("mlp:depth=2")]
-    summary = compare_models(specs, tmp_path, bundle=mnist, model_options={"width": 16},
-                             probe_options={"train_samples": 100, "samples": 20, "progress": False}, report=False)
-    assert [m["name"] for m in summary["models"]] == ["mlp(depth=2)"]
-    assert [f["name"] for f in summary["failed"]] == ["mlp(depth=abc)"]
-    assert summary["failed"][0]["error"].startswith("TypeError")
+def test_bad_option_type_fails_before_any_work(mnist, tmp_path):
+    """depth=abc is refused with one line naming the key and the type, before any model is probed."""
+    specs = [parse_model_spec("mlp:depth=2"), parse_model_spec("mlp:depth=abc")]
+    with pytest.raises(ReprobeError, match=r"mlp\(depth=abc\).*depth='abc' must be a whole number"):
+        compare_models(specs, tmp_path, bundle=mnist, model_options={"width": 16},
+                       probe_options={"train_samples": 100, "samples": 20, "progress": False}, report=False)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_compare_scores_predictors_and_the_report_shows_how_they_agree(mnist, tmp_path):
