@@ -32,6 +32,8 @@ from .conv_decoders import MAX_KERNEL_FEATURES
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks
+from .keyword_inputs import (KeywordBatch, ModelInput, call_model, concat, input_tensor, keyword_batch, pair_with_mask,
+                             whole_batch)
 from .stages import StageInfo
 
 FIT_METHODS = ("ridge", "adam", "sgd")
@@ -341,7 +343,7 @@ class CascadeProbe:
     def _call_model(self, x: torch.Tensor) -> None:
         """Run the model; inputs it cannot take (wrong shape, dtype) are the caller's mistake, said in one line."""
         try:
-            self.model(x)
+            call_model(self.model, x)
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
             if self.input_shape is not None and tuple(x.shape[1:]) == self.input_shape:
                 raise  # the model took this shape before: not an input mistake
@@ -365,7 +367,7 @@ class CascadeProbe:
                 f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
                 f"actually calls ({HOW_TO_NAME_STAGES})"
             )
-        return [_embedded_input(rec.first_input, self.stages[0].name) if tokens else x] + [
+        return [_embedded_input(rec.first_input, self.stages[0].name) if tokens else input_tensor(x)] + [
             rec.outputs[s.name] for s in self.stages]
 
     def dry_run(self, x: Any) -> List[StageInfo]:
@@ -393,7 +395,7 @@ class CascadeProbe:
         self.stages = [by_name[n] for n in order if n in by_name]
         for i, s in enumerate(self.stages):
             s.index = i + 1
-        z0 = _embedded_input(first_input, self.stages[0].name) if tokens else x
+        z0 = _embedded_input(first_input, self.stages[0].name) if tokens else input_tensor(x)
         with self._session():
             self._warn_about_skips(x)
         self.input_shape = tuple(z0.shape[1:])
@@ -438,11 +440,12 @@ class CascadeProbe:
     def _warn_about_skips(self, x: torch.Tensor) -> None:
         """Warn when a stage reads more than the previous stage's output (UNet's skip-concat):
         the cascade decodes each stage from the one before, so a skip path goes unmeasured."""
-        leaf = x[:2].to(self.device).clone()
+        sample = x[:2].to(self.device).clone()
+        leaf = input_tensor(sample)
         leaf = leaf.requires_grad_() if leaf.is_floating_point() else leaf
         try:
             with torch.enable_grad(), self._hooks.recording(trace=True, input_leaf=leaf) as rec:
-                self.model(leaf)
+                call_model(self.model, sample)
             sources = dict(rec.sources)
         except Exception:  # a model that cannot run with autograd on: nothing to say about skips
             return
@@ -887,15 +890,18 @@ def _least_determined_decoder(fit_info: Mapping[str, Any], decoders: Sequence[nn
 
 
 # -- data helpers ------------------------------------------------------------------------------------
-def _as_input(batch: Any) -> torch.Tensor:
+def _as_input(batch: Any) -> ModelInput:
     if isinstance(batch, (tuple, list)):
         if not batch:
             raise ReprobeError("got an empty batch")
-        batch = batch[0]
+        paired = pair_with_mask(batch)
+        batch = paired if paired is not None else batch[0]
     if isinstance(batch, Mapping):
-        raise ReprobeError("batches must be tensors or (x, y) pairs, not dicts; wrap your loader to yield x")
+        return keyword_batch(batch)
+    if isinstance(batch, KeywordBatch):
+        return batch
     if not isinstance(batch, torch.Tensor):
-        raise ReprobeError(f"batches must be tensors or (x, y) pairs, got {type(batch).__name__}")
+        raise ReprobeError(f"batches must be tensors, (x, y) pairs or dicts of tensors, got {type(batch).__name__}")
     # Integer batches (token ids) reach the model as they are; only masks become numbers.
     if batch.dtype == torch.bool:
         batch = batch.float()
@@ -913,8 +919,9 @@ def _embedded_input(first_input: Optional[torch.Tensor], first_stage: str) -> to
     return first_input
 
 
-def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[torch.Tensor]:
-    if isinstance(data, torch.Tensor):
+def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[ModelInput]:
+    data = whole_batch(data)
+    if isinstance(data, (torch.Tensor, KeywordBatch)):
         if shuffle:
             data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))]
         for i in range(0, len(data), batch_size):
@@ -939,10 +946,10 @@ def _rebatch(it: Iterator[torch.Tensor], min_rows: int) -> Iterator[torch.Tensor
         buf.append(x)
         rows += x.shape[0]
         if rows >= min_rows:
-            yield torch.cat(buf)
+            yield concat(buf)
             buf, rows = [], 0
     if buf:
-        yield torch.cat(buf)
+        yield concat(buf)
 
 
 def _first_input(data: Any, batch_size: int) -> torch.Tensor:
@@ -960,7 +967,7 @@ def _take(data: Any, n: int, batch_size: int) -> torch.Tensor:
             break
     if not xs:
         raise ReprobeError("the test data is empty; the probe needs held-out inputs to evaluate")
-    return torch.cat(xs)[:n]
+    return concat(xs)[:n]
 
 
 def _dataset_len(data: Any) -> Optional[int]:
