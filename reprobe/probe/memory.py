@@ -63,7 +63,7 @@ ESTIMATORS: Dict[str, Callable[..., Optional[ModelSize]]] = {
 def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
     """(features, targets) of the decoder from a stage of shape ``inp`` back to ``out``."""
     from .conv_decoders import subpixel_geometry
-    from .token_decoders import MAX_FLAT_TOKEN_FEATURES
+    from .token_decoders import MAX_FLAT_TOKEN_FEATURES, patch_grid
 
     if len(inp) == 3 and len(out) == 3:  # sub-pixel conv: k×k patches → C'·r² sub-pixels
         g = subpixel_geometry(inp, out)
@@ -72,6 +72,9 @@ def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
         return inp[0] * min(inp[1], 4) * min(inp[2], 4), math.prod(out)
     if len(inp) == 2 and len(out) == 2 and inp[0] == out[0] and math.prod(inp) > MAX_FLAT_TOKEN_FEATURES:
         return 2 * inp[1] + inp[0], out[1]  # token decoder: [token, prefix mean] + a bias per position
+    if len(inp) == 2 and len(out) == 3 and patch_grid(inp[0], out[1], out[2]) is not None:
+        side = patch_grid(inp[0], out[1], out[2])[1]
+        return inp[1], out[0] * side * side  # patch decoder: one token to its pixels
     return math.prod(inp), math.prod(out)
 
 

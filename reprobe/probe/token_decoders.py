@@ -21,6 +21,10 @@ the MLP's GELU, not the mixing.
 
 Sequences of at most :data:`MAX_FLAT_TOKEN_FEATURES` numbers keep the flattened ``flatten-linear``
 decoder, which can undo any mixing and is well determined by the default 2048 fit inputs.
+
+``patch``: a vision transformer's first block (T, d) back to its image (C, H, W): the tokens after
+the class/register tokens are the patches of a grid, and one Linear shared by all patches maps each
+to its p×p pixels (the inverse of a patch embedding), again one row per patch.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
+from einops import rearrange
 
 from .decoders import ClosedFormMixin, DecoderSpec, register_decoder, squash
 from .ridge import ridge_solution
@@ -119,3 +124,59 @@ def _token_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if spec.in_shape[0] != spec.out_shape[0] or math.prod(spec.in_shape) <= MAX_FLAT_TOKEN_FEATURES:
         return None
     return TokenDecoder(spec)
+
+
+#: A vision transformer puts at most this many class/register tokens before its patches.
+MAX_PREFIX_TOKENS = 8
+
+
+def patch_grid(tokens: int, height: int, width: int):
+    """(prefix tokens, patch side p) such that the last tokens are the (H/p)×(W/p) patches, or None."""
+    for prefix in range(min(MAX_PREFIX_TOKENS, tokens - 1) + 1):
+        patches = tokens - prefix
+        side = math.isqrt(height * width // patches) if height * width % patches == 0 else 0
+        if side and side * side * patches == height * width and height % side == 0 and width % side == 0:
+            return prefix, side
+    return None
+
+
+class PatchDecoder(ClosedFormMixin, nn.Module):
+    """One Linear shared by all patch tokens, d → C·p², each token to its p×p patch of the image."""
+
+    def __init__(self, spec: DecoderSpec, prefix: int, side: int):
+        super().__init__()
+        (tokens, d), (c, h, w) = spec.in_shape, spec.out_shape
+        self.prefix, self.side, self.grid = prefix, side, (h // side, w // side)
+        self.linear = nn.Linear(d, c * side * side)
+        self.out_activation, self.bounds = spec.out_activation, spec.bounds
+        self.n_features, self.n_targets = d, c * side * side
+        self.rows_per_input = tokens - prefix
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        y = self.linear(z[:, self.prefix:])
+        y = rearrange(y, "b (h w) (c p q) -> b c (h p) (w q)", h=self.grid[0], p=self.side, q=self.side)
+        return squash(y, self.out_activation, self.bounds, self.closed_form)
+
+    def design(self, z, y, positions=None, generator=None):
+        a = z[:, self.prefix:]
+        t = rearrange(y, "b c (h p) (w q) -> b (h w) (c p q)", p=self.side, q=self.side)
+        if positions is not None and positions < a.shape[1]:
+            where = torch.randint(a.shape[1], (a.shape[0], positions), generator=generator).to(z.device)
+            rows = torch.arange(a.shape[0], device=z.device)[:, None]
+            a, t = a[rows, where], t[rows, where]
+        return a.reshape(-1, self.n_features), t.reshape(-1, self.n_targets)
+
+    def set_solution(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.linear.weight.copy_(weight.to(self.linear.weight.dtype))
+        self.linear.bias.copy_(bias.to(self.linear.bias.dtype))
+
+
+@register_decoder("patch", priority=55,
+                  help="a vision transformer's tokens (T, d) back to its image (C, H, W): one Linear per patch token to its pixels")
+def _patch_builder(spec: DecoderSpec) -> Optional[nn.Module]:
+    if not (_is_sequence(spec.in_shape) and len(spec.out_shape) == 3):
+        return None
+    grid = patch_grid(spec.in_shape[0], spec.out_shape[1], spec.out_shape[2])
+    if grid is None or math.prod(spec.in_shape) * math.prod(spec.out_shape) <= 4 * MAX_FLAT_TOKEN_FEATURES ** 2:
+        return None
+    return PatchDecoder(spec, *grid)

@@ -79,3 +79,21 @@ def test_the_probe_decodes_token_stages_with_token_decoders():
     assert [s["decoder"] for s in result.stage_dicts()] == ["token", "token"]
     r2 = 1 - float(((recon[1] - x[224:]) ** 2).sum() / ((x[224:] - x[224:].mean(0)) ** 2).sum())
     assert r2 > 0.95
+
+
+def test_patch_decoder_inverts_a_patch_embedding():
+    """Tokens made by a linear patch embedding (plus a class token) decode back to the image."""
+    from einops import rearrange
+
+    torch.manual_seed(0)
+    images = torch.randn(64, 3, 16, 16)
+    embed = torch.randn(3 * 4 * 4, 64)  # 48 pixels per patch → 64 features: invertible
+    patches = rearrange(images, "b c (h p) (w q) -> b (h w) (c p q)", p=4, q=4) @ embed
+    tokens = torch.cat([torch.randn(64, 1, 64), patches], 1)  # (N, 1 + 16, 64)
+    decoder = build_decoder(DecoderSpec(in_shape=(17, 64), out_shape=(3, 16, 16)))
+    assert decoder.decoder_kind == "patch" and (decoder.prefix, decoder.side) == (1, 4)
+    stats = RidgeStatistics()
+    stats.add(*decoder.design(tokens, images))
+    decoder.fit_closed_form(stats.gram, stats.cross, 0.0)
+    with torch.no_grad():
+        assert float((decoder(tokens) - images).abs().max()) < 1e-3
