@@ -61,3 +61,19 @@ def test_a_pair_stays_ids_and_labels_for_a_model_without_a_mask():
     with CascadeProbe(model, stages=["1"], progress=False, device="cpu") as probe:
         zs = probe.activations((ids, labels))
     assert zs[1].shape == (8, 10, 8)
+
+
+def test_the_readme_bert_example_runs(monkeypatch):
+    """The README's BERT-with-a-mask example, as written, on a narrow BERT (same code, smaller config)."""
+    import functools
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    code = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "BertModel(BertConfig" in b)
+    narrow = functools.partial(transformers.BertConfig, hidden_size=32, num_attention_heads=2, intermediate_size=64)
+    monkeypatch.setattr(transformers, "BertConfig", narrow)
+    scope = {"torch": torch, "CascadeProbe": functools.partial(CascadeProbe, progress=False, device="cpu", samples=44)}
+    exec(code, scope)
+    result = scope["result"]
+    assert result.depth == 4 and result.samples == 44 and all(v is not None for v in result.metrics["mse"])
