@@ -204,6 +204,7 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     probe's settings) size the memory estimate checked before the model is built.
     """
     from ..data.images import adapt_bundle, subsample_bundle
+    from ..data.tokens import adapt_tokens
     from ..probe.memory import check_model_memory
     from ..models import MODELS
     from ..models.vision import _weights_kind, load_weights_file
@@ -227,7 +228,9 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     if model in MODELS and kind == "path":
         load_weights_file(net, opts["weights"])
     req = getattr(net, "reprobe_input", None)
-    if req:
+    if req and req.get("tokens"):
+        bundle = adapt_tokens(bundle, req["tokens"]["vocab"], req["tokens"].get("length"), model)
+    elif req:
         bundle = adapt_bundle(bundle, req.get("channels"), req.get("size"), req.get("mean"), req.get("std"), allow=allow)
     return net, bundle
 

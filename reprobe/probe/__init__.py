@@ -15,4 +15,5 @@ from .probe import CascadeProbe  # noqa: F401
 from .stages import StageInfo  # noqa: F401
 from .result import ProbeResult  # noqa: F401
 from . import conv_decoders  # noqa: F401  (feature-map decoders)
+from . import token_decoders  # noqa: F401  (token-sequence decoders)
 from .batched import BatchedMLPProbe, NotBatchable  # noqa: F401  (K equal-shape MLPs probed together)

@@ -20,6 +20,7 @@ import torch
 import torch.nn as nn
 
 from ..core.errors import ReprobeError
+from .keyword_inputs import hidden_state_of
 
 Selector = Union[int, str, Callable[[Any], torch.Tensor]]
 MULTI_CALL_MODES = ("error", "first", "last")
@@ -35,7 +36,7 @@ def select_output(name: str, output: Any, selector: Optional[Selector]) -> torch
         else:
             out = output[selector]
     else:
-        out = output
+        out = hidden_state_of(output)
     if not isinstance(out, torch.Tensor):
         kind = type(out).__name__
         size = f" of {len(out)}" if isinstance(out, (tuple, list, Mapping)) else ""

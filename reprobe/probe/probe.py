@@ -37,6 +37,8 @@ from .fitting import DecoderFitter, FitPlan, plan_fit, warn_over_budget
 from .hooks import MULTI_CALL_MODES, Selector, StageHooks, default_selectors
 from .layouts import model_output_format, stage_layout, to_channel_first, tracing_last_layers
 from .scale import StageScale, activation_names
+from .keyword_inputs import (KeywordBatch, ModelInput, call_model, concat, input_tensor, keyword_batch, pair_with_mask,
+                             whole_batch)
 from .stages import StageInfo
 from .config import FIT_METHODS, ProbeConfig, resolve_device  # noqa: F401  (declared in config.py)
 
@@ -215,7 +217,7 @@ class CascadeProbe:
     def _call_model(self, x: torch.Tensor) -> None:
         """Run the model; inputs it cannot take (wrong shape, dtype) are the caller's mistake, said in one line."""
         try:
-            self.model(x)
+            call_model(self.model, x)
         except (RuntimeError, ValueError, TypeError, IndexError) as e:
             if self.input_shape is not None and tuple(x.shape[1:]) == self.input_shape:
                 raise  # the model took this shape before: not an input mistake
@@ -236,7 +238,7 @@ class CascadeProbe:
                 f"stage(s) {', '.join(missing)} did not run in the forward pass; pick modules the forward "
                 f"actually calls ({HOW_TO_NAME_STAGES})"
             )
-        return [_embedded_input(rec.first_input, self.stages[0].name) if tokens else x] + [
+        return [_embedded_input(rec.first_input, self.stages[0].name) if tokens else input_tensor(x)] + [
             to_channel_first(rec.outputs[s.name], s.layout) for s in self.stages]
 
     def dry_run(self, x: Any) -> List[StageInfo]:
@@ -266,7 +268,7 @@ class CascadeProbe:
         self.stages = [by_name[n] for n in order if n in by_name]
         for i, s in enumerate(self.stages):
             s.index = i + 1
-        z0 = _embedded_input(first_input, self.stages[0].name) if tokens else x
+        z0 = _embedded_input(first_input, self.stages[0].name) if tokens else input_tensor(x)
         check_decodable([(None, z0)] + [(s.name, outputs[s.name]) for s in self.stages])
         with self._session():
             self._warn_about_skips(x)
@@ -318,11 +320,12 @@ class CascadeProbe:
     def _warn_about_skips(self, x: torch.Tensor) -> None:
         """Warn when a stage reads more than the previous stage's output (UNet's skip-concat):
         the cascade decodes each stage from the one before, so a skip path goes unmeasured."""
-        leaf = x[:2].to(self.device).clone()
+        sample = x[:2].to(self.device).clone()
+        leaf = input_tensor(sample)
         leaf = leaf.requires_grad_() if leaf.is_floating_point() else leaf
         try:
             with torch.enable_grad(), self._hooks.recording(trace=True, input_leaf=leaf) as rec:
-                self.model(leaf)
+                call_model(self.model, sample)
             sources = dict(rec.sources)
         except Exception:  # a model that cannot run with autograd on: nothing to say about skips
             return
@@ -801,18 +804,22 @@ def least_determined(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
 
 
 # -- data helpers ------------------------------------------------------------------------------------
-def _as_input(batch: Any, note: Optional[Callable[[str], None]] = None) -> torch.Tensor:
+def _as_input(batch: Any, note: Optional[Callable[[str], None]] = None) -> ModelInput:
     if isinstance(batch, (tuple, list)):
         if not batch:
             raise ReprobeError("got an empty batch")
-        ignored = ignored_batch_parts(batch) if note is not None else None
-        if ignored:
-            note(ignored)
-        batch = batch[0]
+        paired = pair_with_mask(batch)
+        if paired is None:
+            ignored = ignored_batch_parts(batch) if note is not None else None
+            if ignored:
+                note(ignored)
+        batch = paired if paired is not None else batch[0]
     if isinstance(batch, Mapping):
-        raise ReprobeError("batches must be tensors or (x, y) pairs, not dicts; wrap your loader to yield x")
+        return keyword_batch(batch)
+    if isinstance(batch, KeywordBatch):
+        return batch
     if not isinstance(batch, torch.Tensor):
-        raise ReprobeError(f"batches must be tensors or (x, y) pairs, got {type(batch).__name__}")
+        raise ReprobeError(f"batches must be tensors, (x, y) pairs or dicts of tensors, got {type(batch).__name__}")
     # Integer batches (token ids) reach the model as they are; only masks become numbers.
     if batch.dtype == torch.bool:
         batch = batch.float()
@@ -831,8 +838,9 @@ def _embedded_input(first_input: Optional[torch.Tensor], first_stage: str) -> to
 
 
 def _iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0,
-                 note: Optional[Callable[[str], None]] = None) -> Iterator[torch.Tensor]:
-    if isinstance(data, torch.Tensor):
+                 note: Optional[Callable[[str], None]] = None) -> Iterator[ModelInput]:
+    data = whole_batch(data)
+    if isinstance(data, (torch.Tensor, KeywordBatch)):
         if shuffle:
             data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))]
         for i in range(0, len(data), batch_size):
@@ -857,10 +865,10 @@ def _rebatch(it: Iterator[torch.Tensor], min_rows: int) -> Iterator[torch.Tensor
         buf.append(x)
         rows += x.shape[0]
         if rows >= min_rows:
-            yield torch.cat(buf)
+            yield concat(buf)
             buf, rows = [], 0
     if buf:
-        yield torch.cat(buf)
+        yield concat(buf)
 
 
 def _first_input(data: Any, batch_size: int) -> torch.Tensor:
@@ -878,7 +886,7 @@ def _take(data: Any, n: int, batch_size: int, note: Optional[Callable[[str], Non
             break
     if not xs:
         raise ReprobeError("the test data is empty; the probe needs held-out inputs to evaluate")
-    return torch.cat(xs)[:n]
+    return concat(xs)[:n]
 
 
 def _dataset_len(data: Any) -> Optional[int]:
