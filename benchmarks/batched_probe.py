@@ -20,11 +20,12 @@ import torch
 
 from reprobe.experiments.points import run_point, run_unit
 from reprobe.experiments.sweep import SWEEP_PROBE_DEFAULTS
+from reprobe.probe.config import recorded_options
 
 
 def row_tasks(nets: int, depth: int, width: int, device: str) -> list:
     """The tasks of one σ_w² row (1.0 … 4.0) as ``run_sweep`` makes them."""
-    probe = {**SWEEP_PROBE_DEFAULTS, "seed": 0, "progress": False, "device": device}
+    probe = recorded_options({**SWEEP_PROBE_DEFAULTS, "seed": 0, "progress": False, "device": device})
     settings = {"model": "mlp", "model_options": {"activation": "tanh", "shape": "wide"}, "data": "mnist-5k",
                 "data_options": {"root": None, "seed": 0, "test_fraction": 0.1}, "probe": probe, "train": None}
     return [{"sigma_w2": 1.0 + 3.0 * i / max(1, nets - 1), "sigma_b2": 0.05, "depth": depth, "width": width,

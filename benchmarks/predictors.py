@@ -79,7 +79,7 @@ def main() -> None:
     from reprobe.data import load_dataset
     from reprobe.experiments.sweep import six_xi, theory_reference
     from reprobe.models import build_model
-    from reprobe.predictors import predictor_names, score
+    from reprobe.predictors import list_predictors, score
 
     grid = Path(args.grid)
     points, trained = read_jsonl(grid / "points.jsonl"), read_jsonl(grid / "trained.jsonl")
@@ -92,7 +92,7 @@ def main() -> None:
     loader = torch.utils.data.DataLoader(bundle.train, batch_size=args.batch, shuffle=True,
                                          generator=torch.Generator().manual_seed(0))
     x, y = next(iter(loader))
-    names = [n for n in predictor_names() if not (n == "reconstruction" and args.no_reconstruction)]
+    names = [n for n in list_predictors() if not (n == "reconstruction" and args.no_reconstruction)]
     results: Dict[tuple, dict] = {}
     print(f"grid {grid.name}: {len(keys)} σ_w² lines, {len(trained)} trained cells (trainable ⇔ accuracy ≥ {ACC_THRESHOLD})")
     for k in keys:

@@ -35,6 +35,7 @@ from reprobe.experiments.executors import run_tasks  # noqa: E402
 from reprobe.experiments.grid import expand_grid  # noqa: E402
 from reprobe.experiments.store import PointStore  # noqa: E402
 from reprobe.experiments.sweep import SWEEP_PROBE_DEFAULTS  # noqa: E402
+from reprobe.probe.config import recorded_options  # noqa: E402
 
 
 def make_tasks(points: int, depth: int, width: int) -> List[Dict[str, Any]]:
@@ -42,7 +43,7 @@ def make_tasks(points: int, depth: int, width: int) -> List[Dict[str, Any]]:
     sws = [round(1.0 + 3.0 * i / max(1, points - 1), 4) for i in range(points)]
     settings = {"model": "mlp", "model_options": {"activation": "tanh", "shape": "wide"}, "data": "mnist-5k",
                 "data_options": {"root": None, "seed": 0, "test_fraction": 0.1},
-                "probe": {**SWEEP_PROBE_DEFAULTS, "seed": 0, "progress": False}, "train": None}
+                "probe": recorded_options({**SWEEP_PROBE_DEFAULTS, "seed": 0, "progress": False}), "train": None}
     return [{**p, **settings} for p in expand_grid(sws, [0.05], [depth], [width], 0)]
 
 

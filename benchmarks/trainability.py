@@ -103,7 +103,7 @@ def add_saturation(folder: Path) -> None:
 
 
 def make_grid(name: str, out: Path) -> None:
-    if out.parent == V2:
+    if out.resolve().parent == V2:
         return make_grid_v2(name, out)
     for args in GRIDS[name]:
         cmd = [sys.executable, "-m", "reprobe.cli", *args, "--out", str(out)]
@@ -136,7 +136,7 @@ def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
     lines = deepest_points(probes)
     activation = (probes[0].get("settings") or {}).get("model_options", {}).get("activation", "tanh")
     theory = theory_reference(activation, sorted({p["sigma_w2"] for p in probes}), sorted({p["sigma_b2"] for p in probes}))
-    head = f"{out.parent.name if out.parent == V2 else 'v1'} {out.name}: {len(lines)} σ_w² lines, {len(trained)} trained nets, trainable ⇔ accuracy ≥ {thr:.2f}"
+    head = f"{'v2' if out.resolve().parent == V2 else 'v1'} {out.name}: {len(lines)} σ_w² lines, {len(trained)} trained nets, trainable ⇔ accuracy ≥ {thr:.2f}"
     mf = lambda sw, sb: six_xi(theory, sw, sb)  # noqa: E731
     rows, notes = [], []
     for metric in ("relative_entropy", "mse"):
@@ -144,15 +144,15 @@ def grid_rows(out: Path) -> Tuple[str, List[Tuple[str, object]], List[str]]:
         scored = validate(probes, trained, thr, mf, metrics=(metric,), metric=metric)  # the shipped calibration
         tag = " (the default)" if metric == DEFAULT_METRIC else ""
         rows.append((f"prediction {metric}{tag}", scored[0]))
-        c, _, fitted = calibrate(lines, trained, thr, metric=metric, floors=(None,))
-        rows.append(("  c (at width 300) fitted on this grid", fitted))
-        rows.append(("  c fitted, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric, floors=(None,))))
-        c2, floor, fitted2 = calibrate(lines, trained, thr, metric=metric)
-        rows.append(("  c and ξ_floor fitted", fitted2))
-        rows.append(("  c and ξ_floor, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric)))
+        fitted = {}
+        for form in ("linear", "floor"):
+            fitted[form], score = calibrate(lines, trained, thr, metric=metric, form=form)
+            rows.append((f"  {form} map fitted on this grid", score))
+            rows.append((f"  {form} map, leave-one-σ_w²-out", cross_validate(lines, trained, thr, metric=metric, form=form)))
         rows.append((f"ℓ* {metric} (depth ≤ ℓ*)", scored[1]))
-        notes.append(f"{out.name}, {metric}: fitted c (at width 300) = {c:g}; c, ξ_floor = {c2:g}, {floor} "
-                     f"({time.perf_counter() - t0:.0f} s)")
+        lin, flo = fitted["linear"], fitted["floor"]
+        notes.append(f"{out.name}, {metric}: fitted c (at width 300) = {lin.depth_per_xi:g}; c, ξ_floor (at width 300) "
+                     f"= {flo.depth_per_xi:g}, {flo.floor_xi:g} ({time.perf_counter() - t0:.0f} s)")
     scored = validate(probes, trained, thr, mf, metrics=("differential_entropy",))
     rows.append(("ℓ* differential_entropy (depth ≤ ℓ*)", scored[1]))
     rows.append(("mean field (depth ≤ 6ξ_c)", scored[-1]))
@@ -197,6 +197,7 @@ def width_law(folders: List[Path]) -> None:
         grids[out.name] = (lines, trained, default_acc_threshold(trained), line_fits(lines), widths)
     if len(grids) < 2:
         return
+    print("how c scales with an MLP's hidden width n (v1 linear map, relative entropy):")
 
     def agree(name, c, p):
         lines, trained, thr, fits, widths = grids[name]
@@ -224,16 +225,13 @@ def width_law(folders: List[Path]) -> None:
 
 def calibration_grids(folders: List[Path]):
     """Each folder as a :class:`reprobe.analysis.calibration.Grid` (ξ̂ with the saturation level fixed)."""
-    from reprobe.analysis.calibration import make_grid as calibration_grid
-    from reprobe.analysis.validation import deepest_points, line_fits, line_key, line_widths
+    from reprobe.analysis.validation import calibration_grid, deepest_points
     from reprobe.experiments.sweep import default_acc_threshold, load_grid
 
     grids = []
     for out in folders:
         probes, trained = load_grid(out)
-        lines = deepest_points(probes)
-        cells = [(line_key(t), t["depth"], t.get("accuracy")) for t in trained]
-        grids.append(calibration_grid(out.name, line_fits(lines), line_widths(lines), cells, default_acc_threshold(trained)))
+        grids.append(calibration_grid(deepest_points(probes), trained, default_acc_threshold(trained), name=out.name))
     return grids
 
 
@@ -267,7 +265,7 @@ def main() -> None:
         [HERE / "grids" / n for n in GRIDS] + [V2 / n for n in GRIDS_V2])
     grids, ready = [], []
     for out in folders:
-        known = GRIDS_V2 if out.parent == V2 else GRIDS
+        known = GRIDS_V2 if out.resolve().parent == V2 else GRIDS
         if args.make and out.name in known:
             make_grid(out.name, out)
         if not (out / "trained.jsonl").is_file() or not (out / "points.jsonl").is_file():
@@ -277,9 +275,8 @@ def main() -> None:
         ready.append(out)
     if grids:
         print_table(grids)
-        print("how c scales with an MLP's hidden width n (prediction, relative entropy):")
-        width_law([f for f in ready if f.parent != V2])
-    v2_mlp = [f for f in ready if f.parent == V2 and f.name.startswith("mlp-")]
+        width_law([f for f in ready if f.resolve().parent != V2])
+    v2_mlp = [f for f in ready if f.resolve().parent == V2 and f.name.startswith("mlp-")]
     if args.forms and v2_mlp:
         forms_table(v2_mlp)
 

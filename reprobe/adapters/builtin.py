@@ -7,6 +7,7 @@ from typing import List, Optional
 import torch.nn as nn
 
 from .common import ACTIVATION_TYPES, PASS_THROUGH_TYPES, has_own_parameters, layer_with_activation, leaf_modules
+from .cut_points import on_main_path
 from .registry import register_adapter
 
 
@@ -20,13 +21,18 @@ def mlp_stages(model: nn.Module, **_) -> Optional[List[str]]:
     return layer_with_activation(leaves, lambda m: isinstance(m, nn.Linear))
 
 
-@register_adapter("generic", priority=-100, help="every leaf layer with weights (+ its activation), in order")
+@register_adapter("generic", priority=-100,
+                  help="every leaf layer with weights (+ its activation) on the main path; blocks with branches as a whole")
 def generic_stages(model: nn.Module, **_) -> Optional[List[str]]:
     """Fallback: leaf modules with their own parameters (norms excluded), each followed by its
-    activation if one comes next; the probe re-orders them by execution order."""
+    activation if one comes next, moved onto the main path (:mod:`~reprobe.adapters.cut_points`):
+    a layer with a branch around it (squeeze-excitation, parallel branches, a residual or dense
+    block) gives way to the smallest block around it whose output the rest of the net reads alone,
+    and the classifier head is left out. Models that ``torch.fx`` cannot trace keep the layers as
+    they are. The probe re-orders stages by execution order."""
     leaves = leaf_modules(model)
     names = layer_with_activation(
         leaves,
         lambda m: has_own_parameters(m) and not isinstance(m, PASS_THROUGH_TYPES + ACTIVATION_TYPES),
     )
-    return names or None
+    return on_main_path(model, names) or names or None

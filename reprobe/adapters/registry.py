@@ -21,7 +21,7 @@ StageFinder = Callable[..., Optional[List[str]]]
 
 @dataclass(frozen=True)
 class Adapter:
-    """One registered adapter, as :func:`adapters` lists it."""
+    """One registered adapter, as :func:`get_adapter` returns it."""
 
     name: str
     find: StageFinder
@@ -46,15 +46,22 @@ def register_adapter(name: str, priority: int = 0, help: str = ""):
     fallback uses -100.
     """
 
-    def deco(fn: StageFinder) -> StageFinder:
-        return ADAPTERS.register(name, fn, help=help, priority=priority)
+    return ADAPTERS.decorator(name, help=help, priority=priority)
 
-    return deco
+
+def get_adapter(name: str) -> Adapter:
+    """The adapter registered as ``name``; unknown names raise a :class:`ReprobeError` listing the valid ones."""
+    return Adapter(name, ADAPTERS.get(name), ADAPTERS.priority(name), ADAPTERS.help(name))
+
+
+#: ``list_adapters()``: names of the registered adapters in the order :func:`find_stages` tries them
+#: (highest priority first).
+list_adapters = ADAPTERS.listed
 
 
 def adapters() -> list[Adapter]:
-    """Registered adapters, highest priority first."""
-    return [Adapter(name, fn, ADAPTERS.priority(name), ADAPTERS.help(name)) for name, fn in ADAPTERS.by_priority()]
+    """Registered adapters, highest priority first (``[get_adapter(n) for n in list_adapters()]``)."""
+    return [get_adapter(name) for name in list_adapters()]
 
 
 def find_stages(model: nn.Module, adapter: Optional[str] = None, **options) -> tuple[str, list[str]]:

@@ -4,6 +4,7 @@
   (``CompareEntry``), read from and written back to the JSON the files hold;
 * :mod:`reprobe.analysis.correlation` — the correlation length ξ̂ of a metric curve;
 * :mod:`reprobe.analysis.prediction` — the trainability prediction from ξ̂;
+* :mod:`reprobe.analysis.verdict` — the one consistency rule a verdict is held to (a list of checks);
 * :mod:`reprobe.analysis.validation` — the prediction checked against ground-truth grids;
 * :mod:`reprobe.analysis.ranking` — ranking compared models (entries of ``summary.json``);
 * :mod:`reprobe.analysis.critical` — the golden-section search for the critical σ_w².
@@ -20,5 +21,5 @@ from .correlation import (  # noqa: F401
 )
 from .prediction import (  # noqa: F401
     GATE_LEVELS, VERDICT_ORDER, VERDICTS, Prediction, describe_prediction, fails_gate, predict, predict_trainability,
-    trainability_score,
+    recheck_prediction, trainability_score,
 )

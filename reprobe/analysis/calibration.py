@@ -116,19 +116,28 @@ class Grid:
         fits: line → (ξ̂ fit, probed depth).
         widths: line → hidden width (None: not an MLP).
         cells: (line, trained depth, trainable?) per trained net.
+        limits: line → a depth limit that holds whatever the map (the growth limit of
+            :mod:`~reprobe.analysis.growth`); lines without one are not limited.
     """
 
     name: str
     fits: Dict[LineKey, Tuple[SaturationFit, int]]
     widths: Dict[LineKey, Optional[int]]
     cells: List[Tuple[LineKey, int, bool]] = field(default_factory=list)
+    limits: Dict[LineKey, Optional[float]] = field(default_factory=dict)
+
+    def limited(self, key: LineKey, depth: Optional[float]) -> Optional[float]:
+        """``depth`` capped by the line's limit."""
+        limit = self.limits.get(key)
+        return depth if depth is None or limit is None else min(depth, limit)
 
 
 def make_grid(name: str, fits: Mapping[LineKey, Tuple[SaturationFit, int]], widths: Mapping[LineKey, Optional[int]],
-              trained: Iterable[Tuple[LineKey, int, float]], acc_threshold: float) -> Grid:
+              trained: Iterable[Tuple[LineKey, int, float]], acc_threshold: float,
+              limits: Optional[Mapping[LineKey, Optional[float]]] = None) -> Grid:
     """A :class:`Grid` from fits and (line, depth, accuracy) triples; cells of unprobed lines are left out."""
     cells = [(k, int(d), float(a) >= acc_threshold) for k, d, a in trained if k in fits and a is not None]
-    return Grid(name, dict(fits), dict(widths), cells)
+    return Grid(name, dict(fits), dict(widths), cells, dict(limits or {}))
 
 
 def agreement(calibration: Calibration, grids: Sequence[Grid],
@@ -136,7 +145,8 @@ def agreement(calibration: Calibration, grids: Sequence[Grid],
     """(cells where "depth ≤ prediction" matches training, cells scored); ``keep(grid, line)`` filters lines."""
     agree = total = 0
     for g in grids:
-        pred = {k: predicted_depth(fit, depth, calibration, g.widths.get(k))[0] for k, (fit, depth) in g.fits.items()}
+        pred = {k: g.limited(k, predicted_depth(fit, depth, calibration, g.widths.get(k))[0])
+                for k, (fit, depth) in g.fits.items()}
         for k, d, ok in g.cells:
             if pred.get(k) is None or (keep is not None and not keep(g, k)):
                 continue
@@ -147,22 +157,19 @@ def agreement(calibration: Calibration, grids: Sequence[Grid],
 
 def candidates(form: str, width_exponent: Optional[float] = None) -> List[Calibration]:
     """The constants a form is searched over (``width_exponent``: p held fixed at that value)."""
-    cands = _candidates(form)
-    return cands if width_exponent is None else [c for c in cands if c.width_exponent == width_exponent]
-
-
-def _candidates(form: str) -> List[Calibration]:
-    widths = [0.0, 0.15, 0.3, 0.45, 0.6]
+    if form not in FORMS:
+        raise ValueError(f"unknown form {form!r}; valid: {', '.join(FORMS)}")
+    if width_exponent is not None:
+        widths = [float(width_exponent)]
+    else:
+        widths = [0.0, 0.15, 0.3, 0.45] if form == "floor" else [0.0, 0.15, 0.3, 0.45, 0.6]
     if form == "linear":
         return [Calibration(float(c), p) for c, p in itertools.product(np.arange(1.0, 16.01, 0.25), widths)]
     if form == "power":
         return [Calibration(float(c), p, float(b)) for c, p, b in
                 itertools.product(np.geomspace(0.05, 20, 48), widths, np.arange(1.0, 3.01, 0.125))]
-    if form == "floor":
-        return [Calibration(float(c), p, 1.0, float(f), q) for c, p, f, q in
-                itertools.product(np.arange(1.0, 12.01, 0.25), [0.0, 0.15, 0.3, 0.45], np.arange(8.0, 60.1, 0.5),
-                                  [FLOOR_WIDTH_EXPONENT])]
-    raise ValueError(f"unknown form {form!r}; valid: {', '.join(FORMS)}")
+    return [Calibration(float(c), p, 1.0, float(f), q) for c, p, f, q in
+            itertools.product(np.arange(1.0, 12.01, 0.25), widths, np.arange(8.0, 60.1, 0.5), [FLOOR_WIDTH_EXPONENT])]
 
 
 def _depth_table(cands: Sequence[Calibration], grid: Grid) -> Tuple[List[LineKey], np.ndarray]:
@@ -186,7 +193,8 @@ def _depth_table(cands: Sequence[Calibration], grid: Grid) -> Tuple[List[LineKey
         beyond = rate <= 0
         depth = factor * np.where(beyond, xi, 1.0 / rate) ** b
     depth = np.where(beyond | bound, np.maximum(depth, probed), depth)
-    return keys, depth
+    limit = np.array([np.inf if grid.limits.get(k) is None else grid.limits[k] for k in keys], dtype=float)[None, :]
+    return keys, np.minimum(depth, limit)
 
 
 def _agreement_table(cands: Sequence[Calibration], grids: Sequence[Grid], keep: Optional[callable]) -> Tuple[np.ndarray, int]:

@@ -20,9 +20,12 @@ The chain of reasoning, each step measured (``benchmarks/trainability.py`` re-ma
    law in ξ̂ by leave-one-out agreement (``benchmarks/trainability.py --forms`` prints the figures).
 4. **Verdict at the probed depth L.** ``trainable`` when L is below the predicted depth by more than
    the margin (the larger of :data:`MARGIN` and ξ̂'s relative error), ``untrainable`` when above by
-   more, ``marginal`` in between. Two cross-checks can only make it more careful: the other decay
-   metric disagreeing, or every reconstruction from the last stage being nearly the same image
-   (then never ``trainable``). ``undecidable`` when the curve cannot be fitted, with the reason.
+   more, ``marginal`` in between; ``undecidable`` when the curve cannot be fitted, with the reason.
+5. **The consistency rule.** The verdict is then held against the probe's own numbers
+   (:mod:`~reprobe.analysis.verdict`, the one place where a verdict is capped): decoders that are
+   determined and learned, a curve that decays, ℓ* and ξ̂ that agree, metrics that agree, a last
+   stage whose reconstructions still tell inputs apart. A failed check makes it ``undecidable`` or
+   ``marginal`` and is named first in the reason.
 
 Limits: the constants were fitted on tanh MLPs under one training budget (:attr:`Calibration.source`
 names it, and every prediction carries it). Conv nets have no width law and use ξ_floor at width
@@ -42,6 +45,8 @@ from ..metrics import DEFAULT_METRIC
 from .calibration import REFERENCE_WIDTH, Calibration
 from .calibration import predicted_depth as calibrated_depth
 from .correlation import SaturationFit, correlation_lengths, ends_in_head
+from .growth import growth_depth, growth_rate
+from .verdict import COLLAPSE_SPREAD, Evidence, apply_checks, spread_ratio  # noqa: F401 (re-exported)
 
 VERDICTS = ("trainable", "marginal", "untrainable", "undecidable")
 #: The decided verdicts, best first: a gate at level ``marginal`` fails ``marginal`` and ``untrainable``.
@@ -59,6 +64,13 @@ CALIBRATION = Calibration(depth_per_xi=3.25, width_exponent=0.3, power=1.0, floo
                           floor_width_exponent=0.54,
                           source="ground truth v2 (tanh MLPs on MNIST, widths 64 and 128, σ_w² 1.0-4.0, depths "
                                  "10-100; best of 4 SGD rates, 1000 steps; trainable = training accuracy ≥ 0.55)")
+#: The map for plain ReLU MLPs, whose probe floor is their rectification's loss, not the ridge's: at and
+#: above σ_w² = 2 the net loses nothing more and ξ̂ stays at ≈ 5 stages (width 128). Fitted on one width:
+#: no width law.
+RELU_MLP_CALIBRATION = Calibration(depth_per_xi=4.0, width_exponent=0.0, power=1.0, floor_xi=5.5,
+                                   floor_width_exponent=0.0,
+                                   source="ground truth v2 (ReLU MLPs on MNIST, width 128, σ_w² 1.0-4.0, depths "
+                                          "10-100; best of 4 SGD rates, 1000 steps; trainable = training accuracy ≥ 0.55)")
 DEPTH_PER_XI = CALIBRATION.depth_per_xi
 WIDTH_EXPONENT = CALIBRATION.width_exponent
 FLOOR_XI: Optional[float] = CALIBRATION.floor_xi
@@ -67,9 +79,6 @@ FLOOR_XI: Optional[float] = CALIBRATION.floor_xi
 MIN_EFOLDS = 4.0
 #: L within this share of the predicted depth is ``marginal``.
 MARGIN = 0.25
-#: Reconstructions whose spread across inputs (geometric mean of per-pixel variances) fell below
-#: this share of stage 1's are "nearly the same image": e^(2ΔS) from the differential entropy.
-COLLAPSE_SPREAD = 1e-2
 
 
 @dataclass(frozen=True)
@@ -96,6 +105,10 @@ class Prediction:
             what "trainable" means here.
         margin: the relative band around the predicted depth that counts as ``marginal`` (ξ̂'s
             relative error widens it where larger; :func:`effective_margin`).
+        growth_rate: per-stage growth of the activations' ln mean square (None: not measured).
+        growth_depth: the deepest net that growth allows (:mod:`~reprobe.analysis.growth`; None: no limit).
+        failed: the checks of :data:`~reprobe.analysis.verdict.CHECKS` the verdict failed, first named
+            first in ``reason`` (``last_stage_distinct``: the last stage's reconstructions collapsed).
     """
 
     metric: str
@@ -114,12 +127,16 @@ class Prediction:
     power: float = 1.0
     calibration: str = CALIBRATION.source
     margin: float = MARGIN
+    growth_rate: Optional[float] = None
+    growth_depth: Optional[float] = None
+    failed: Tuple[str, ...] = ()
 
     def __str__(self) -> str:
         return describe_prediction(self)
 
     def to_dict(self) -> dict:
         d = asdict(self)
+        d["failed"] = list(self.failed)
         for k in ("xi_net", "max_trainable_depth"):
             if d[k] is not None and not math.isfinite(d[k]):
                 d[k] = None  # JSON has no infinity; depth_is_bound says "at least"
@@ -149,20 +166,6 @@ def depth_per_xi_at(width: Optional[int], depth_per_xi: float = DEPTH_PER_XI,
 def net_xi(xi: float, floor_xi: Optional[float]) -> float:
     """ξ with the probe's floor taken out: ``1 / (1/ξ − 1/ξ_floor)``; ``inf`` at or beyond the floor."""
     return Calibration(1.0, floor_xi=floor_xi).net_xi(xi, None)
-
-
-def spread_ratio(differential_entropy: Sequence[Optional[float]], head: bool) -> Optional[float]:
-    """Spread of the last (non-head) stage's reconstructions across inputs, relative to stage 1's.
-
-    ``e^(2(S_L − S_1))``: the differential entropy is the mean over pixels of ½ln(2πe σ²), so the
-    difference is the log of the geometric-mean variance ratio. None if either value is missing.
-    """
-    values = list(differential_entropy)[: -1 if head else None]
-    if len(values) < 2 or values[0] is None or values[-1] is None:
-        return None
-    if not (math.isfinite(values[0]) and math.isfinite(values[-1])):
-        return None
-    return math.exp(min(2.0 * (values[-1] - values[0]), 0.0))
 
 
 def _verdict_for(depth: int, max_depth: float, bound: bool, rel_err: float, margin: float) -> str:
@@ -201,10 +204,8 @@ def _evidence(metric: str, fit: SaturationFit, xi_net: float, max_depth: float, 
     if math.isinf(xi_net):
         return (f"{name} decays no faster than the decoders' own floor (ξ̂ = {fit.xi:.3g} stages per e-fold): "
                 f"no loss the probe can resolve; nets of at least {max_depth:.0f} stages are predicted trainable")
-    left = math.exp(-depth / xi_net)
-    text = (f"input information falls to 1/e every {xi_net:.3g} stages ({name}, ξ̂ = {fit.xi:.3g}); at depth "
-            f"{depth} ≈ e^-{depth / xi_net:.1f} = {left:.1e} of it is left; nets up to ≈ {max_depth:.0f} stages "
-            f"are predicted trainable")
+    text = (f"input information falls to 1/e every {xi_net:.3g} stages ({name}, ξ̂ = {fit.xi:.3g}); nets up to "
+            f"≈ {max_depth:.0f} stages are predicted trainable")
     span = len(fit.stages) / fit.xi
     if span < MIN_EFOLDS:
         text += (f" (rough: the curve spans only {span:.1f} e-folds; on short nets the decoders' own early loss "
@@ -235,8 +236,13 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             depth: Optional[int] = None, *, metric: str = DEFAULT_METRIC, margin: float = MARGIN,
             saturation: Optional[Mapping[str, Optional[float]]] = None, calibration: Optional[Calibration] = None,
             depth_per_xi: Optional[float] = None, floor_xi: Any = _DEFAULT, width_exponent: Optional[float] = None,
-            power: Optional[float] = None) -> Prediction:
-    """Predict the deepest trainable net and give a verdict for the probed depth.
+            power: Optional[float] = None, stage_scale: Sequence[Optional[float]] = (),
+            activations: Sequence[str] = (), cutoffs: Optional[Mapping[str, Optional[int]]] = None,
+            least_determined: Optional[Tuple[str, int, int]] = None,
+            decoder_mse: Optional[Sequence[Optional[float]]] = None, stage_names: Sequence[str] = (),
+            input_shape: Sequence[int] = ()) -> Prediction:
+    """Predict the deepest trainable net and give a verdict for the probed depth, held against the
+    probe's own numbers (:func:`~reprobe.analysis.verdict.apply_checks`).
 
     Args:
         metrics: metric name → per-stage values, stage 1 first (a result's ``metrics``).
@@ -250,6 +256,17 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
             width; b). Given ``depth_per_xi`` alone, the map is the linear ``c · ξ̂`` without a floor.
         saturation: metric → the level its curve saturates at (a result's ``saturation``); ξ̂ is then
             fitted with that asymptote fixed. None, or a metric without a level: the asymptote is fitted.
+        stage_scale: the activations' mean square per stage (a result's ``stage_scale``): a signal that
+            grows limits the depth too (:mod:`~reprobe.analysis.growth`). Empty: not checked.
+        activations: the net's activation kinds (a result's ``model["activations"]``): a plain ReLU MLP
+            uses :data:`RELU_MLP_CALIBRATION` unless ``calibration`` is given.
+        cutoffs: metric → ℓ* (a result's ``cutoffs``): ℓ* and ξ̂ must tell one story.
+        least_determined: (stage, rows, features) of the decoder with the fewest fit rows per feature
+            (a result's ``fit["least_determined"]``): an underdetermined decoder makes it undecidable.
+        decoder_mse: per-stage one-step decoder MSE (stage 1's R² where the MSE was not measured).
+        stage_names: the stages' module names (they name stage 1 when it cannot be reconstructed).
+        input_shape: the shape of one input; a first stage with fewer values is a bottleneck, whose low
+            R² is the net's loss and does not make the verdict ``undecidable``.
 
     Returns:
         A :class:`Prediction`. Never raises on NaN, short or constant curves: they are
@@ -258,60 +275,44 @@ def predict(metrics: Mapping[str, Sequence[Optional[float]]], stage_shapes: Sequ
     values = metrics.get(metric)
     depth = int(depth if depth is not None else len(values or ()))
     width = hidden_width(stage_shapes)
-    cal = with_overrides(calibration or CALIBRATION, depth_per_xi, floor_xi, width_exponent, power)
+    cal = with_overrides(calibration or calibration_for(activations, width), depth_per_xi, floor_xi,
+                         width_exponent, power)
     if values is None:
         return Prediction(metric, None, None, False, None, None, False, depth, "undecidable",
                           f"{metric} was not measured (measured: {', '.join(metrics) or 'nothing'})",
                           cal.factor_at(width), cal.floor_at(width), width, cal.power, cal.source, margin)
     fits = correlation_lengths({m: v for m, v in metrics.items() if m in DECAY_METRICS or m == metric}, stage_shapes,
                                saturation)
-    pred = _from_fit(metric, fits[metric], depth, cal, width, margin)
-    if pred.verdict == "undecidable":
+    rate = growth_rate(stage_scale, ends_in_head(stage_shapes))
+    pred = _limit_by_growth(_from_fit(metric, fits[metric], depth, cal, width, margin), rate)
+    others = {m: _limit_by_growth(_from_fit(m, f, depth, cal, width, margin), rate) for m, f in fits.items()
+              if m != metric and m in DECAY_METRICS}
+    evidence = Evidence(metric, metrics, list(stage_shapes), dict(saturation or {}), dict(cutoffs or {}), fits,
+                        {m: (p.verdict, p.max_trainable_depth) for m, p in others.items()},
+                        least_determined, list(decoder_mse or ()), list(stage_names), tuple(input_shape))
+    return apply_checks(pred, evidence)
+
+
+def calibration_for(activations: Sequence[str], width: Optional[int]) -> Calibration:
+    """The shipped map for a net: :data:`RELU_MLP_CALIBRATION` for an MLP (``width`` known) whose only
+    activation is ReLU, :data:`CALIBRATION` otherwise."""
+    return RELU_MLP_CALIBRATION if width is not None and set(activations) == {"relu"} else CALIBRATION
+
+
+def _limit_by_growth(pred: Prediction, rate: Optional[float]) -> Prediction:
+    """A growing signal caps the predicted depth (:mod:`~reprobe.analysis.growth`); it never raises it
+    and never makes the verdict better."""
+    limit = growth_depth(rate)
+    pred = replace(pred, growth_rate=rate, growth_depth=limit)
+    if limit is None or pred.max_trainable_depth is None or limit >= pred.max_trainable_depth:
         return pred
-    pred = _check_null_tail(pred, values, ends_in_head(stage_shapes))
-    if pred.verdict == "undecidable":
-        return pred
-    pred = _cross_check_metrics(pred, fits, depth, cal, width, margin)
-    head = ends_in_head(stage_shapes)
-    if "differential_entropy" in metrics:
-        pred = _cross_check_collapse(pred, spread_ratio(metrics["differential_entropy"], head))
-    return pred
-
-
-def _cross_check_metrics(pred: Prediction, fits: Mapping[str, SaturationFit], depth: int, cal: Calibration,
-                         width: Optional[int], margin: float) -> Prediction:
-    """A decay metric that says the opposite (trainable vs untrainable) makes the verdict marginal."""
-    for other, fit in fits.items():
-        if other == pred.metric or other not in DECAY_METRICS:
-            continue
-        alt = _from_fit(other, fit, depth, cal, width, margin)
-        if {alt.verdict, pred.verdict} == {"trainable", "untrainable"}:
-            return replace(pred, verdict="marginal", reason=(
-                f"metrics disagree: {pred.metric.replace('_', ' ')} says {pred.verdict} ({pred.reason}), "
-                f"{other.replace('_', ' ')} says {alt.verdict} (nets up to ≈ {alt.max_trainable_depth:.0f} stages)"))
-    return pred
-
-
-def _check_null_tail(pred: Prediction, values: Sequence[Optional[float]], head: bool) -> Prediction:
-    """A curve that stops being finite before the last body stage cannot say how far information
-    reaches (non-finite activations or reconstructions: the signal overflowed or its statistics did)."""
-    body = list(values)[:-1] if head and len(values) > 1 else list(values)
-    finite = [i for i, v in enumerate(body, 1) if v is not None and math.isfinite(float(v))]
-    if not finite or finite[-1] == len(body):
-        return pred
-    return replace(pred, xi=None, xi_err=None, xi_is_bound=False, xi_net=None, max_trainable_depth=None,
-                   depth_is_bound=False, verdict="undecidable", reason=(
-        f"{pred.metric} is not finite from stage {finite[-1] + 1} on (non-finite activations or reconstructions: "
-        f"the signal overflows there), so the curve cannot say how far information reaches"))
-
-
-def _cross_check_collapse(pred: Prediction, spread: Optional[float]) -> Prediction:
-    """Reconstructions from the last stage that are nearly all the same image are never ``trainable``."""
-    if spread is None or spread >= COLLAPSE_SPREAD or pred.verdict != "trainable":
-        return pred
-    return replace(pred, verdict="marginal", reason=(
-        f"{pred.reason}; but every reconstruction from stage {pred.depth} is nearly the same image (its spread "
-        f"across inputs is {spread:.1e} of stage 1's), so the input is not told apart there"))
+    verdict = _verdict_for(pred.depth, limit, False, 0.0, pred.margin)
+    if VERDICT_ORDER.index(verdict) < VERDICT_ORDER.index(pred.verdict):
+        verdict = pred.verdict
+    return replace(pred, max_trainable_depth=limit, depth_is_bound=False, verdict=verdict, reason=(
+        f"the activations' mean square grows e^{rate:.2f} per stage (e^{rate * pred.depth:.0f} over {pred.depth} "
+        f"stages): the signal keeps its information but its gradients grow with it, so plain SGD trains such "
+        f"nets only up to ≈ {limit:.0f} stages (from reconstruction alone: {pred.reason})"))
 
 
 def describe_prediction(pred: Prediction) -> str:
@@ -329,7 +330,25 @@ def predict_trainability(result, **options) -> Prediction:
         print(predict_trainability(result))
     """
     options.setdefault("saturation", getattr(result, "saturation", None))
+    options.setdefault("stage_scale", getattr(result, "stage_scale", None) or ())
+    options.setdefault("activations", (getattr(result, "model", None) or {}).get("activations") or ())
+    options.setdefault("cutoffs", getattr(result, "cutoffs", None))
+    options.setdefault("least_determined", least_determined_of(getattr(result, "fit", None)))
+    options.setdefault("decoder_mse", getattr(result, "decoder_mse", None))
+    options.setdefault("stage_names", [s["name"] for s in result.stage_dicts()])
+    options.setdefault("input_shape", tuple(getattr(result, "input_shape", None) or ()))
     return predict(result.metrics, [s["shape"] for s in result.stage_dicts()], result.depth, **options)
+
+
+def least_determined_of(fit: Optional[Mapping[str, Any]]) -> Optional[Tuple[str, int, int]]:
+    """(stage, rows, features) from a result's ``fit`` record (None where it was not recorded)."""
+    d = (fit or {}).get("least_determined") if isinstance(fit, Mapping) else None
+    if not isinstance(d, Mapping):
+        return None
+    try:
+        return str(d["stage"]), int(d["rows"]), int(d["features"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def effective_margin(pred: Prediction) -> float:
@@ -414,3 +433,22 @@ def fails_gate(verdict: str, level: str) -> bool:
     if level == "none" or verdict == "undecidable":
         return False
     return VERDICT_ORDER.index(verdict) >= VERDICT_ORDER.index(level)
+
+
+def recheck_prediction(result) -> Tuple[Prediction, Optional[str]]:
+    """The prediction re-derived from a saved result's own numbers, and a note when the stored one
+    says otherwise (None when they agree or nothing was stored): a stored verdict is never shown
+    beside numbers that no longer support it.
+
+    Args:
+        result: anything :func:`predict_trainability` takes (a loaded ``ProbeResult``).
+
+    Returns:
+        (prediction, note).
+    """
+    pred = predict_trainability(result)
+    stored = getattr(result, "prediction", None)
+    if not isinstance(stored, Mapping) or stored.get("verdict") in (None, pred.verdict):
+        return pred, None
+    return pred, (f"the stored verdict {stored.get('verdict')!r} does not follow from the stored numbers; "
+                  f"shown: {pred.verdict!r}, re-derived from them")

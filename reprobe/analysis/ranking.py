@@ -2,7 +2,9 @@
 (:class:`~reprobe.analysis.records.CompareEntry`, or the dicts they are read from).
 
 An entry holds ``depth``, ``cutoffs``, ``cutoff_fraction``, ``final`` and (optionally) ``prediction``;
-:func:`rank_entries` orders them by predicted trainability and explains each place in one sentence.
+:func:`rank_entries` orders them by the verdict (:func:`rank_key`: undecidable last, a collapsed last
+stage never above one that is not, then trainable > marginal > untrainable, then the predicted depth
+over L) and explains each place in one sentence.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any, Dict, List, Sequence, Union
 from ..core.format import MINUS, format_number
 from ..metrics import RANK_METRIC
 from .records import CompareEntry, as_entry
+from .verdict import COLLAPSED, cutoff_words, failed_checks
 
-__all__ = ["rank_metric_for", "metric_words", "reason_for", "rank_entries"]
+__all__ = ["rank_metric_for", "metric_words", "reason_for", "rank_key", "rank_entries"]
 
 
 def rank_metric_for(metrics: Sequence[str]) -> str:
@@ -25,9 +28,9 @@ def rank_metric_for(metrics: Sequence[str]) -> str:
 
 def _higher_is_more(metric: str) -> bool:
     try:
-        from ..metrics import get
+        from ..metrics import get_metric
 
-        return get(metric).higher_is_more_information
+        return get_metric(metric).higher_is_more_information
     except Exception:
         return metric == RANK_METRIC
 
@@ -42,24 +45,32 @@ def _num(v: float) -> str:
 
 def reason_for(entry: Union[Dict[str, Any], CompareEntry], metric: str) -> str:
     """One sentence explaining ``entry``'s rank, from its ℓ* and final value of ``metric``
-    (plus any other metric that saturates before the end)."""
+    (plus any other metric that saturates before the end), in words that agree with its verdict
+    (:func:`~reprobe.analysis.verdict.cutoff_words`)."""
     e = as_entry(entry)
     L = e.depth
     cut = e.cutoff(metric)
     final = e.final(metric)
+    failed = failed_checks(e.prediction)
     unit = " nats" if "entropy" in metric else ""
     tail = f"; final {metric_words(metric)} {_num(final)}{unit}" if final is not None else f"; final {metric_words(metric)} not finite"
     if cut is None:
         text = f"cutoff undecidable (non-finite {metric_words(metric)} values) in {L} stages" + tail
     elif L and cut >= L:
-        text = f"information reaches the last stage (ℓ* = L = {L})" + tail
+        text = f"{cutoff_words(metric, cut, L, [], None, failed)} (ℓ* = L = {L})" + tail
     else:
-        text = f"information lost by stage {cut} of {L} (ℓ*/L = {cut / L:.2f})" + tail
-    others = [f"{metric_words(m)} saturates at stage {c}" for m, c in e.cutoffs.items()
+        # the curve is flat from ℓ* to L, so its value at ℓ* is the final one
+        words = cutoff_words(metric, cut, L, [final] * cut, e.saturation.get(metric), failed)
+        text = f"{words} (ℓ* = {cut} of {L}, ℓ*/L = {cut / L:.2f})" + tail
+    others = [f"{metric_words(m)} flat from stage {c}" for m, c in e.cutoffs.items()
               if m != metric and m != "mse" and isinstance(c, int) and L and c < L]
     if others:
         text += " (" + "; ".join(others) + ")"
     return text
+
+
+#: Where each verdict ranks; no verdict or ``undecidable`` goes last.
+_VERDICT_PLACE = {"trainable": 0, "marginal": 1, "untrainable": 2}
 
 
 def _headroom(e: CompareEntry) -> float:
@@ -70,9 +81,17 @@ def _headroom(e: CompareEntry) -> float:
     return depth / L
 
 
+def rank_key(e: CompareEntry) -> tuple:
+    """Undecidable last; among the decided, a net whose last-stage reconstructions collapse never
+    above one whose don't; then the verdict (trainable > marginal > untrainable); then the predicted
+    deepest trainable net over L (higher first)."""
+    place = _VERDICT_PLACE.get(e.verdict or "", 3)
+    return (place == 3, COLLAPSED in failed_checks(e.prediction), place, -_headroom(e))
+
+
 def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, Any]]:
-    """Sort by the prediction: predicted deepest trainable net / L (higher first; undecidable
-    last), then by ℓ*/L of ``metric``, then by its final value (more information first).
+    """Sort by the prediction (:func:`rank_key`), then by ℓ*/L of ``metric``, then by its final
+    value (more information first).
 
     Sets ``rank`` (1 = predicted most trainable) and ``reason`` on each entry; returns them sorted.
     """
@@ -84,7 +103,7 @@ def rank_entries(entries: List[Dict[str, Any]], metric: str) -> List[Dict[str, A
         frac = e.cutoff_fraction(metric)
         final = e.final(metric)
         f = -math.inf if final is None else (final if higher else -final)
-        return (-_headroom(e), -(frac if frac is not None else -1.0), -f)
+        return rank_key(e) + (-(frac if frac is not None else -1.0), -f)
 
     ordered = sorted(entries, key=key)
     for i, d in enumerate(ordered, 1):

@@ -160,6 +160,8 @@ class SweepPoint(_Record):
         metrics: metric name → per-stage values (None where not finite).
         saturation: metric name → the level a curve saturates at (the inputs against their mean;
             empty in records made before it was measured).
+        stage_scale: per stage, the mean square of its activations (empty in older records).
+        activations: the kinds of activation modules of the net (``["relu"]``; empty in older records).
         cutoffs: metric name → ℓ* (None: undecidable).
         cutoff_detector: the detector that chose ``cutoffs``.
         cutoffs_by_detector: detector → metric → ℓ*.
@@ -185,6 +187,8 @@ class SweepPoint(_Record):
     stage_shapes: List[List[int]] = field(default_factory=list)
     metrics: Dict[str, List[Optional[float]]] = field(default_factory=dict)
     saturation: Dict[str, Optional[float]] = field(default_factory=dict)
+    stage_scale: List[Optional[float]] = field(default_factory=list)
+    activations: List[str] = field(default_factory=list)
     cutoffs: Dict[str, Optional[int]] = field(default_factory=dict)
     cutoff_detector: Optional[str] = None
     cutoffs_by_detector: Dict[str, Dict[str, Optional[int]]] = field(default_factory=dict)
@@ -201,10 +205,18 @@ class SweepPoint(_Record):
     _KINDS = {
         "sigma_w2": _ANY, "sigma_b2": _ANY, "depth": _ANY, "width": _ANY, "seed": _ANY, "model": _ANY,
         "settings": _DICT, "stages": _ANY, "stage_shapes": _LIST, "metrics": _DICT, "saturation": _DICT,
-        "cutoffs": _DICT,
+        "stage_scale": _LIST, "activations": _LIST, "cutoffs": _DICT,
         "cutoff_detector": _ANY, "cutoffs_by_detector": _DICT, "decoder_mse": _LIST, "warnings": _LIST,
         "prediction": _DICT, "predictors": _DICT, "accuracy": _ANY, "training": _DICT, "timings": _DICT,
     }
+
+    @property
+    def activation_kinds(self) -> List[str]:
+        """The net's activation kinds: as probed, else the ``activation`` its model was built with."""
+        if self.activations:
+            return list(self.activations)
+        built = (self.settings.get("model_options") or {}).get("activation")
+        return [str(built).lower()] if built else []
 
     @property
     def key(self) -> Tuple:
@@ -242,6 +254,8 @@ class CompareEntry(_Record):
         cutoffs: metric → ℓ* (None: undecidable).
         cutoff_fractions: metric → ℓ*/L (JSON key ``cutoff_fraction``).
         finals: metric → the last stage's value (JSON key ``final``).
+        saturation: metric → the level its curve reaches once the input is lost (absent in older
+            summaries).
         parameters, model_class, adapter: what the run says of the model.
         timings: seconds per phase.
         warnings: the probe's warnings.
@@ -263,6 +277,7 @@ class CompareEntry(_Record):
     cutoffs: Dict[str, Optional[int]] = field(default_factory=dict)
     cutoff_fractions: Dict[str, Optional[float]] = field(default_factory=dict)
     finals: Dict[str, Optional[float]] = field(default_factory=dict)
+    saturation: Dict[str, Optional[float]] = field(default_factory=dict)
     parameters: Optional[int] = None
     model_class: Optional[str] = None
     adapter: Optional[str] = None
@@ -277,7 +292,7 @@ class CompareEntry(_Record):
 
     _KINDS = {
         "name": _ANY, "spec": _ANY, "options": _DICT, "slug": _ANY, "run": _ANY, "depth": _ANY,
-        "cutoff_detector": _ANY, "cutoffs": _DICT, "cutoff_fractions": _DICT, "finals": _DICT,
+        "cutoff_detector": _ANY, "cutoffs": _DICT, "cutoff_fractions": _DICT, "finals": _DICT, "saturation": _DICT,
         "parameters": _ANY, "model_class": _ANY, "adapter": _ANY, "timings": _DICT, "warnings": _LIST,
         "prediction": _DICT, "predictors": _DICT, "rank": _ANY, "reason": _ANY,
     }

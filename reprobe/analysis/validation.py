@@ -26,11 +26,12 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 
 import numpy as np
 
-from .calibration import Calibration
+from .calibration import Calibration, Grid, fit_form, leave_one_out, make_grid
 from .calibration import predicted_depth as calibrated_depth
-from .correlation import SaturationFit, correlation_lengths
+from .correlation import SaturationFit, correlation_lengths, ends_in_head
+from .growth import growth_depth, growth_rate
 from .prediction import (
-    CALIBRATION, DEFAULT_METRIC, hidden_width, with_overrides,
+    CALIBRATION, DEFAULT_METRIC, calibration_for, hidden_width, with_overrides,
 )
 from .records import as_point
 
@@ -95,10 +96,25 @@ def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT
     (None when undecidable), with c scaled to each line's hidden width; pass ``fits`` from
     :func:`line_fits` and ``widths`` from :func:`line_widths` to skip recomputing them. ``overrides``:
     ``depth_per_xi``, ``floor_xi``, ``width_exponent``, ``power`` (see :func:`~reprobe.analysis.prediction.with_overrides`)."""
-    cal = with_overrides(calibration or CALIBRATION, **overrides)
     fits = fits if fits is not None else line_fits(points, metric)
     widths = widths if widths is not None else line_widths(points)
-    return {k: calibrated_depth(fit, depth, cal, widths.get(k))[0] for k, (fit, depth) in fits.items()}
+    limits = line_growth_limits(points)
+    out = {}
+    for k, (fit, depth) in fits.items():
+        cal = with_overrides(calibration or calibration_for(as_point(points[k]).activation_kinds, widths.get(k)),
+                             **overrides)
+        d = calibrated_depth(fit, depth, cal, widths.get(k))[0]
+        out[k] = d if d is None or limits.get(k) is None else min(d, limits[k])
+    return out
+
+
+def line_growth_limits(points: Mapping[LineKey, Mapping]) -> Dict[LineKey, Optional[float]]:
+    """The growth limit of each line's net (:mod:`~reprobe.analysis.growth`; None: no limit or not measured)."""
+    out = {}
+    for k, rec in points.items():
+        p = as_point(rec)
+        out[k] = growth_depth(growth_rate(p.stage_scale, ends_in_head(p.stage_shapes or ())))
+    return out
 
 
 def line_widths(points: Mapping[LineKey, Mapping]) -> Dict[LineKey, Optional[int]]:
@@ -183,44 +199,40 @@ def score_rule(rule: str, depths: Mapping[LineKey, Optional[float]], trained: It
     return RuleScore(rule, len(cells), agree, agree / len(cells), score, rho)
 
 
+def calibration_grid(points: Mapping[LineKey, Mapping], trained: Iterable[Mapping], acc_threshold: float, *,
+                     metric: str = DEFAULT_METRIC, name: str = "grid") -> Grid:
+    """One grid's lines (deepest probe each) and trained cells as a :class:`~reprobe.analysis.calibration.Grid`."""
+    cells = [(line_key(t), t["depth"], t.get("accuracy")) for t in trained]
+    return make_grid(name, line_fits(points, metric), line_widths(points), cells, acc_threshold,
+                     line_growth_limits(points))
+
+
 def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc_threshold: float, *,
-              metric: str = DEFAULT_METRIC, factors: Sequence[float] = tuple(np.arange(1.0, 12.01, 0.25)),
-              floors: Sequence[Optional[float]] = (None,) + tuple(np.arange(8.0, 40.1, 1.0)),
-              width_exponent: Optional[float] = None) -> Tuple[float, Optional[float], RuleScore]:
-    """The (c, ξ_floor) of the linear map ``c · ξ_net`` whose predictions agree best with the trained cells
-    (then: best AUROC); c scales with an MLP's width by ``width_exponent`` (None: the shipped one).
-    :mod:`~reprobe.analysis.calibration` compares the other forms.
+              metric: str = DEFAULT_METRIC, form: str = "linear",
+              width_exponent: Optional[float] = None) -> Tuple[Calibration, RuleScore]:
+    """The constants of ``form`` (see :mod:`~reprobe.analysis.calibration`) that agree best with the trained
+    cells of one grid; c is quoted at the reference width, scaled to the grid's width by ``width_exponent``
+    (None: the shipped one, since one grid of one width cannot tell c from the width law).
 
     Returns:
-        (c, ξ_floor, score of the calibrated rule). Two numbers fitted to a grid: report
+        (calibration, score of the calibrated rule in sample). Constants fitted to a grid: report
         :func:`cross_validate` beside the in-sample score.
     """
-    best = None
-    fits, widths = line_fits(points, metric), line_widths(points)
-    for floor in floors:
-        for c in factors:
-            s = score_rule("prediction", predicted_depths(points, metric=metric, depth_per_xi=c, floor_xi=floor,
-                                                          fits=fits, widths=widths, width_exponent=width_exponent),
-                           trained, acc_threshold)
-            key = (s.agree, s.auroc or 0.0, -abs(c - 6.0))
-            if best is None or key > best[0]:
-                best = (key, float(c), floor, s)
-    return best[1], best[2], best[3]
+    p = CALIBRATION.width_exponent if width_exponent is None else width_exponent
+    grid = calibration_grid(points, trained, acc_threshold, metric=metric)
+    cal, _, _ = fit_form(form, [grid], width_exponent=p)
+    depths = predicted_depths(points, calibration=cal, fits=grid.fits, widths=grid.widths)
+    return cal, score_rule(f"prediction:{metric} ({form}, fitted)", depths, trained, acc_threshold)
 
 
 def cross_validate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc_threshold: float,
-                   metric: str = DEFAULT_METRIC, **grid) -> RuleScore:
-    """Leave one σ_w² line out: calibrate on the others, judge the held-out line's cells."""
-    agree = cells = 0
-    for k in points:
-        rest = {j: p for j, p in points.items() if j != k}  # refitting per fold is cheap next to the grid
-        c, floor, _ = calibrate(rest, [t for t in trained if line_key(t) != k], acc_threshold, metric=metric, **grid)
-        held = [t for t in trained if line_key(t) == k]
-        s = score_rule("cv", predicted_depths({k: points[k]}, metric=metric, depth_per_xi=c, floor_xi=floor,
-                                              width_exponent=grid.get("width_exponent")),
-                       held, acc_threshold)
-        agree, cells = agree + s.agree, cells + s.cells
-    return RuleScore(f"prediction:{metric} (leave-one-σ_w²-out)", cells, agree, agree / cells if cells else None, None, None)
+                   metric: str = DEFAULT_METRIC, form: str = "linear", width_exponent: Optional[float] = None) -> RuleScore:
+    """Leave one σ_w² out: fit ``form`` on the other lines, judge the held-out line's cells."""
+    p = CALIBRATION.width_exponent if width_exponent is None else width_exponent
+    grid = calibration_grid(points, trained, acc_threshold, metric=metric)
+    agree, cells = leave_one_out(form, [grid], "sigma_w2", width_exponent=p)
+    return RuleScore(f"prediction:{metric} ({form}, leave-one-σ_w²-out)", cells, agree,
+                     agree / cells if cells else None, None, None)
 
 
 def validate(points: Iterable[Mapping], trained: Sequence[Mapping], acc_threshold: float,

@@ -73,7 +73,8 @@ def compare_cmd(models, out, force, write_html, quiet, predictors, **params):
                                     "run again with --force") from None
     metric = summary["rank_metric"]
     if not quiet:
-        click.echo(f"\nRanking by the prediction (predicted deepest trainable net / L; then ℓ*/L of {metric}):")
+        click.echo(f"\nRanking by the verdict (undecidable last; a collapsed last stage never above one that is not; "
+                   f"then predicted deepest trainable net / L; then ℓ*/L of {metric}):")
         w = max(len(e["name"]) for e in summary["models"])
         for e in summary["models"]:
             c = e["cutoffs"].get(metric)

@@ -11,8 +11,7 @@ from typing import Any, Callable, Dict, Optional
 import click
 
 from ..core.errors import ReprobeError
-from ..metrics import CUTOFFS, METRICS
-from ..probe.probe import FIT_METHODS
+from ..probe.config import MAX_WHOLE, check_probe_options, field_type, probe_option_fields, recorded_options
 
 
 class FiniteFloat(click.FloatRange):
@@ -27,8 +26,19 @@ class FiniteFloat(click.FloatRange):
         return rv
 
 
-#: Whole numbers that must be at least 1 (batch size, depth, width, image size, channels …).
-POSITIVE_INT = click.IntRange(min=1)
+class WholeRange(click.IntRange):
+    """A whole number in range whose help names only the lower bound: the upper one (default
+    :data:`~reprobe.probe.config.MAX_WHOLE`) only refuses typos such as 10**20."""
+
+    def __init__(self, min: Optional[int] = None, max: int = MAX_WHOLE) -> None:
+        super().__init__(min=min, max=max)
+
+    def _describe_range(self) -> str:
+        return "" if self.min is None or self.min < 0 else f"x>={self.min}"
+
+
+#: Whole numbers that must be at least 1 (batch size, depth, width, image size, channels …), and not huge.
+POSITIVE_INT = WholeRange(min=1)
 #: Finite floats: any, >= 0, > 0.
 FINITE = FiniteFloat()
 NON_NEGATIVE = FiniteFloat(min=0)
@@ -37,8 +47,7 @@ POSITIVE = FiniteFloat(min=0, min_open=True)
 
 #: How the CLI spells the options that library messages name by their Python names.
 FLAG_NAMES = {"depth": "--depth", "width": "--width", "channels": "--channels", "image_size": "--image-size",
-              "batch_size": "--batch-size", "samples": "--samples", "train_samples": "--train-samples",
-              "root": "--data-root"}
+              "root": "--data-root", **{f.name: f.metadata["flag"] for f in probe_option_fields()}}
 
 
 def flag_for(name: str, value: str = "") -> str:
@@ -85,7 +94,7 @@ def command_line(ctx=None) -> Optional[str]:
     return " ".join(parts)
 
 
-def _stack(*decorators: Callable) -> Callable:
+def stacked(*decorators: Callable) -> Callable:
     def apply(f: Callable) -> Callable:
         for d in reversed(decorators):
             f = d(f)
@@ -96,7 +105,7 @@ def _stack(*decorators: Callable) -> Callable:
 
 def model_options(f: Callable) -> Callable:
     """--model and the options of the paper's model families."""
-    return _stack(
+    return stacked(
         click.option("--model", "model", default="mlp", show_default=True,
                      help="model name (`reprobe list models`)"),
         click.option("--depth", type=POSITIVE_INT, default=50, show_default=True,
@@ -113,7 +122,7 @@ def model_options(f: Callable) -> Callable:
 
 def vision_model_options(f: Callable) -> Callable:
     """Options of CNNs and vision models (cnn, resnet, torchvision names, timm:NAME, file.py:factory)."""
-    return _stack(
+    return stacked(
         click.option("--channels", type=POSITIVE_INT, default=None, help="conv channels of the cnn/resnet families (default 32)"),
         click.option("--weights", default="none", show_default=True,
                      help="none (probe at initialisation), imagenet (pretrained; needs the download/cache) or PATH"),
@@ -195,13 +204,13 @@ def _given_on_command_line(param: str) -> bool:
 
 
 def data_options(f: Callable) -> Callable:
-    return _stack(
+    return stacked(
         click.option("--data", default="mnist-5k", show_default=True, help="dataset name (`reprobe list datasets`)"),
         click.option("--data-root", type=click.Path(file_okay=False), default=None,
                      help="cache folder for downloadable data (default: $REPROBE_DATA or ~/.cache/reprobe)"),
         click.option("--test-fraction", type=FiniteFloat(min=0, max=1, min_open=True, max_open=True), default=0.1, show_default=True,
                      help="share held out for evaluation (data without an official split)"),
-        click.option("--train-samples", type=POSITIVE_INT, default=None, help="use at most this many training inputs"),
+        *[probe_option(fld) for fld in probe_option_fields() if fld.name in DATA_GROUP],
     )(f)
 
 
@@ -214,52 +223,58 @@ def data_kwargs(params: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def probe_options(f: Callable) -> Callable:
-    return _stack(
-        click.option("--metric", "metrics", multiple=True,
-                     help="metric to measure (repeatable; default: relative_entropy, differential_entropy, mse). "
-                          f"Built in: {', '.join(METRICS.names())}"),
-        click.option("--cutoff", default="threshold", show_default=True,
-                     help=f"cutoff detector reported as ℓ* ({', '.join(CUTOFFS.names())})"),
-        click.option("--eta", type=NON_NEGATIVE, default=0.005, show_default=True, help="cutoff tolerance η (relative)"),
-        click.option("--fit", "fit_method", type=click.Choice(FIT_METHODS), default="ridge", show_default=True,
-                     help="decoder fit: ridge (exact least squares, one pass) or adam/sgd (the paper: Adam, 1 epoch)"),
-        click.option("--ridge", type=NON_NEGATIVE, default=0.1, show_default=True,
-                     help="ridge strength relative to activation power (the probe's noise floor)"),
-        click.option("--decoder-kernel", type=POSITIVE_INT, default=3, show_default=True,
-                     help="k×k kernel of feature-map decoders (odd); larger undoes more of a conv stage, at k² the cost"),
-        click.option("--epochs", type=POSITIVE_INT, default=1, show_default=True, help="epochs for gradient-trained decoders"),
-        click.option("--lr", type=POSITIVE, default=1e-3, show_default=True, help="learning rate for gradient-trained decoders"),
-        click.option("--batch-size", type=POSITIVE_INT, default=64, show_default=True, help="batch size"),
-        click.option("--samples", type=click.IntRange(min=2), default=100, show_default=True,
-                     help="held-out inputs to reconstruct and measure (paper: 100)"),
-        click.option("--stage", "stage_names", multiple=True,
-                     help="module name of a stage (repeatable); default: found by the model's adapter"),
-        click.option("--device", default="auto", show_default=True, help="auto (cuda > mps > cpu), cpu, cuda, cuda:N, mps"),
-        click.option("--seed", type=int, default=0, show_default=True, help="seed of weights, split, shuffling, decoders"),
-    )(f)
+    """The probe's options, one per flagged field of :class:`~reprobe.probe.config.ProbeConfig` and
+    :class:`~reprobe.probe.config.RunOptions` (``--train-samples`` is among the data options)."""
+    return stacked(*[probe_option(fld) for fld in probe_option_fields() if fld.name not in DATA_GROUP],
+                  click.option("--no-recalibrate-bn", "no_recalibrate_bn", is_flag=True,
+                               help="probe BatchNorm layers with their own running statistics even when untouched "
+                                    "(at initialisation the probe re-estimates them on the training inputs)"))(f)
+
+
+#: Probe options shown with the data options (they pick the training inputs).
+DATA_GROUP = ("train_samples",)
+
+
+def probe_option(fld) -> Callable:
+    """The click option of one declared probe option: its flag, type, range, default and help."""
+    meta = fld.metadata
+    base, optional, many = field_type(fld)
+    help_text = meta["help"]
+    choices = meta["choices"]
+    if callable(choices):  # a registry: checked by the library, which lists close matches
+        help_text += f" ({', '.join(choices())})"
+    kind = _click_type(fld, base)
+    default = None if many and fld.default is None else fld.default
+    return click.option(meta["flag"], fld.name, type=kind, multiple=many, default=default,
+                        show_default=default is not None, help=help_text)
+
+
+def _click_type(fld, base: type):
+    meta = fld.metadata
+    if isinstance(meta["choices"], tuple):
+        return click.Choice(meta["choices"])
+    low = meta["minimum"] if meta["minimum"] is not None else meta["above"]
+    if base is int:
+        return WholeRange(min=low, max=meta["maximum"] if meta["maximum"] is not None else MAX_WHOLE)
+    if base is float:
+        return FiniteFloat(min=low, min_open=meta["above"] is not None, max=meta["maximum"])
+    return None
 
 
 def probe_kwargs(params: Dict[str, Any], progress: bool = True) -> Dict[str, Any]:
-    out = {
-        "cutoff": params["cutoff"],
-        "eta": params["eta"],
-        "fit": params["fit_method"],
-        "ridge": params["ridge"],
-        "epochs": params["epochs"],
-        "lr": params["lr"],
-        "batch_size": params["batch_size"],
-        "samples": params["samples"],
-        "device": params["device"],
-        "seed": params["seed"],
-        "train_samples": params.get("train_samples"),
-        "progress": progress,
-    }
-    if params.get("decoder_kernel", 3) != 3:  # only when set, so that sweeps made before the option still resume
-        out["decoder_kernel"] = params["decoder_kernel"]
-    if params.get("metrics"):
-        out["metrics"] = tuple(params["metrics"])
-    if params.get("stage_names"):
-        out["stages"] = list(params["stage_names"])
+    """The library's probe options from parsed CLI parameters: every declared option (``when_set``
+    ones only when they differ from their defaults, so that older sweeps still resume), ``progress``
+    and the adapter's ``preset``."""
+    out: Dict[str, Any] = {}
+    for fld in probe_option_fields():
+        value = params.get(fld.name, fld.default)
+        out[fld.name] = list(value) if fld.name == "stages" and value else (
+            tuple(value) if isinstance(value, list) else value)
+    out = recorded_options(out)
+    if params.get("no_recalibrate_bn"):
+        out["recalibrate_bn"] = False
+    check_probe_options(out)  # a bad value (--metric mse --metric mse) fails before any work
+    out["progress"] = progress
     if params.get("preset"):
         out["adapter_options"] = {"preset": params["preset"]}
     return out
@@ -267,7 +282,7 @@ def probe_kwargs(params: Dict[str, Any], progress: bool = True) -> Dict[str, Any
 
 def executor_options(f: Callable) -> Callable:
     """--executor, --address, --cpus-per-point, --gpus-per-point, --retries: where the points run."""
-    return _stack(
+    return stacked(
         click.option("--executor", type=click.Choice(["local", "ray"]), default="local", show_default=True,
                      help="local: processes on this machine (--jobs); ray: a Ray cluster (pip install -e \".[ray]\")"),
         click.option("--address", default=None, metavar="ADDR",

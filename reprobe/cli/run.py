@@ -9,7 +9,8 @@ from typing import Sequence, Optional
 
 import click
 
-from ..analysis import GATE_LEVELS, Prediction, correlation_lengths, describe, describe_prediction, predict_trainability
+from ..analysis import GATE_LEVELS, Prediction, correlation_lengths, describe, describe_prediction, recheck_prediction
+from ..analysis.verdict import cutoff_words
 from ..data import DATASETS, load_dataset
 from ..core.errors import ReprobeError
 from ..core.format import format_number
@@ -38,28 +39,21 @@ def print_result_table(result, echo=click.echo) -> None:
     L = result.depth
     echo("")
     echo(f"cutoff ℓ* ({result.cutoff_detector}, η={result.config.get('eta')}), of L = {L} stages:")
+    pred = _prediction(result)
     for m in names:
         c = result.cutoffs.get(m)
-        verdict = "undecidable (non-finite values)" if c is None else (
-            "no saturation: information reaches the last stage" if c >= L else
-            f"saturates at stage {c}: information is lost before the end")
-        echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {verdict}")
+        words = cutoff_words(m, c, L, result.metrics[m], (result.saturation or {}).get(m), pred.failed)
+        echo(f"  {m:<22} ℓ* = {c if c is not None else '-':>4}   {words}")
     echo("correlation length ξ̂ (stages per e-fold of the approach to saturation; the head is left out):")
     for m, fit in correlation_lengths(result.metrics, [s["shape"] for s in stages], result.saturation).items():
         echo(f"  {m:<22} {describe(fit)}")
     echo("")
-    echo(f"verdict: {describe_prediction(_prediction(result))}")
+    echo(f"verdict: {describe_prediction(pred)}")
 
 
 def _prediction(result) -> Prediction:
-    """The run's recorded prediction, or one computed now (results saved before predictions existed)."""
-    if result.prediction:
-        return Prediction(**result.prediction) if _complete(result.prediction) else predict_trainability(result)
-    return predict_trainability(result)
-
-
-def _complete(d: dict) -> bool:
-    return set(d) == set(Prediction.__dataclass_fields__)
+    """The verdict re-derived from the result's own numbers (a stored one is never shown unchecked)."""
+    return recheck_prediction(result)[0]
 
 
 def print_predictors(scores, echo=click.echo) -> None:
@@ -83,7 +77,8 @@ def cutoff_summary(result) -> str:
     pred = _prediction(result)
     depth = "" if pred.max_trainable_depth is None else (
         f" (nets {'of at least' if pred.depth_is_bound else 'up to ≈'} {pred.max_trainable_depth:.0f} stages train)")
-    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — verdict: {pred.verdict}{depth}"
+    cause = f": {pred.reason.split('; ')[0]}" if pred.failed or pred.verdict == "undecidable" else ""
+    return f"ℓ* of L = {L} ({result.cutoff_detector}): {parts} — verdict: {pred.verdict}{depth}{cause}"
 
 
 #: What ``reprobe run`` writes into its folder, in the order "wrote …" names them.
@@ -123,6 +118,7 @@ def run_cmd(out, force, save_decoders, quiet, write_html_report, predictors, fai
     from ..core.outdir import claimed
 
     check_options_apply(params["model"])
+    probe_kwargs(params)  # bad probe options (a metric given twice …) fail before the folder is claimed
     from ..predictors import get_predictor
 
     for name in predictors:  # unknown names fail before any work
@@ -257,15 +253,15 @@ LISTS = ("models", "datasets", "metrics", "cutoffs", "adapters", "decoders", "pr
 def list_cmd(what):
     """List registered models, datasets, metrics, cutoff detectors, adapters, decoders or predictors."""
     from .. import metrics as m
-    from ..adapters import adapters
+    from ..adapters import get_adapter, list_adapters
     from ..models import MODELS, resolver_descriptions
-    from ..probe import DECODERS
+    from ..probe import get_decoder, list_decoders
 
     if what == "predictors":
-        from ..predictors import PREDICTORS
+        from ..predictors import get_predictor, list_predictors
 
-        for name in PREDICTORS.names():
-            click.echo(f"{name:<24} {PREDICTORS.help(name).replace('``', '')}")
+        for name in list_predictors():
+            click.echo(f"{name:<24} {get_predictor(name).help.replace('``', '')}")
     elif what == "models":
         for name in MODELS.names():
             click.echo(f"{name:<24} {MODELS.help(name)}")
@@ -275,17 +271,17 @@ def list_cmd(what):
         for name in DATASETS.names():
             click.echo(f"{name:<24} {DATASETS.help(name)}")
     elif what == "metrics":
-        for name in m.METRICS.names():
+        for name in m.list_metrics():
             click.echo(f"{name:<24} {m.METRICS.help(name)}")
     elif what == "cutoffs":
-        for name in m.CUTOFFS.names():
+        for name in m.list_cutoffs():
             click.echo(f"{name:<24} {m.CUTOFFS.help(name)}")
     elif what == "adapters":
-        for a in adapters():
+        for a in map(get_adapter, list_adapters()):
             click.echo(f"{a.name:<24} priority {a.priority:>4}  {a.help}")
     elif what == "decoders":
-        for name, _ in DECODERS.by_priority():
-            click.echo(f"{name:<24} priority {DECODERS.priority(name):>4}  {DECODERS.help(name)}")
+        for d in map(get_decoder, list_decoders()):
+            click.echo(f"{d.name:<24} priority {d.priority:>4}  {d.help}")
 
 
 COMMANDS = [run_cmd, stages_cmd, list_cmd]

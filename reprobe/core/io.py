@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import tempfile
 from pathlib import Path
@@ -81,8 +82,8 @@ def nan_array(values) -> np.ndarray:
 
 
 def is_finite_number(v: Any) -> bool:
-    """Is ``v`` a finite int or float (None, NaN, inf, text and bools are not)?"""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    """Is ``v`` a finite real number, numpy's included (None, NaN, inf, text and bools are not)?"""
+    return isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) and math.isfinite(v)
 
 
 def finite_or_none(v: Any) -> Optional[float]:

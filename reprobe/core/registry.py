@@ -1,6 +1,9 @@
-"""A tiny name → object registry shared by metrics, cutoffs, models, datasets, decoders, adapters.
+"""A tiny name → object registry shared by metrics, cutoffs, models, datasets, decoders, adapters, predictors.
 
-Entries may carry a priority: registries whose entries are *tried* in turn (adapters finding stages,
+Each package that keeps a registry offers it under one vocabulary of module-level functions:
+``register_<x>`` (a decorator), ``get_<x>(name)`` (the entry; an unknown name raises a
+:class:`ReprobeError` listing the valid ones) and ``list_<x>s()`` (the names, in the order the
+registry uses them). Entries may carry a priority: registries whose entries are *tried* in turn (adapters finding stages,
 decoder builders, model resolvers) walk :meth:`Registry.by_priority`, highest first, ties in
 registration order.
 """
@@ -12,6 +15,7 @@ from typing import Any, Callable, Dict, Generic, Iterator, List, Optional, Tuple
 from .errors import ReprobeError, unknown_name_message
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Registry(Generic[T]):
@@ -54,6 +58,27 @@ class Registry(Generic[T]):
 
         return deco(obj) if obj is not None else deco
 
+    def decorator(self, name: str, entry: Optional[Callable[[Any, str], T]] = None, *, help: str = "",
+                  priority: int = 0) -> Callable[[F], F]:
+        """A decorator that registers ``entry(fn, help)`` (default: ``fn`` itself) as ``name`` and returns ``fn``.
+
+        The help line is ``help``, else the first line of ``fn``'s docstring (not the entry's: an
+        entry is often a record of a type shared by every name). Behind every package's ``register_<x>``.
+        """
+
+        def deco(fn: F) -> F:
+            doc = help or (getattr(fn, "__doc__", None) or "").strip().split("\n")[0]
+            self.register(name, fn if entry is None else entry(fn, doc), priority=priority)
+            self._help[name] = doc
+            return fn
+
+        return deco
+
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` (unknown names: a :class:`ReprobeError`), e.g. a plug-in a test registered."""
+        self.get(name)
+        del self._items[name], self._help[name], self._priority[name]
+
     def get(self, name: str) -> T:
         try:
             return self._items[name]
@@ -73,7 +98,13 @@ class Registry(Generic[T]):
         return sorted(self._items.items(), key=lambda kv: -self._priority[kv[0]])
 
     def names(self) -> list[str]:
+        """Names in registration order."""
         return list(self._items)
+
+    def listed(self) -> List[str]:
+        """Names in the order the registry is used (behind every ``list_<x>s``): highest priority first,
+        ties in registration order (all of them, in a registry whose entries carry no priority)."""
+        return [name for name, _ in self.by_priority()]
 
     def __contains__(self, name: object) -> bool:
         return name in self._items

@@ -11,3 +11,4 @@ from .registry import (  # noqa: F401
 )
 from . import builtin  # noqa: F401  (registers the built-ins)
 from . import images  # noqa: F401  (image folders, imagenette, adapt_bundle)
+from . import tokens  # noqa: F401  (generated token ids for text models, adapt_tokens)

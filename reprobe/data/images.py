@@ -14,7 +14,7 @@ mean/std normalisation, applied lazily per item.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -99,11 +99,24 @@ def adapt_bundle(bundle: DatasetBundle, channels: Optional[int] = None, size: Op
         lo = min((lo - m) / s for m, s in zip(mean, std or [1.0] * len(mean)))
         hi = max((hi - m) / s for m, s in zip(mean, std or [1.0] * len(mean)))
     info = dict(bundle.info)
+    if change:
+        info["notes"] = list(info.get("notes", [])) + [adaptation_note(bundle.name, shape, (c_out, *size_t))]
     info["transform"] = {"from_shape": list(shape), "channels": c_out, "size": list(size_t),
                          "mean": list(mean) if mean is not None else None,
                          "std": list(std) if std is not None else None}
     return DatasetBundle(bundle.name, TransformedDataset(bundle.train, fn), TransformedDataset(bundle.test, fn),
                          (c_out, *size_t), bundle.num_classes, (float(lo), float(hi)), bundle.classes, info)
+
+
+def adaptation_note(name: str, shape: Sequence[int], new_shape: Sequence[int]) -> str:
+    """One line saying how :func:`adapt_bundle` changed a dataset's images to fit the model."""
+    how = []
+    if shape[0] != new_shape[0]:
+        how.append(f"{'grey' if shape[0] == 1 else f'{shape[0]}-channel'} → "
+                   f"{'RGB' if new_shape[0] == 3 else f'{new_shape[0]}-channel'}")
+    if tuple(shape[1:]) != tuple(new_shape[1:]):
+        how.append(f"resized {shape[1]}×{shape[2]} → {new_shape[1]}×{new_shape[2]}")
+    return f"images of {name!r} were adapted to the model's input {'×'.join(map(str, new_shape))}: {', '.join(how)}"
 
 
 def load_image(path, shape: Sequence[int], transform: Optional[Dict[str, Any]] = None) -> torch.Tensor:
@@ -168,18 +181,37 @@ def read_image(path, size: Tuple[int, int], channels: int = 3) -> torch.Tensor:
     return TF.to_tensor(img)
 
 
-def check_images_readable(paths: Sequence[str]) -> None:
+def check_images_readable(paths: Sequence[str]) -> List[Tuple[int, int]]:
     """Open every image's header (and check PNG chunks) now: images load lazily, and a bad file
-    found mid-fit would throw the work so far away. Raises on the first bad file, naming it."""
+    found mid-fit would throw the work so far away. Raises on the first bad file, naming it.
+
+    Returns:
+        every image's (height, width), from its header.
+    """
     from PIL import Image
 
+    sizes = []
     for path in paths:
         try:
             with Image.open(path) as img:
                 img.verify()
+                sizes.append((int(img.size[1]), int(img.size[0])))
         except Exception as e:
             raise ReprobeError(f"cannot read image {path}: {type(e).__name__}: {e}; remove or replace the file"
                                .replace("\n", " ")) from None
+    return sizes
+
+
+def resize_note(folder: Path, sizes: Sequence[Tuple[int, int]], size: Tuple[int, int], asked: bool) -> Optional[str]:
+    """One line when a folder's images are read at another size than their own (None when all match)."""
+    found = sorted(set(sizes))
+    if not found or found == [tuple(size)]:
+        return None
+    own = f"{found[0][0]}×{found[0][1]}" if len(found) == 1 else (
+        f"of {len(found)} sizes ({found[0][0]}×{found[0][1]} … {found[-1][0]}×{found[-1][1]})")
+    keep = "" if asked or len(found) > 1 else f"; set image_size={found[0][0]} to keep their size"
+    return (f"images in {str(folder)!r} are {own} and are read at {size[0]}×{size[1]} "
+            f"({'image_size' if asked else 'the folder default'}; short side resized, centre crop){keep}")
 
 
 def _scan(folder: Path) -> Tuple[list, list]:
@@ -203,6 +235,7 @@ def folder_bundle(path, name: Optional[str] = None, seed: int = 0, test_fraction
     if subset is not None and int(subset) < 4:
         raise ReprobeError(f"{param('subset')} needs at least 4 images (2 held out), got {subset}")
     splits = [d for d in ("train", "val") if (folder / d).is_dir()]
+    subset_note = None
     if splits == ["train", "val"]:
         classes, train_s = _scan(folder / "train")
         val_classes, test_s = _scan(folder / "val")
@@ -214,6 +247,7 @@ def folder_bundle(path, name: Optional[str] = None, seed: int = 0, test_fraction
             g = torch.Generator().manual_seed(seed)
             perm = torch.randperm(len(samples), generator=g).tolist()
             if subset is not None:
+                subset_note = subset_cut_note(int(subset), len(perm))
                 perm = perm[: int(subset)]
                 subset = None
             n_test = max(2, int(round(len(perm) * test_fraction)))
@@ -228,14 +262,16 @@ def folder_bundle(path, name: Optional[str] = None, seed: int = 0, test_fraction
         raise ReprobeError(f"image folder {str(folder)!r} has too few images ({len(train_s) + len(test_s)}); "
                            "the probe needs at least 4 (2 held out)")
     if subset is not None:
+        subset_note = subset_cut_note(int(subset), len(train_s) + len(test_s))
         g = torch.Generator().manual_seed(seed)
         n_test = max(2, int(round(int(subset) * test_fraction)))
         train_s = [train_s[i] for i in torch.randperm(len(train_s), generator=g)[: max(1, int(subset) - n_test)].tolist()]
         test_s = [test_s[i] for i in torch.randperm(len(test_s), generator=g)[:n_test].tolist()]
-    check_images_readable([p for p, _ in train_s + test_s])
+    sizes = check_images_readable([p for p, _ in train_s + test_s])
+    notes = [n for n in (resize_note(folder, sizes, size_t, image_size is not None), subset_note) if n]
     train, test = ImageFiles(train_s, size_t), ImageFiles(test_s, size_t)
     return DatasetBundle(name or str(folder), train, test, (3, *size_t), len(classes), (0.0, 1.0), classes,
-                         {"folder": str(folder)})
+                         {"folder": str(folder), **({"notes": notes} if notes else {})})
 
 
 @register_dataset("imagenet-subset", help="an ImageFolder at <data-root>/imagenet-subset (class subfolders; lazy)")
@@ -290,12 +326,23 @@ def imagenette(root: Path, seed: int = 0, test_fraction: float = 0.1, image_size
     return bundle
 
 
+def subset_cut_note(asked: int, found: int) -> Optional[str]:
+    """One line when a subset asked for more images than there are (all of them are used)."""
+    if asked <= found:
+        return None
+    return f"subset={asked} asked for, but the data has {found} images: all {found} are used"
+
+
 def subsample_bundle(bundle: DatasetBundle, n: int, seed: int = 0) -> DatasetBundle:
     """A seeded random subsample of ``n`` items in all (train + test, test keeping its share ≥ 2)."""
     if n < 4:
         raise ReprobeError(f"{param('subset')} needs at least 4 images (2 held out), got {n}")
     total = len(bundle.train) + len(bundle.test)
-    if n >= total:
+    if n > total:
+        info = dict(bundle.info, notes=list(bundle.info.get("notes", [])) + [subset_cut_note(n, total)])
+        return DatasetBundle(bundle.name, bundle.train, bundle.test, bundle.input_shape, bundle.num_classes,
+                             bundle.value_range, bundle.classes, info)
+    if n == total:
         return bundle
     share = len(bundle.test) / max(1, total)
     n_test = min(len(bundle.test), max(2, int(round(n * share))))

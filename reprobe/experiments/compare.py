@@ -15,7 +15,7 @@ saves each run into ``OUT/runs/<slug>/`` and writes ``OUT/summary.json`` (schema
       "models": [{"name": "mlp(depth=10, sigma_w2=1.76)", "spec": "mlp", "options": {...},
                   "run": "runs/mlp-depth-10-sigma_w2-1.76", "depth": L,
                   "cutoffs": {metric: l_star}, "cutoff_fraction": {metric: l_star / L},
-                  "final": {metric: value at L}, "parameters": n, "timings": {...},
+                  "final": {metric: value at L}, "saturation": {metric: level}, "parameters": n, "timings": {...},
                   "prediction": {...}, "predictors": {name: {"score": …, "direction": "higher", …}},
                   "rank": 1, "reason": "…", "warnings": [...]}, ...],   # in rank order
       "predictors": [names given],
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
-from ..analysis import predict_trainability
+from ..analysis import recheck_prediction
 from ..predictors import get_predictor
 from ..analysis.ranking import rank_entries, rank_metric_for
 from ..core.errors import ReprobeError, param
@@ -44,14 +44,16 @@ from ..core.errors import ReprobeError, param
 #: A model spec, named in messages (the CLI: --model).
 MODEL = param("model", python="model spec")
 from ..core.io import finite_or_none
+from ..probe.config import MAX_WHOLE, TYPE_WORDS, check_probe_options, coerce_option, probe_option_fields
 from .executors import check_run_options
 
 SCHEMA = "reprobe.compare/1"
 
-#: Per-model option keys that go to the probe rather than (only) to the model builder.
-PROBE_KEYS = {"cutoff", "eta", "fit", "ridge", "epochs", "lr", "batch_size", "samples", "device", "train_samples"}
-#: Keys used by both (the seed sets weights and the probe's shuffling).
+#: Keys used by both the model builder and the probe (the seed sets weights and the probe's shuffling).
 SHARED_KEYS = {"seed"}
+#: Per-model option keys that go to the probe rather than (only) to the model builder: the declared
+#: probe options (:func:`reprobe.probe.config.probe_option_fields`).
+PROBE_KEYS = {f.name for f in probe_option_fields()} - SHARED_KEYS
 #: Per-model keys that :func:`reprobe.experiments.run.build_for_data` uses itself (not only the builder).
 DATA_MODEL_KEYS = {"image_size", "weights", "adapt_data", "subset"}
 
@@ -168,25 +170,76 @@ def unique_specs(specs: Sequence[ModelSpec]) -> List[ModelSpec]:
 
 
 def check_model_options(spec: ModelSpec) -> None:
-    """Raise when a registered model's builder does not take one of ``spec``'s own options.
+    """Check ``spec``'s own options before any work: probe options against their declarations, and a
+    registered model's options against its builder (unknown keys, values of the wrong type).
 
     Shared CLI options go to every model and builders ignore what they do not use; per-model
     options were typed for that model, so an unknown one (``widht=64``) is a mistake, not noise.
     Models from resolvers (``timm:…``, ``file.py:…``) and builders taking ``**kwargs`` are not checked.
+    Probe options given as one name where a list is taken (``metrics=mse``) become a list of one.
     """
-    from ..models.registry import MODELS
-
-    if spec.name not in MODELS:
+    for k, v in list(spec.options.items()):
+        if k in PROBE_KEYS | SHARED_KEYS:
+            try:
+                spec.options[k] = coerce_option(k, v)
+            except ReprobeError as e:
+                raise ReprobeError(f"{MODEL} {spec.display!r}: option {k}={v!r}: {e}") from None
+    hints = _builder_types(spec.name)
+    if hints is None:
         return
-    params = inspect.signature(MODELS.get(spec.name)).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    valid = {k for k in params if k not in ("input_shape", "num_classes")} | DATA_MODEL_KEYS
+    valid = set(hints) | DATA_MODEL_KEYS
     unknown = [k for k in spec.options if k not in valid and k not in PROBE_KEYS | SHARED_KEYS | {"preset"}]
     if unknown:
         raise ReprobeError(
             f"{MODEL} {spec.display!r}: model {spec.name!r} does not take option(s) {', '.join(unknown)}; "
             f"its options: {', '.join(sorted(valid))}; probe options: {', '.join(sorted(PROBE_KEYS | {'preset'}))}")
+    for k, v in spec.options.items():
+        expected = {**DATA_MODEL_TYPES, **hints}.get(k)
+        if k not in PROBE_KEYS | SHARED_KEYS and expected is not None and not _of_type(v, expected):
+            size = f" of at most {MAX_WHOLE}" if expected is int and isinstance(v, int) else ""
+            raise ReprobeError(f"{MODEL} {spec.display!r}: option {k}={v!r} must be {TYPE_WORDS[expected]}{size}")
+
+
+#: The types of the per-model options that :func:`reprobe.experiments.run.build_for_data` reads itself.
+DATA_MODEL_TYPES = {"image_size": int, "subset": int, "adapt_data": bool, "weights": str}
+
+
+def _builder_types(name: str) -> Optional[Dict[str, Any]]:
+    """Option → simple type (int, float, str, bool; None when not one of them) of a registered
+    model's builder; None when the builder is not checked (not registered, takes ``**kwargs``)."""
+    import typing
+
+    from ..models.registry import MODELS
+
+    if name not in MODELS:
+        return None
+    builder = MODELS.get(name)
+    params = inspect.signature(builder).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return None
+    try:
+        hints = typing.get_type_hints(builder)
+    except Exception:  # annotations naming what the builder's module cannot resolve: check names only
+        hints = {}
+    out: Dict[str, Any] = {}
+    for k in params:
+        if k in ("input_shape", "num_classes"):
+            continue
+        hint = hints.get(k)
+        args = [a for a in typing.get_args(hint) if a is not type(None)] if typing.get_args(hint) else [hint]
+        out[k] = args[0] if len(args) == 1 and args[0] in TYPE_WORDS else None
+    return out
+
+
+def _of_type(value: Any, expected: type) -> bool:
+    """Is a parsed spec value of ``expected`` (None is: it means the builder's default)?"""
+    if value is None:
+        return True
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_WHOLE
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) <= 1e300
+    return isinstance(value, expected)
 
 
 def split_options(shared_model: Dict[str, Any], shared_probe: Dict[str, Any], options: Dict[str, Any]):
@@ -221,12 +274,13 @@ def entry_from_result(result, spec: ModelSpec, run_rel: str) -> Dict[str, Any]:
         "cutoffs": cutoffs,
         "cutoff_fraction": {m: (None if c is None or not L else c / L) for m, c in cutoffs.items()},
         "final": {m: finite_or_none(result.final(m)) for m in metrics},
+        "saturation": {m: finite_or_none(v) for m, v in (result.saturation or {}).items()},
         "parameters": result.model.get("parameters"),
         "model_class": result.model.get("class"),
         "adapter": result.model.get("adapter"),
         "timings": {k: float(v) for k, v in result.timings.items() if finite_or_none(v) is not None},
         "warnings": list(result.warnings),
-        "prediction": result.prediction or predict_trainability(result).to_dict(),
+        "prediction": recheck_prediction(result)[0].to_dict(),
         "predictors": dict(result.predictors or {}),
     }
 
@@ -243,7 +297,7 @@ def summary_csv(summary: Dict[str, Any]) -> str:
         for k in e.get("timings", {}):
             if k not in timing_keys:
                 timing_keys.append(k)
-    header = ["rank", "name", "spec", "depth", "parameters"]
+    header = ["rank", "name", "spec", "depth", "parameters", "verdict", "predicted_depth", "xi"]
     header += [f"cutoff_{m}" for m in metrics] + [f"cutoff_fraction_{m}" for m in metrics]
     predictor_names = list(summary.get("predictors") or [])
     header += [f"final_{m}" for m in metrics] + [f"predictor_{n}" for n in predictor_names]
@@ -252,7 +306,9 @@ def summary_csv(summary: Dict[str, Any]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(header)
     for e in models:
-        row = [e.get("rank"), e.get("name"), e.get("spec"), e.get("depth"), e.get("parameters")]
+        pred = e.get("prediction") or {}
+        row = [e.get("rank"), e.get("name"), e.get("spec"), e.get("depth"), e.get("parameters"), pred.get("verdict"),
+               finite_or_none(pred.get("max_trainable_depth")), finite_or_none(pred.get("xi"))]
         row += [e.get("cutoffs", {}).get(m) for m in metrics]
         row += [e.get("cutoff_fraction", {}).get(m) for m in metrics]
         row += [e.get("final", {}).get(m) for m in metrics]
@@ -400,6 +456,8 @@ def compare_models(
     run = {"executor": executor, "address": address, "cpus_per_point": cpus_per_point,
            "gpus_per_point": gpus_per_point, "retries": retries}
     specs = _checked_specs(specs, predictors, run)
+    for spec in specs:  # every model's probe settings, shared and its own, are checked before any work
+        check_probe_options(split_options(model_options or {}, probe_options or {}, spec.options)[1])
     out = Path(out_dir)
     try:
         (out / "runs").mkdir(parents=True, exist_ok=True)

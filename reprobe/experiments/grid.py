@@ -10,6 +10,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from ..analysis.records import KEY_FIELDS, point_key  # noqa: F401  (re-exported: the grid's identity)
 from ..core.errors import ReprobeError, param
+from ..probe.config import MAX_WHOLE
 
 
 GRID_AXES = ("sigma_w2", "sigma_b2", "depth", "width")
@@ -99,4 +100,7 @@ def sweep_grid(sigma_w2: Any, sigma_b2: Any = (0.05,), depth: Any = (50,), width
         raise ReprobeError(f"{param('depth')} values must be at least 1")
     if any(w is not None and w < 1 for w in grid["width"]):
         raise ReprobeError(f"{param('width')} values must be at least 1")
+    for name in ("depth", "width"):
+        if any(v is not None and v > MAX_WHOLE for v in grid[name]):
+            raise ReprobeError(f"{param(name)} values must be at most {MAX_WHOLE}, got {max(grid[name])}")
     return grid

@@ -69,6 +69,8 @@ def _probe_fields(result) -> Tuple[Dict[str, Any], Dict[str, float]]:
         "stage_shapes": [st["shape"] for st in d["stages"]],
         "metrics": d["metrics"],
         "saturation": d["saturation"],
+        "stage_scale": d["stage_scale"],
+        "activations": d["model"].get("activations", []),
         "cutoffs": d["cutoffs"],
         "cutoff_detector": d["cutoff_detector"],
         "cutoffs_by_detector": d["cutoffs_by_detector"],

@@ -17,7 +17,7 @@ from ..data import DatasetBundle, load_dataset
 from ..core.errors import ReprobeError, param
 from ..probe.memory import check_probe_memory
 from ..models import build_model
-from ..probe import CascadeProbe, ProbeResult
+from ..probe import CascadeProbe, ProbeConfig, ProbeResult
 from ..probe.batched import BatchedMLPProbe, NotBatchable
 from ..predictors import get_predictor, score
 from ..predictors.reconstruction import score_of_prediction
@@ -127,9 +127,10 @@ def _check_memory_before_fit(probe: Union[CascadeProbe, BatchedMLPProbe], bundle
 
 
 def cut_warnings(bundle: DatasetBundle, train_samples: Optional[int]) -> List[str]:
-    """Say where the training split held fewer inputs than were asked for (the run used them all).
-    Too few held-out inputs, or too few to fit on, the probe itself warns about."""
-    out = []
+    """Say what loading the data changed (``bundle.info["notes"]``: images resized or converted, a subset
+    larger than the data) and where the training split held fewer inputs than were asked for (the run
+    used them all). Too few held-out inputs, or too few to fit on, the probe itself warns about."""
+    out = list(dict.fromkeys(bundle.info.get("notes", [])))  # what loading and adapting the data changed (once)
     if train_samples is not None and train_samples > len(bundle.train):
         out.append(f"train_samples={train_samples} asked for, but {bundle.name!r} has {len(bundle.train)} "
                    f"training inputs: all {len(bundle.train)} were used")
@@ -203,6 +204,7 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     probe's settings) size the memory estimate checked before the model is built.
     """
     from ..data.images import adapt_bundle, subsample_bundle
+    from ..data.tokens import adapt_tokens
     from ..probe.memory import check_model_memory
     from ..models import MODELS
     from ..models.vision import _weights_kind, load_weights_file
@@ -226,7 +228,9 @@ def build_for_data(model: str, bundle: DatasetBundle, model_options: Optional[Di
     if model in MODELS and kind == "path":
         load_weights_file(net, opts["weights"])
     req = getattr(net, "reprobe_input", None)
-    if req:
+    if req and req.get("tokens"):
+        bundle = adapt_tokens(bundle, req["tokens"]["vocab"], req["tokens"].get("length"), model)
+    elif req:
         bundle = adapt_bundle(bundle, req.get("channels"), req.get("size"), req.get("mean"), req.get("std"), allow=allow)
     return net, bundle
 
@@ -266,6 +270,6 @@ def rebuild_probe(run_dir) -> Tuple[ProbeResult, nn.Module, CascadeProbe]:
         load_weights_file(model, opts["weights"])
     names = [s.name for s in result.stages]
     probe = CascadeProbe(model, names, progress=False, device="cpu",
-                         multi_call=result.config.get("multi_call", "error"))
+                         multi_call=result.config.get("multi_call", ProbeConfig.multi_call))
     probe.load_decoders(dec)
     return result, model, probe

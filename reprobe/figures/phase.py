@@ -80,6 +80,10 @@ def clip_to_depth(ys: np.ndarray, L: int) -> Tuple[np.ndarray, np.ndarray]:
     return np.where(above, L, ys), above
 
 
+#: Where curves that run above a panel (deeper than L) are marked: rows of arrow heads above its top
+#: edge, in axes fractions, one row per curve.
+OFF_SCALE_ROWS = {"theory": 1.025, "prediction": 1.065}
+
 #: ℓ* curves: colour, line style, marker, and drawing order (the reported relative-entropy ℓ* on top).
 CUTOFF_STYLES = {"relative_entropy": ("#e3242b", "-", "o", 6), "differential_entropy": ("#ff9f1c", "--", "s", 5)}
 
@@ -92,13 +96,11 @@ def _draw_theory(ax, sb: float, sws: np.ndarray, activation: str, L: int) -> Non
     ys, above = clip_to_depth(ys, L)
     ax.plot(xs, np.where(above, np.nan, ys), color="#00bfff", lw=2.2, label=f"mean field 6ξ_c ({activation})", zorder=3)
     if above.any():
-        # Arrow heads on the top edge where the curve is above the panel (it would hide under ℓ* = L).
+        # Arrow heads in a row above the panel where the curve runs off its top: inside, a label or the
+        # markers would hide the lines below (ℓ* = L, the critical σ_w² lines).
         off = xs[above][:: max(1, int(above.sum()) // 8)]
-        ax.plot(off, np.full(len(off), L + 0.5), ls="none", marker="^", ms=6, color="#00bfff", zorder=7, clip_on=False,
-                label="6ξ_c off scale (> L)")
-        ax.annotate(f"6ξ_c > {L} (off scale)", (float(np.mean(xs[above])), L + 0.5), xytext=(0, -14),
-                    textcoords="offset points", ha="center", fontsize=7.5, color="#0077aa", zorder=7,
-                    bbox=dict(boxstyle="round,pad=0.2", fc="white", ec="none", alpha=0.8))
+        ax.plot(off, np.full(len(off), OFF_SCALE_ROWS["theory"]), ls="none", marker="^", ms=6, color="#00bfff",
+                transform=ax.get_xaxis_transform(), zorder=7, clip_on=False, label="6ξ_c off scale (> L)")
     if crit is not None and sws.min() - 0.05 <= crit <= sws.max() + 0.05:
         ax.axvline(crit, color="#00bfff", lw=1.8, ls=(0, (1.5, 1.5)), label="critical σ_w²: mean field (χ₁ = 1)", zorder=4,
                    path_effects=[patheffects.withStroke(linewidth=3.6, foreground="#1a1a1a")])
@@ -161,9 +163,10 @@ def _draw_prediction(ax, ps: List[SweepPoint], sws: np.ndarray, L: int) -> None:
     ax.plot(sws[inside & ~bound], ys[inside & ~bound], ls="none", marker="D", ms=4, color=col, mec="#333333", zorder=6)
     ax.plot(sws[inside & bound], ys[inside & bound], ls="none", marker="D", ms=4, mfc="none", color=col, mec="#333333", zorder=6,
             label="  … at least (lower bound)" if (inside & bound).any() else None)
-    if above.any():
-        ax.plot(sws[above], np.full(int(above.sum()), L + 0.5), ls="none", marker="^", ms=6, color=col, mec="#333333",
-                zorder=7, clip_on=False, label="  … deeper than L")
+    if above.any():  # its own row above the panel, beside 6ξ_c's: neither hides the other
+        ax.plot(sws[above], np.full(int(above.sum()), OFF_SCALE_ROWS["prediction"]), ls="none", marker="^", ms=6,
+                color=col, mec="#333333", transform=ax.get_xaxis_transform(), zorder=7, clip_on=False,
+                label="  … deeper than L")
 
 
 def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequence[str],
@@ -196,7 +199,7 @@ def _draw_panel(ax, ps: List[dict], sb: float, metric: str, cutoff_metrics: Sequ
     ax.set_xlabel("weight variance σ_w²")
     ax.set_ylabel("stage ℓ (depth)")
     width = pts[0].width
-    ax.set_title(f"σ_b² = {sb:g}, L = {L}" + (f", width {width}" if width else ""), fontsize=10)
+    ax.set_title(f"σ_b² = {sb:g}, L = {L}" + (f", width {width}" if width else ""), fontsize=10, pad=28)
     return mesh
 
 
@@ -218,7 +221,8 @@ def plot_phase(points: List[dict], path, *, metric: str = RANK_METRIC, cutoff_me
     vmin, vmax = (np.percentile(finite, 1), np.percentile(finite, 99.5)) if finite.size else (0, 1)
     cols = min(3, len(keys))
     rows = math.ceil(len(keys) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols + 0.6, 5.6 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(6.4 * cols + 0.6, 5.6 * rows), squeeze=False,
+                             gridspec_kw={"hspace": 0.45})  # room for the off-scale marks over each panel
     for ax in axes.flat[len(keys):]:
         ax.axis("off")
     mesh = None
@@ -233,7 +237,8 @@ def plot_phase(points: List[dict], path, *, metric: str = RANK_METRIC, cutoff_me
             handles.setdefault(label, h)
     fig.legend(list(handles.values()), list(handles), loc="upper center", bbox_to_anchor=(0.45, 0.0),
                ncol=min(3, len(handles)), fontsize=8.5, frameon=False)
-    fig.suptitle(title or "Reconstruction entropy phase diagram (colour: entropy of x̂ from stage ℓ)", fontsize=11)
+    fig.suptitle(title or "Reconstruction entropy phase diagram (colour: entropy of x̂ from stage ℓ)", fontsize=11,
+                 y=1.0 + 0.035 / rows)  # above the panel titles and the rows of off-scale marks over them
     path = Path(path)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
@@ -244,7 +249,8 @@ def _predicted_depth(point: SweepPoint) -> Optional[float]:
     """The point's predicted deepest trainable depth under the shipped calibration."""
     from ..analysis import predict
 
-    return predict(point.metrics, point.stage_shapes or (), point.depth, saturation=point.saturation).max_trainable_depth
+    return predict(point.metrics, point.stage_shapes or (), point.depth, saturation=point.saturation,
+                   stage_scale=point.stage_scale, activations=point.activation_kinds).max_trainable_depth
 
 
 def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = None, metric: str = DEFAULT_METRIC,

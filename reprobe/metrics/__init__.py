@@ -1,4 +1,5 @@
-"""Metric and cutoff-detector registries (``register_metric``, ``get``, ``register_cutoff``, …).
+"""Metric and cutoff-detector registries: ``register_metric``, ``get_metric``, ``list_metrics`` and
+``register_cutoff``, ``get_cutoff``, ``list_cutoffs``.
 
 Built-in metrics: ``relative_entropy``, ``differential_entropy``, ``mse``.
 Built-in cutoff detectors: ``threshold`` (the paper's rule), ``plateau`` (noise-aware).
@@ -12,6 +13,9 @@ from .registry import (  # noqa: F401
     compute_cutoff,
     get,
     get_cutoff,
+    get_metric,
+    list_cutoffs,
+    list_metrics,
     register_cutoff,
     register_metric,
     saturation_levels,

@@ -53,27 +53,23 @@ def register_metric(name: str, *, higher_is_more_information: bool = False, help
         ...     return (original - reconstruction).abs().mean().item()
 
     Args:
-        name: the name used by ``get(name)``, ``CascadeProbe(metrics=[...])`` and ``--metric``.
+        name: the name used by ``get_metric(name)``, ``CascadeProbe(metrics=[...])`` and ``--metric``.
         higher_is_more_information: see :class:`MetricSpec`.
         help: one-line description for ``reprobe list metrics`` (defaults to the docstring).
     """
 
-    def deco(fn: MetricFn) -> MetricFn:
-        doc = help or (fn.__doc__ or "").strip().split("\n")[0]
-        METRICS.register(name, MetricSpec(name, fn, higher_is_more_information), help=doc)
-        return fn
-
-    return deco
+    return METRICS.decorator(name, lambda fn, doc: MetricSpec(name, fn, higher_is_more_information), help=help)
 
 
-def get(name: str) -> MetricSpec:
-    """The metric registered as ``name`` (callable as ``get(name)(original, reconstruction)``)."""
-    return METRICS.get(name)
+#: ``get_metric(name)``: the metric registered as ``name``, callable as ``get_metric(name)(original,
+#: reconstruction)``; an unknown name raises a :class:`ReprobeError` listing the valid ones.
+get_metric = METRICS.get
+#: ``list_metrics()``: the names of all registered metrics, in registration order.
+list_metrics = METRICS.listed
 
 
-def available() -> list[str]:
-    """Names of all registered metrics."""
-    return METRICS.names()
+#: Earlier names of :func:`get_metric` and :func:`list_metrics`, kept for callers of the public API.
+get, available = get_metric, list_metrics
 
 
 def register_cutoff(name: str, *, help: str = ""):
@@ -84,16 +80,13 @@ def register_cutoff(name: str, *, help: str = ""):
     Detectors receive every option the probe was given (``eta`` …) and must accept ``**kwargs``.
     """
 
-    def deco(fn: CutoffFn) -> CutoffFn:
-        CUTOFFS.register(name, fn, help=help)
-        return fn
-
-    return deco
+    return CUTOFFS.decorator(name, help=help)
 
 
-def get_cutoff(name: str) -> CutoffFn:
-    """The cutoff detector registered as ``name``."""
-    return CUTOFFS.get(name)
+#: ``get_cutoff(name)``: the cutoff detector registered as ``name`` (unknown names: a :class:`ReprobeError`).
+get_cutoff = CUTOFFS.get
+#: ``list_cutoffs()``: the names of all registered cutoff detectors, in registration order.
+list_cutoffs = CUTOFFS.listed
 
 
 def compute_cutoff(name: str, values: Sequence[Optional[float]], **options) -> Optional[int]:
@@ -117,9 +110,9 @@ def saturation_levels(x, names: Sequence[str]) -> Dict[str, Optional[float]]:
     mean = x.mean(dim=0, keepdim=True).expand_as(x)
     out: Dict[str, Optional[float]] = {}
     for name in names:
-        if get(name).higher_is_more_information:
+        if get_metric(name).higher_is_more_information:
             out[name] = None
             continue
-        v = float(get(name)(x, mean))
+        v = float(get_metric(name)(x, mean))
         out[name] = v if math.isfinite(v) else None
     return out

@@ -12,10 +12,17 @@ The runner (:func:`score`) uses one batch of the data (a DataLoader's first batc
 :data:`BATCH_SIZE` = 64 rows) and gives the model back as it was: train/eval mode, ``requires_grad``,
 ``.grad``, hooks and weight values, also when a predictor raises.
 
-Built in (one module each): ``reconstruction``, ``mean_field``, ``partial_jacobian``, ``grad_norm``,
-``snip``, ``synflow`` (log10, float64, no overflow), ``naswot``, ``jacob_cov``, ``params``.
-Add your own with :func:`register_predictor`.
+Built in (one module each, imported at start): ``grad_norm``, ``jacob_cov``, ``mean_field``, ``naswot``,
+``params``, ``partial_jacobian``, ``reconstruction``, ``snip``, ``synflow`` (log10, float64, no overflow).
+A new predictor is one new module in this folder that decorates its function with
+:func:`register_predictor`: :func:`load_predictors` imports every module here whose name does not
+start with ``_`` (listings follow module names), so no other file names it. A predictor kept outside
+reprobe registers itself with :func:`register_predictor` once its module is imported.
 """
+
+import importlib
+import pkgutil
+from typing import List
 
 from .registry import (
     DIRECTIONS,
@@ -26,25 +33,36 @@ from .registry import (
     Predictor,
     PredictorScore,
     get_predictor,
-    predictor_names,
+    list_predictors,
     register_predictor,
 )
 from .runner import BATCH_SIZE, one_batch, restored, score
 
-# Built-ins, in the order listings show them.
-from . import reconstruction as _reconstruction  # noqa: F401,E402
-from . import mean_field as _mean_field  # noqa: F401,E402
-from . import partial_jacobian as _partial_jacobian  # noqa: F401,E402
-from . import grad_norm as _grad_norm  # noqa: F401,E402
-from . import snip as _snip  # noqa: F401,E402
-from . import synflow as _synflow  # noqa: F401,E402
-from . import naswot as _naswot  # noqa: F401,E402
-from . import jacob_cov as _jacob_cov  # noqa: F401,E402
-from . import params as _params  # noqa: F401,E402
+#: Modules of this package that hold the machinery, not a predictor.
+MACHINERY = ("registry", "runner")
+
+
+def load_predictors() -> List[str]:
+    """Import every predictor module of this package (each registers its predictors on import).
+
+    Modules are found on the package's ``__path__``; names starting with ``_`` (shared helpers) and
+    :data:`MACHINERY` are skipped. Importing a module a second time does nothing.
+
+    Returns:
+        the names of all registered predictors (:func:`list_predictors`).
+    """
+    for module in pkgutil.iter_modules(__path__):
+        if not module.name.startswith("_") and module.name not in MACHINERY:
+            importlib.import_module(f"{__name__}.{module.name}")
+    return list_predictors()
+
+
+load_predictors()
 
 __all__ = [
     "BATCH_SIZE",
     "DIRECTIONS",
+    "MACHINERY",
     "NEEDS",
     "PREDICTORS",
     "Batch",
@@ -52,8 +70,9 @@ __all__ = [
     "Predictor",
     "PredictorScore",
     "get_predictor",
+    "list_predictors",
+    "load_predictors",
     "one_batch",
-    "predictor_names",
     "register_predictor",
     "restored",
     "score",

@@ -31,7 +31,7 @@ __all__ = [
     "PREDICTORS",
     "register_predictor",
     "get_predictor",
-    "predictor_names",
+    "list_predictors",
 ]
 
 #: ``higher``: a higher score means more trainable; ``lower``: a lower one does.
@@ -147,22 +147,14 @@ def register_predictor(name: str, *, direction: str = "higher", needs: Sequence[
     if bad:
         raise ReprobeError(f"unknown needs {bad}; valid: {', '.join(NEEDS)}")
 
-    def deco(fn: PredictorFn) -> PredictorFn:
-        doc = help or (fn.__doc__ or "").strip().split("\n")[0]
-        PREDICTORS.register(name, Predictor(name, fn, direction, needs, doc), help=doc)
-        return fn
-
-    return deco
+    return PREDICTORS.decorator(name, lambda fn, doc: Predictor(name, fn, direction, needs, doc), help=help)
 
 
-def get_predictor(name: str) -> Predictor:
-    """The predictor called ``name``; unknown names raise a one-line :class:`ReprobeError` listing the valid ones."""
-    return PREDICTORS.get(name)
-
-
-def predictor_names() -> List[str]:
-    """Every registered predictor name, in registration order."""
-    return PREDICTORS.names()
+#: ``get_predictor(name)``: the predictor called ``name``; unknown names raise a one-line
+#: :class:`ReprobeError` listing the valid ones.
+get_predictor = PREDICTORS.get
+#: ``list_predictors()``: every registered predictor name, in registration order.
+list_predictors = PREDICTORS.listed
 
 
 def finish(result: PredictorScore, **changes: Any) -> PredictorScore:

@@ -78,7 +78,7 @@ def score(model: nn.Module, data: Any = None, names: Union[str, Sequence[str]] =
             (the loader's first, or the first ``batch_size`` rows), except by ``reconstruction``,
             which fits its decoders on part of all of ``data`` and measures on inputs it held out
             (as :func:`reprobe.check`). Predictors that need labels answer "not applicable" without them.
-        names: predictor names (see ``reprobe.predictors.predictor_names()``).
+        names: predictor names (see ``reprobe.predictors.list_predictors()``).
         batch_size: rows of the batch cut from a tensor or a Dataset (default :data:`BATCH_SIZE`).
         options: predictor name → keyword options for it.
         restore_values: snapshot the weights and copy them back after each predictor.

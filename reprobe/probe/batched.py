@@ -159,7 +159,7 @@ class BatchedMLPProbe:
 
     Args:
         models: MLPs of one shape (:func:`check_batchable`); they may differ in σ_w², σ_b², seed.
-        **config: :class:`~reprobe.probe.probe.ProbeConfig` fields, as for ``CascadeProbe``
+        **config: :class:`~reprobe.probe.config.ProbeConfig` fields, as for ``CascadeProbe``
             (``fit`` must be ``ridge``).
 
     Raises:
@@ -329,7 +329,7 @@ class BatchedMLPProbe:
         rec.recon = rec.recon.view(K, L + 1, n, *x.shape[1:])
         results = [build_result(rec, k, config=cfg, stages=self.stages, input_shape=self.input_shape,
                                 decoders=self._one_net_decoders, fit_info=self.fit_info[k],
-                                model=model_record(self.models[k], self.adapter)) for k in range(K)]
+                                model=model_record(self.models[k], self.adapter), notes=self.warnings) for k in range(K)]
         self.timings["evaluate"] = time.perf_counter() - t0
         for r in results:
             r.timings = {"fit": self.timings["fit"] / K, "evaluate": self.timings["evaluate"] / K, "batched": K}

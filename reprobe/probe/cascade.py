@@ -12,13 +12,14 @@ as an ``expand``-ed view).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import torch
 from tqdm.auto import tqdm
 
 from .inputs import all_finite
+from .scale import StageScale
 
 #: c^ℓ of stage-ℓ values: ``decode(ℓ, h)`` with ℓ 1-based.
 Decode = Callable[[int, torch.Tensor], torch.Tensor]
@@ -104,12 +105,15 @@ class Reconstructions:
         nonfinite: per net, per stage, the non-finite activation values.
         sq_err: per net, per stage, the one-step decoder's squared error ‖c^ℓ(z^ℓ) − z^{ℓ-1}‖².
         counts: per stage, the values of z^{ℓ-1} that error is summed over (per net).
+        stage_scale: per net, per stage, the mean square of the finite activations z^ℓ
+            (:class:`~reprobe.probe.scale.StageScale`; None where none is finite).
     """
 
     recon: torch.Tensor
     nonfinite: List[List[int]]
     sq_err: List[List[float]]
     counts: List[int]
+    stage_scale: List[List[Optional[float]]] = field(default_factory=list)
 
 
 def _count_nonfinite(z: torch.Tensor, nets: Optional[int]) -> List[int]:
@@ -158,6 +162,7 @@ def _reconstruct_chunks(decode: Decode, forward: Callable[[torch.Tensor], List[t
         if recon is None:
             depth = len(zs) - 1
             nonfinite, sq_err, counts = [[0] * depth for _ in range(k)], [[0.0] * depth for _ in range(k)], [0] * depth
+            scales = [StageScale(depth) for _ in range(k)]
 
         def add_error(l: int, h: torch.Tensor) -> None:
             err = (h.double() - zs[l - 1].double()) ** 2
@@ -174,6 +179,8 @@ def _reconstruct_chunks(decode: Decode, forward: Callable[[torch.Tensor], List[t
             for net, bad in enumerate(_count_nonfinite(zs[l], nets)):
                 nonfinite[net][l - 1] += bad
             counts[l - 1] += zs[l - 1].numel() // k
+            for net, scale in enumerate(scales):
+                scale.add(l - 1, zs[l] if nets is None else zs[l][net])
         del zs
     assert recon is not None
-    return Reconstructions(recon, nonfinite, sq_err, counts)
+    return Reconstructions(recon, nonfinite, sq_err, counts, [scale.values() for scale in scales])

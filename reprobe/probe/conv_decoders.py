@@ -250,7 +250,8 @@ def _is_map(shape) -> bool:
     return len(shape) == 3
 
 
-@register_decoder("reshape", priority=60, help="flatten stages: reshape back to the feature map (fitted scale/shift)")
+@register_decoder("reshape", priority=60, help="flatten stages: reshape back to the feature map (fitted scale/shift)",
+                  example=DecoderSpec((18,), (2, 3, 3), stage_type="Flatten"))
 def _reshape_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if len(spec.in_shape) == 1 and len(spec.out_shape) > 1 and math.prod(spec.in_shape) == math.prod(spec.out_shape) \
             and spec.stage_type == "Flatten":
@@ -259,28 +260,33 @@ def _reshape_builder(spec: DecoderSpec) -> Optional[nn.Module]:
 
 
 @register_decoder("subpixel-conv", priority=50,
-                  help="feature maps: k x k conv to C*r^2 channels + pixel shuffle (any stride; closed form)")
+                  help="feature maps: k x k conv to C*r^2 channels + pixel shuffle (any stride; closed form)",
+                  example=DecoderSpec((4, 4, 4), (3, 8, 8)))
 def _subpixel_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if _is_map(spec.in_shape) and _is_map(spec.out_shape):
         return SubPixelConvDecoder(spec, kernel=spec.kernel)
     return None
 
 
-@register_decoder("map-to-vector", priority=45, help="a feature map back to a vector: flatten + Linear (pooled when big)")
+def _too_big_for_one_linear(spec: DecoderSpec) -> bool:
+    """A Linear between the two stages would have more weights than :data:`DIRECT_LINEAR_PARAMS`."""
+    return math.prod(spec.in_shape) * math.prod(spec.out_shape) > DIRECT_LINEAR_PARAMS
+
+
+@register_decoder("map-to-vector", priority=45, help="a feature map back to a vector: flatten + Linear (pooled when big)",
+                  prefer=_too_big_for_one_linear, example=DecoderSpec((3, 6, 6), (5,)))
 def _map_to_vector_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if not (_is_map(spec.in_shape) and len(spec.out_shape) == 1):
         return None
-    if math.prod(spec.in_shape) * spec.out_shape[0] <= MAX_LINEAR_PARAMS:
-        return None  # flatten-linear handles it
-    return MapToVectorDecoder(spec)
+    return MapToVectorDecoder(spec)  # chosen only for big maps (``prefer``): flatten-linear handles the rest
 
 
-@register_decoder("vector-to-map", priority=40, help="a vector stage whose target is a big feature map: Linear to a coarser map + upsampling")
+@register_decoder("vector-to-map", priority=40, help="a vector stage whose target is a big feature map: Linear to a coarser map + upsampling",
+                  prefer=_too_big_for_one_linear, example=DecoderSpec((6,), (2, 4, 4)))
 def _vector_to_map_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if len(spec.in_shape) != 1 or not _is_map(spec.out_shape):
         return None
+    # chosen only when one Linear would be too big (``prefer``; else the ``linear`` kind): f = 1 below that
     d, size = spec.in_shape[0], math.prod(spec.out_shape)
-    if d * size <= DIRECT_LINEAR_PARAMS:
-        return None  # one Linear + reshape (the ``linear`` builder)
     factor = math.ceil(math.sqrt(d * size / DIRECT_LINEAR_PARAMS))
     return VectorToMapDecoder(spec, factor)

@@ -1,10 +1,11 @@
 """Decoders c^ℓ: map stage ℓ's output back to stage ℓ-1's (the first one to the input).
 
-Decoders are chosen through a registry of builders ``builder(spec) -> nn.Module | None``, tried by
-descending priority; the first that returns a module wins. This module provides the ``linear``
-decoder for vector stages (the paper's single Linear layer with an output activation) and a
-``flatten-linear`` fallback for any small shapes. Feature-map decoders (sub-pixel convolutions,
-reshapes, pooled and upsampled Linear maps: :mod:`reprobe.probe.conv_decoders`) register here too.
+Decoders are chosen through a registry of kinds (``register_decoder``, ``get_decoder``,
+``list_decoders``), each a builder ``builder(spec) -> nn.Module | None``, tried by descending
+priority; the first that returns a module wins. Each kind answers for its own size
+(:func:`decoder_size`, behind the memory estimate). This module provides the ``linear`` decoder for
+vector stages (the paper's single Linear layer with an output activation) and a ``flatten-linear``
+fallback for any small shapes; the feature-map decoders (:mod:`.conv_decoders`) register here too.
 
 Every built-in decoder is linear in its weights and offers a closed-form least-squares fit
 (:class:`ClosedFormMixin`); the probe then fits it exactly in one pass (``fit="ridge"``) instead
@@ -69,35 +70,105 @@ def choose_out_activation(lo: float, hi: float, requested: str = "auto") -> str:
 
 
 DecoderBuilder = Callable[[DecoderSpec], Optional[nn.Module]]
-#: Decoder builders by name, with their priorities (higher is tried first).
-DECODERS: Registry[DecoderBuilder] = Registry("decoder")
 
 
-def register_decoder(name: str, priority: int = 0, help: str = ""):
-    """Decorator registering ``builder(spec) -> nn.Module | None``; higher priority is tried first."""
+@dataclass(frozen=True)
+class DecoderKind:
+    """A registered kind of decoder, as :func:`get_decoder` returns it.
 
-    def deco(fn: DecoderBuilder) -> DecoderBuilder:
-        return DECODERS.register(name, fn, help=help, priority=priority)
+    Attributes:
+        name: registry name (what ``decoder_kind`` of a built module and ``reprobe list decoders`` show).
+        build: ``build(spec) -> nn.Module | None``: None where the kind cannot map these shapes.
+        priority: automatic choice tries higher priorities first.
+        help: one line for listings.
+        prefer: automatic choice tries this kind only where ``prefer(spec)`` is true (None: wherever
+            it builds); a kind forced by name is built wherever it can map the shapes.
+        example: a small spec of this kind's own form (the contract tests fit and check every kind on it).
+    """
 
-    return deco
+    name: str
+    build: DecoderBuilder
+    priority: int = 0
+    help: str = ""
+    prefer: Optional[Callable[[DecoderSpec], bool]] = None
+    example: Optional[DecoderSpec] = None
+
+
+@dataclass(frozen=True)
+class DecoderSize:
+    """What one stage's decoder costs, read off the decoder itself (see :func:`decoder_size`).
+
+    Attributes:
+        kind: the decoder kind chosen for the stage.
+        parameters: its number of weights.
+        features: D, features of one row of its closed-form fit (None: no closed form).
+        targets: K, targets of one row of its closed-form fit (None: no closed form).
+    """
+
+    kind: str
+    parameters: int
+    features: Optional[int]
+    targets: Optional[int]
+
+
+#: Decoder kinds by name, with their priorities (higher is tried first).
+DECODERS: Registry[DecoderKind] = Registry("decoder")
+
+
+def register_decoder(name: str, priority: int = 0, help: str = "", *,
+                     prefer: Optional[Callable[[DecoderSpec], bool]] = None, example: Optional[DecoderSpec] = None):
+    """Decorator registering ``builder(spec) -> nn.Module | None`` as decoder kind ``name``.
+
+    Args:
+        name: the kind's name.
+        priority: higher is tried first when the probe chooses a stage's decoder.
+        help: one line for ``reprobe list decoders``.
+        prefer: see :class:`DecoderKind` (e.g. a kind meant only for stages too big for another).
+        example: a small spec the builder maps (see :class:`DecoderKind`); the contract tests need it.
+    """
+
+    return DECODERS.decorator(name, lambda fn, doc: DecoderKind(name, fn, priority, doc, prefer, example), help=help,
+                              priority=priority)
+
+
+#: ``get_decoder(name)``: the decoder kind registered as ``name``; unknown names raise a
+#: :class:`ReprobeError` listing the valid ones.
+get_decoder = DECODERS.get
+#: ``list_decoders()``: names of the decoder kinds in the order the probe tries them (highest priority first).
+list_decoders = DECODERS.listed
 
 
 def build_decoder(spec: DecoderSpec, kind: Optional[str] = None) -> nn.Module:
-    """Build the decoder for ``spec`` (``kind`` forces one builder by name)."""
+    """Build the decoder for ``spec`` (``kind`` forces one kind by name); the module's ``decoder_kind`` names it."""
     if kind is not None:
-        module = DECODERS.get(kind)(spec)
+        module = get_decoder(kind).build(spec)
         if module is None:
             raise ReprobeError(f"decoder {kind!r} cannot map {spec.in_shape} to {spec.out_shape}")
+        module.decoder_kind = kind
         return module
-    for name, builder in DECODERS.by_priority():
-        module = builder(spec)
+    for _, entry in DECODERS.by_priority():
+        module = None if entry.prefer is not None and not entry.prefer(spec) else entry.build(spec)
         if module is not None:
-            module.decoder_kind = name
+            module.decoder_kind = entry.name
             return module
     raise ReprobeError(
         f"no decoder can map stage {spec.index} output {spec.in_shape} to {spec.out_shape}; "
         "register one with reprobe.probe.register_decoder"
     )
+
+
+def decoder_size(spec: DecoderSpec, kind: Optional[str] = None) -> DecoderSize:
+    """The size of the decoder :func:`build_decoder` would build for ``spec``, without allocating it.
+
+    The decoder is built on PyTorch's ``meta`` device (shapes only, no memory, no random numbers
+    drawn), so the answer is the chosen kind's own: its parameters, and the ``n_features`` /
+    ``n_targets`` of its closed-form fit when it ``supports_closed_form``.
+    """
+    with torch.device("meta"):
+        module = build_decoder(spec, kind)
+    closed = getattr(module, "supports_closed_form", False)
+    return DecoderSize(module.decoder_kind, sum(p.numel() for p in module.parameters()),
+                       int(module.n_features) if closed else None, int(module.n_targets) if closed else None)
 
 
 class ClosedFormMixin:
@@ -174,14 +245,16 @@ class LinearDecoder(ClosedFormMixin, nn.Module):
 MAX_LINEAR_PARAMS = 64_000_000
 
 
-@register_decoder("linear", priority=0, help="Linear back to the previous stage (vector stages; the paper's decoder)")
+@register_decoder("linear", priority=0, help="Linear back to the previous stage (vector stages; the paper's decoder)",
+                  example=DecoderSpec((6,), (5,)))
 def _linear_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if len(spec.in_shape) != 1:
         return None
     return LinearDecoder(spec)
 
 
-@register_decoder("flatten-linear", priority=-100, help="fallback: flatten any stage, Linear, reshape to the target")
+@register_decoder("flatten-linear", priority=-100, help="fallback: flatten any stage, Linear, reshape to the target",
+                  example=DecoderSpec((2, 3, 3), (4,)))
 def _flatten_linear_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if math.prod(spec.in_shape) * math.prod(spec.out_shape) > MAX_LINEAR_PARAMS:
         return None

@@ -17,6 +17,7 @@ import torch.nn as nn
 from .. import metrics as metric_registry
 from .cascade import Reconstructions
 from .result import ProbeResult
+from .scale import activation_names
 from .stages import StageInfo
 
 #: Fewer held-out inputs than this make the entropy estimates (and so ℓ*) noise.
@@ -88,39 +89,55 @@ def data_size_warnings(asked: int, measured: int, fit_info: Mapping[str, Any], d
 def _least_determined_decoder(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
                               stage_names: Sequence[str]) -> Optional[Tuple[str, int, int]]:
     """(stage, rows, features) of the decoder with the fewest rows per feature, if below the minimum."""
+    worst = least_determined(fit_info, decoders, stage_names)
+    return worst if worst is not None and worst[1] < MIN_ROWS_PER_FEATURE * worst[2] else None
+
+
+def least_determined(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module],
+                     stage_names: Sequence[str]) -> Optional[Tuple[str, int, int]]:
+    """(stage, rows, features) of the decoder with the fewest fit rows per feature (None: no decoder
+    says its features); the verdict's rule reads it from ``result.fit["least_determined"]``."""
     closed_rows = fit_info.get("closed_form_rows", {})
     worst = None
     for name, d in zip(stage_names, decoders):
         features = getattr(d, "n_features", None)
-        if features is None:
+        if not features:
             continue
         rows = closed_rows.get(name, (fit_info.get("fit_samples") or 0) * getattr(d, "rows_per_input", 1))
-        if rows < MIN_ROWS_PER_FEATURE * features and (worst is None or rows / features < worst[1] / worst[2]):
-            worst = (name, rows, features)
+        if worst is None or rows / features < worst[1] / worst[2]:
+            worst = (name, int(rows), int(features))
     return worst
 
 
+def fit_record(fit_info: Mapping[str, Any], decoders: Sequence[nn.Module], stage_names: Sequence[str]) -> Dict[str, Any]:
+    """``fit_info`` with the least determined decoder, for the verdict's rule."""
+    worst = least_determined(fit_info, decoders, stage_names)
+    extra = {} if worst is None else {"least_determined": dict(zip(("stage", "rows", "features"), worst))}
+    return {**dict(fit_info), **extra}
+
+
 def model_record(model: nn.Module, adapter: Optional[str]) -> Dict[str, Any]:
-    """The ``model`` entry of a result: class, parameter count, adapter."""
+    """The ``model`` entry of a result: class, parameter count, adapter, activation kinds."""
     return {"class": type(model).__name__, "parameters": int(sum(p.numel() for p in model.parameters())),
-            "adapter": adapter}
+            "adapter": adapter, "activations": activation_names(model)}
 
 
 def build_result(rec: Reconstructions, net: Optional[int], *, config: Any, stages: Sequence[StageInfo],
                  input_shape: Tuple[int, ...], decoders: Sequence[nn.Module], fit_info: Mapping[str, Any],
-                 model: Mapping[str, Any]) -> ProbeResult:
+                 model: Mapping[str, Any], notes: Sequence[str] = ()) -> ProbeResult:
     """The :class:`ProbeResult` of one net's reconstructions: metrics, cutoffs by every detector,
     warnings (timings left empty).
 
     Args:
         rec: :func:`~reprobe.probe.cascade.reconstruct_all`'s output.
         net: which net of ``rec`` (None: ``rec`` holds one net).
-        config: the :class:`~reprobe.probe.probe.ProbeConfig`.
+        config: the :class:`~reprobe.probe.config.ProbeConfig`.
         stages: the stages, in order.
         input_shape: z⁰'s shape (one input).
         decoders: the decoders (their ``n_features`` and ``rows_per_input`` judge the fit's data).
         fit_info: the ``fit`` record.
         model: the ``model`` record (:func:`model_record`).
+        notes: warnings found before evaluation (the dry run, the fit, notes on the inputs), listed first.
     """
     recon = rec.recon if net is None else rec.recon[net]
     k = 0 if net is None else net
@@ -131,7 +148,7 @@ def build_result(rec: Reconstructions, net: Optional[int], *, config: Any, stage
     cutoffs_by: Dict[str, Dict[str, Optional[int]]] = {}
     for det in metric_registry.CUTOFFS.names():
         cutoffs_by[det] = {m: metric_registry.compute_cutoff(det, values[m], eta=config.eta) for m in config.metrics}
-    warnings = evaluation_warnings(nonfinite, config.samples, int(x.shape[0]), fit_info, decoders, names)
+    warnings = list(notes) + evaluation_warnings(nonfinite, config.samples, int(x.shape[0]), fit_info, decoders, names)
     keep = min(config.keep_examples, x.shape[0])
     examples = recon[:, :keep].detach().cpu()
     return ProbeResult(
@@ -144,11 +161,12 @@ def build_result(rec: Reconstructions, net: Optional[int], *, config: Any, stage
         decoder_mse=decoder_mse,
         nonfinite=nonfinite,
         saturation=metric_registry.saturation_levels(x, config.metrics),
+        stage_scale=list(rec.stage_scale[k]) if rec.stage_scale else [],
         # a net of K: a copy, not a view that keeps all K nets' reconstructions alive
         reconstructions=examples if net is None else examples.clone(),
         timings={},
         config=config.to_dict(),
-        fit=dict(fit_info),
+        fit=fit_record(fit_info, decoders, names),
         model=dict(model),
         warnings=warnings,
         samples=int(x.shape[0]),

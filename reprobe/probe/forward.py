@@ -15,8 +15,12 @@ import torch.nn as nn
 
 from ..adapters import HOW_TO_NAME_STAGES, find_stages
 from ..core.errors import ReprobeError, close_matches
-from .hooks import Selector, StageHooks
+from .checks import check_decodable, model_failure
+from .hooks import Selector, StageHooks, default_selectors
 from .inputs import embedded_input, finite_range
+from .keyword_inputs import ModelInput, input_tensor
+from .keyword_inputs import call_model as run_model
+from .layouts import model_output_format, stage_layout, to_channel_first, tracing_last_layers
 from .stages import StageInfo
 
 
@@ -53,15 +57,19 @@ def select_stage_names(model: nn.Module, stages: Any, adapter: Optional[str], ad
     return "by-name", names
 
 
-def stage_selectors(output_selector: Union[None, Selector, Mapping[str, Selector]],
+def stage_selectors(model: nn.Module, output_selector: Union[None, Selector, Mapping[str, Selector]],
                     names: Sequence[str]) -> Dict[str, Selector]:
-    """Stage name → selector: one for every stage, or a dict naming stages (checked)."""
+    """Stage name → selector: one for every stage, or a dict naming stages (checked); stages not
+    given one get the default for their module (:func:`~reprobe.probe.hooks.default_selectors`)."""
     if isinstance(output_selector, Mapping):
         bad = [k for k in output_selector if k not in names]
         if bad:
             raise ReprobeError(f"output_selector names {bad} that are not stages ({', '.join(names)})")
-        return dict(output_selector)
-    return {} if output_selector is None else {n: output_selector for n in names}
+        chosen = dict(output_selector)
+    else:
+        chosen = {} if output_selector is None else {n: output_selector for n in names}
+    modules = dict(model.named_modules())
+    return {**default_selectors({n: modules[n] for n in names}), **chosen}
 
 
 def stage_hooks(model: nn.Module, names: Sequence[str], selectors: Mapping[str, Selector], multi_call: str) -> StageHooks:
@@ -84,17 +92,14 @@ def stage_index(stages: Sequence[StageInfo], stage: Union[int, str]) -> int:
     raise ReprobeError(f"no stage named {stage!r}{hint} Stages: {', '.join(s.name for s in stages)}")
 
 
-def call_model(model: nn.Module, x: torch.Tensor, input_shape: Optional[Tuple[int, ...]]) -> None:
+def call_model(model: nn.Module, x: ModelInput, input_shape: Optional[Tuple[int, ...]]) -> None:
     """Run the model; inputs it cannot take (wrong shape, dtype) are the caller's mistake, said in one line."""
     try:
-        model(x)
+        run_model(model, x)
     except (RuntimeError, ValueError, TypeError, IndexError) as e:
         if input_shape is not None and tuple(x.shape[1:]) == input_shape:
             raise  # the model took this shape before: not an input mistake
-        first = " ".join(str(e).split())[:300]
-        raise ReprobeError(
-            f"{type(model).__name__} failed on inputs of shape {tuple(x.shape)} ({type(e).__name__}: {first}); "
-            "give inputs of the shape the model expects (batch first)") from None
+        raise model_failure(model, x, e) from None
 
 
 def _did_not_run(missing: Sequence[str]) -> ReprobeError:
@@ -103,11 +108,12 @@ def _did_not_run(missing: Sequence[str]) -> ReprobeError:
 
 
 @torch.no_grad()
-def record_forward(model: nn.Module, hooks: StageHooks, x: torch.Tensor, stages: Sequence[StageInfo],
+def record_forward(model: nn.Module, hooks: StageHooks, x: ModelInput, stages: Sequence[StageInfo],
                    input_shape: Optional[Tuple[int, ...]]) -> List[torch.Tensor]:
     """[z⁰, z¹, …, z^L] for a batch on the model's device (stage outputs cloned by the hooks).
 
-    z⁰ is ``x``, or for integer inputs (token ids) the input of the first stage.
+    z⁰ is ``x`` (the main tensor of keyword inputs), or for integer inputs (token ids) the input
+    of the first stage; channel-last stage outputs come channel first (``StageInfo.layout``).
     """
     tokens = not x.is_floating_point()
     with hooks.recording(capture_input=tokens) as rec:
@@ -115,15 +121,18 @@ def record_forward(model: nn.Module, hooks: StageHooks, x: torch.Tensor, stages:
     missing = [s.name for s in stages if s.name not in rec.outputs]
     if missing:
         raise _did_not_run(missing)
-    return [embedded_input(rec.first_input, stages[0].name) if tokens else x] + [rec.outputs[s.name] for s in stages]
+    return [embedded_input(rec.first_input, stages[0].name) if tokens else input_tensor(x)] + [
+        to_channel_first(rec.outputs[s.name], s.layout) for s in stages]
 
 
 @torch.no_grad()
-def first_run(model: nn.Module, hooks: StageHooks, x: torch.Tensor, input_shape: Optional[Tuple[int, ...]]):
-    """One forward of the dry run: (stage names in execution order, outputs by name, first stage's input)."""
-    with hooks.recording(capture_input=not x.is_floating_point()) as rec:
+def first_run(model: nn.Module, hooks: StageHooks, x: ModelInput, input_shape: Optional[Tuple[int, ...]]):
+    """One forward of the dry run: (stage names in execution order, outputs by name, first stage's
+    input, the feature sizes of the stages' last layers, for their layouts)."""
+    with hooks.recording(capture_input=not x.is_floating_point()) as rec, \
+            tracing_last_layers(model, dict(hooks.modules)) as last_layers:
         call_model(model, x, input_shape)
-    return list(rec.order), dict(rec.outputs), rec.first_input
+    return list(rec.order), dict(rec.outputs), rec.first_input, dict(last_layers.features)
 
 
 def unrun_stages(stages: Sequence[StageInfo], order: Sequence[str], adapter: Optional[str]) -> List[str]:
@@ -146,7 +155,7 @@ class DryRun:
     warnings: List[str]
 
 
-def dry_run(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x: torch.Tensor, *, adapter: Optional[str],
+def dry_run(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x: ModelInput, *, adapter: Optional[str],
             input_shape: Optional[Tuple[int, ...]], session: Callable[[], ContextManager]) -> DryRun:
     """Run one batch ``x`` (on the model's device) to find the stages' execution order and shapes.
 
@@ -156,7 +165,7 @@ def dry_run(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x:
     about. Each forward runs inside ``session()`` (the probe's frozen model).
     """
     with session():
-        order, outputs, stage_input = first_run(model, hooks, x, input_shape)
+        order, outputs, stage_input, last_features = first_run(model, hooks, x, input_shape)
     notes = []
     missing = unrun_stages(stages, order, adapter)
     if missing:
@@ -167,17 +176,20 @@ def dry_run(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x:
     ran = [by_name[n] for n in order if n in by_name]
     for i, s in enumerate(ran):
         s.index = i + 1
-    z0 = x if x.is_floating_point() else embedded_input(stage_input, ran[0].name)
+    z0 = input_tensor(x) if x.is_floating_point() else embedded_input(stage_input, ran[0].name)
+    check_decodable([(None, z0)] + [(s.name, outputs[s.name]) for s in ran])
     with session():
         skips = skip_warning(model, hooks, ran, x)
     if skips:
         notes.append(skips)
-    shape = fill_shapes(ran, outputs, z0)
+    shape = fill_shapes(ran, outputs, z0, last_features, model_output_format(model))
     return DryRun(ran, shape, [finite_range(z0)] + [finite_range(outputs[s.name]) for s in ran], notes)
 
 
-def fill_shapes(stages: Sequence[StageInfo], outputs: Mapping[str, torch.Tensor], z0: torch.Tensor) -> Tuple[int, ...]:
-    """Set each stage's shape (and channels, reduction of feature maps) from the dry run; z⁰'s shape."""
+def fill_shapes(stages: Sequence[StageInfo], outputs: Dict[str, torch.Tensor], z0: torch.Tensor,
+                last_features: Mapping[str, Any], output_format: Any) -> Tuple[int, ...]:
+    """Set each stage's layout, shape (channel first) and channels, reduction of feature maps from
+    the dry run (``outputs`` become channel first too); z⁰'s shape."""
     input_shape = tuple(z0.shape[1:])
     in_h = input_shape[-2] if len(input_shape) == 3 else None
     for s in stages:
@@ -186,6 +198,8 @@ def fill_shapes(stages: Sequence[StageInfo], outputs: Mapping[str, torch.Tensor]
             raise ReprobeError(
                 f"stage {s.name!r} output has shape {tuple(out.shape)}; stages must keep the batch dimension first"
             )
+        s.layout = stage_layout(tuple(out.shape[1:]), last_features.get(s.name), output_format)
+        outputs[s.name] = out = to_channel_first(out, s.layout)
         s.shape = tuple(out.shape[1:])
         if len(s.shape) == 3:
             s.channels = int(s.shape[0])
@@ -193,14 +207,15 @@ def fill_shapes(stages: Sequence[StageInfo], outputs: Mapping[str, torch.Tensor]
     return input_shape
 
 
-def skip_warning(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x: torch.Tensor) -> Optional[str]:
+def skip_warning(model: nn.Module, hooks: StageHooks, stages: Sequence[StageInfo], x: ModelInput) -> Optional[str]:
     """A warning when a stage reads more than the previous stage's output (UNet's skip-concat):
     the cascade decodes each stage from the one before, so a skip path goes unmeasured."""
-    leaf = x[:2].clone()
+    sample = x[:2].clone()
+    leaf = input_tensor(sample)
     leaf = leaf.requires_grad_() if leaf.is_floating_point() else leaf
     try:
         with torch.enable_grad(), hooks.recording(trace=True, input_leaf=leaf) as rec:
-            model(leaf)
+            run_model(model, sample)
         sources = dict(rec.sources)
     except Exception:  # a model that cannot run with autograd on: nothing to say about skips
         return None

@@ -28,6 +28,7 @@ import torch
 import torch.nn as nn
 
 from ..core.errors import ReprobeError
+from .keyword_inputs import hidden_state_of
 
 Selector = Union[int, str, Callable[[Any], torch.Tensor]]
 MULTI_CALL_MODES = ("error", "first", "last")
@@ -44,7 +45,7 @@ def select_output(name: str, output: Any, selector: Optional[Selector]) -> torch
         else:
             out = output[selector]
     else:
-        out = output
+        out = hidden_state_of(output)
     if not isinstance(out, torch.Tensor):
         kind = type(out).__name__
         size = f" of {len(out)}" if isinstance(out, (tuple, list, Mapping)) else ""
@@ -53,6 +54,13 @@ def select_output(name: str, output: Any, selector: Optional[Selector]) -> torch
             f"output_selector={{'{name}': 0}} (an index, a key, or a function)"
         )
     return out
+
+
+def default_selectors(modules: Mapping[str, nn.Module]) -> Dict[str, Selector]:
+    """Selectors for stages whose output is a tuple by design: a recurrent layer (``nn.LSTM``,
+    ``nn.GRU``, ``nn.RNN``, ``nn.LSTMCell``) returns its output sequence (or hidden state) first,
+    then its final state, and the output is what the next layer reads."""
+    return {n: 0 for n, m in modules.items() if isinstance(m, (nn.RNNBase, nn.LSTMCell))}
 
 
 class StageHooks:

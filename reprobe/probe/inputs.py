@@ -1,29 +1,43 @@
 """The probe's data helpers: inputs from a DataLoader, a Dataset or a tensor, as batches of ``x``.
 
-Batches may be tensors or ``(x, y)`` pairs; labels are dropped, boolean masks become floats and
-integer batches (token ids) stay as they are.
+Batches may be tensors, ``(x, y)`` pairs or dicts of tensors (keyword inputs, :mod:`.keyword_inputs`);
+labels are dropped, boolean masks become floats and integer batches (token ids) stay as they are.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Iterator, List, Mapping, Optional, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Mapping, Optional, Tuple
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..core.errors import ReprobeError
+from .checks import ignored_batch_parts
+from .keyword_inputs import KeywordBatch, ModelInput, concat, keyword_batch, pair_with_mask, whole_batch
 
-def as_input(batch: Any) -> torch.Tensor:
-    """The inputs of one batch (a tensor, or the first item of an ``(x, y)`` pair)."""
+#: Called with a note on the inputs (parts of a batch left unused), said once.
+Note = Callable[[str], None]
+
+
+def as_input(batch: Any, note: Optional[Note] = None) -> ModelInput:
+    """The inputs of one batch: a tensor, the first item of an ``(x, y)`` pair, ``(ids, mask)`` as
+    keyword inputs, or a dict of tensors; ``note`` hears of batch parts left unused."""
     if isinstance(batch, (tuple, list)):
         if not batch:
             raise ReprobeError("got an empty batch")
-        batch = batch[0]
+        paired = pair_with_mask(batch)
+        if paired is None:
+            ignored = ignored_batch_parts(batch) if note is not None else None
+            if ignored:
+                note(ignored)
+        batch = paired if paired is not None else batch[0]
     if isinstance(batch, Mapping):
-        raise ReprobeError("batches must be tensors or (x, y) pairs, not dicts; wrap your loader to yield x")
+        return keyword_batch(batch)
+    if isinstance(batch, KeywordBatch):
+        return batch
     if not isinstance(batch, torch.Tensor):
-        raise ReprobeError(f"batches must be tensors or (x, y) pairs, got {type(batch).__name__}")
+        raise ReprobeError(f"batches must be tensors, (x, y) pairs or dicts of tensors, got {type(batch).__name__}")
     # Integer batches (token ids) reach the model as they are; only masks become numbers.
     if batch.dtype == torch.bool:
         batch = batch.float()
@@ -41,10 +55,12 @@ def embedded_input(stage_input: Optional[torch.Tensor], first_stage: str) -> tor
     return stage_input
 
 
-def iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0) -> Iterator[torch.Tensor]:
-    """Batches of inputs from a tensor or Dataset (cut into ``batch_size`` rows, shuffled by ``seed``)
-    or from any iterable of batches (a DataLoader, taken as it comes)."""
-    if isinstance(data, torch.Tensor):
+def iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0,
+                note: Optional[Note] = None) -> Iterator[ModelInput]:
+    """Batches of inputs from a tensor, keyword batch or Dataset (cut into ``batch_size`` rows,
+    shuffled by ``seed``) or from any iterable of batches (a DataLoader, taken as it comes)."""
+    data = whole_batch(data)
+    if isinstance(data, (torch.Tensor, KeywordBatch)):
         if shuffle:
             data = data[torch.randperm(len(data), generator=torch.Generator().manual_seed(seed))]
         for i in range(0, len(data), batch_size):
@@ -56,7 +72,7 @@ def iter_inputs(data: Any, batch_size: int, shuffle: bool = False, seed: int = 0
     if not isinstance(data, Iterable):
         raise ReprobeError(f"expected a DataLoader, Dataset or tensor, got {type(data).__name__}")
     for batch in data:
-        yield as_input(batch)
+        yield as_input(batch, note)
 
 
 def rebatch(it: Iterator[torch.Tensor], min_rows: int) -> Iterator[torch.Tensor]:
@@ -70,10 +86,10 @@ def rebatch(it: Iterator[torch.Tensor], min_rows: int) -> Iterator[torch.Tensor]
         buf.append(x)
         rows += x.shape[0]
         if rows >= min_rows:
-            yield torch.cat(buf)
+            yield concat(buf)
             buf, rows = [], 0
     if buf:
-        yield torch.cat(buf)
+        yield concat(buf)
 
 
 def first_input(data: Any, batch_size: int) -> torch.Tensor:
@@ -83,17 +99,17 @@ def first_input(data: Any, batch_size: int) -> torch.Tensor:
     raise ReprobeError("the training data is empty; give the probe at least one batch")
 
 
-def take(data: Any, n: int, batch_size: int) -> torch.Tensor:
+def take(data: Any, n: int, batch_size: int, note: Optional[Note] = None) -> ModelInput:
     """The first ``n`` inputs of the test data (fewer if it has fewer)."""
     xs, rows = [], 0
-    for x in iter_inputs(data, max(batch_size, n)):
+    for x in iter_inputs(data, max(batch_size, n), note=note):
         xs.append(x)
         rows += x.shape[0]
         if rows >= n:
             break
     if not xs:
         raise ReprobeError("the test data is empty; the probe needs held-out inputs to evaluate")
-    return torch.cat(xs)[:n]
+    return concat(xs)[:n]
 
 
 def dataset_len(data: Any) -> Optional[int]:

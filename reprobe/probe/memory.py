@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ..core.errors import ReprobeError
+from .decoders import DecoderSize
 
 Shape = Tuple[int, ...]
 FLOAT = 4  # bytes
@@ -28,6 +29,7 @@ class ModelSize:
     stages: List[Shape]
     input_shape: Shape
     size_options: Tuple[str, ...]  # the options that make it big, e.g. ("depth", "width")
+    stage_types: Optional[List[str]] = None  # class names of the stage modules, where known (they choose decoders)
 
 
 def _mlp_size(input_shape: Shape, num_classes: int, opts: Mapping[str, Any]) -> ModelSize:
@@ -60,35 +62,48 @@ ESTIMATORS: Dict[str, Callable[..., Optional[ModelSize]]] = {
     "mlp": _mlp_size, "cnn": _conv_size(False), "resnet": _conv_size(True)}
 
 
-def _decoder_features(inp: Shape, out: Shape) -> Tuple[int, int]:
-    """(features, targets) of the decoder from a stage of shape ``inp`` back to ``out``."""
-    from .conv_decoders import subpixel_geometry
+def _decoder_sizes(size: ModelSize, kernel: Optional[int]) -> List[DecoderSize]:
+    """Each stage's decoder size, as the decoder registry answers it for the stage's shapes and the
+    probe's ``decoder_kernel`` (None: the decoders' default), once per distinct pair of shapes (a
+    deep net repeats the same few)."""
+    from .decoders import DecoderSpec, decoder_size
 
-    if len(inp) == 3 and len(out) == 3:  # sub-pixel conv: k×k patches → C'·r² sub-pixels
-        g = subpixel_geometry(inp, out)
-        return g.features, g.targets
-    if len(inp) == 3:  # map → vector: pooled to at most 4×4
-        return inp[0] * min(inp[1], 4) * min(inp[2], 4), math.prod(out)
-    return math.prod(inp), math.prod(out)
+    shapes = [size.input_shape] + list(size.stages)
+    types = size.stage_types or [""] * len(size.stages)
+    known: Dict[Tuple[Shape, Shape, str], DecoderSize] = {}
+    out = []
+    for index, (inp, target, stage_type) in enumerate(zip(shapes[1:], shapes[:-1], types), start=1):
+        key = (tuple(inp), tuple(target), stage_type)  # each decoder maps a stage back to its input
+        if key not in known:
+            options = {} if kernel is None else {"kernel": int(kernel)}
+            known[key] = decoder_size(DecoderSpec(key[0], key[1], stage_type=stage_type, index=index, **options))
+        out.append(known[key])
+    return out
 
 
 def probe_bytes(size: ModelSize, probe: Mapping[str, Any], test_inputs: Optional[int] = None) -> Dict[str, float]:
-    """Bytes by part: model, decoders (with optimizer state), statistics, fit activations, evaluation."""
+    """Bytes by part: model, decoders (with optimizer state), statistics, fit activations, evaluation.
+
+    The decoders are the ones the decoder registry chooses for each stage (with the probe's
+    ``decoder_kernel``), sized by themselves (:func:`reprobe.probe.decoders.decoder_size`).
+    """
     from .fitting import MAX_CLOSED_FORM_BYTES, MAX_CLOSED_FORM_FEATURES
 
-    fit = probe.get("fit", "ridge")
-    batch = int(probe.get("batch_size", 64))
-    samples = int(probe.get("samples", 100))
+    from .config import ProbeConfig
+
+    default = ProbeConfig()
+    fit = probe.get("fit", default.fit)
+    batch = int(probe.get("batch_size", default.batch_size))
+    samples = int(probe.get("samples", default.samples))
     if test_inputs is not None:
         samples = min(samples, test_inputs)
     shapes = [size.input_shape] + list(size.stages)
     decoders = stats = 0.0
     gradient = fit != "ridge"
-    for inp, out in zip(shapes[1:], shapes[:-1]):  # each decoder maps a stage back to its input
-        d_in, d_out = _decoder_features(inp, out)
-        decoders += (d_in + 1) * d_out
-        if fit == "ridge" and d_in <= MAX_CLOSED_FORM_FEATURES:
-            stats += (d_in + 1) * (d_in + 1 + d_out)
+    for dec in _decoder_sizes(size, probe.get("decoder_kernel")):
+        decoders += dec.parameters
+        if fit == "ridge" and dec.features is not None and dec.features <= MAX_CLOSED_FORM_FEATURES:
+            stats += (dec.features + 1) * (dec.features + 1 + dec.targets)
         else:
             gradient = True
     stats_bytes = min(FLOAT * stats, MAX_CLOSED_FORM_BYTES)
@@ -119,7 +134,7 @@ def available_bytes() -> Optional[int]:
 
 
 def _gpu_free_bytes(device: str) -> Optional[int]:
-    from .probe import resolve_device
+    from .config import resolve_device
 
     dev = resolve_device(device)
     if dev.type != "cuda":
@@ -198,7 +213,8 @@ def check_probe_memory(probe, test_inputs: Optional[int] = None, names: Optional
     """
     if probe.input_shape is None or any(s.shape is None for s in probe.stages):
         return
-    size = ModelSize(0, [tuple(s.shape) for s in probe.stages], tuple(probe.input_shape), ("image_size",))
+    size = ModelSize(0, [tuple(s.shape) for s in probe.stages], tuple(probe.input_shape), ("image_size",),
+                     [s.type for s in probe.stages])
     parts = probe_bytes(size, probe.config.to_dict(), test_inputs)
     del parts["model"]
     _check(parts, available_bytes(), "memory", size, names)

@@ -63,7 +63,7 @@ def read_decoders(path: Any, stages: Sequence[StageInfo]) -> SavedDecoders:
     for d in state["stages"]:
         s = by_name[d["name"]]
         s.index, s.shape = d["index"], tuple(d["shape"])
-        s.channels, s.reduction = d.get("channels"), d.get("reduction")
+        s.channels, s.reduction, s.layout = d.get("channels"), d.get("reduction"), d.get("layout")
     return SavedDecoders(
         stages=[by_name[n] for n in names],
         input_shape=tuple(state["input_shape"]),

@@ -14,165 +14,28 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import time
 import warnings
-from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset
 
-from .. import metrics as metric_registry
-from ..core.errors import ReprobeError, ReprobeWarning, param
+from ..core.errors import ReprobeError, ReprobeWarning
+from .batchnorm import estimate_statistics
 from .cascade import EVAL_BUDGET, cascade, cascade_all, reconstruct_all
+from .checks import check_input_shape, check_model, check_stage_input, check_tensor
+from .config import FIT_METHODS, ProbeConfig, resolve_device  # noqa: F401  (declared in config.py)
 from .evaluation import build_result, model_record
 from .fitting import DecoderFitter, plan_fit, warn_over_budget
-from .forward import dry_run, record_forward, select_stage_names, stage_hooks, stage_index, stage_selectors
-from .hooks import MULTI_CALL_MODES, Selector
-from .inputs import as_input, dataset_len, first_input, take
+from .forward import call_model, dry_run, record_forward, select_stage_names, stage_hooks, stage_index, stage_selectors
+from .hooks import Selector
+from .inputs import as_input, dataset_len, first_input, iter_inputs, take
 from .persistence import load_weights, read_decoders, save_decoders
 from .stages import StageInfo
 from .state import frozen
 from .training import build_decoders, fit_epoch
-
-FIT_METHODS = ("ridge", "adam", "sgd")
-
-
-@dataclass
-class ProbeConfig:
-    """Every setting of a probe (stored in ``result.json`` under ``config``).
-
-    Attributes:
-        metrics: metric names (see ``reprobe.metrics.available()``).
-        cutoff: the cutoff detector reported as ``result.cutoffs`` (all detectors are computed).
-        eta: tolerance of the cutoff detectors.
-        fit: ``ridge`` — exact least-squares decoders in one pass (default, fast and sharp);
-            ``adam`` — the paper's procedure (Adam on the MSE, ``epochs`` epochs); ``sgd``.
-            Under ``ridge``, decoders without a closed form (custom ones, or built-in ones whose
-            statistics would not fit in memory) train by gradient, with Adam.
-        lr: learning rate for gradient-trained decoders (paper: 1e-3).
-        epochs: epochs for gradient-trained decoders (paper: 1). Closed-form fits need one pass.
-        batch_size: batch size when the probe makes its own loader (a Dataset or a tensor).
-        ridge: ridge strength relative to the mean activation power (``fit="ridge"``). It is the
-            probe's noise floor: directions of a stage that carry less than about this share of
-            its power count as lost. 0.1 puts the ordered-phase cutoff of tanh MLPs near the
-            mean-field 6ξ_c; smaller values reconstruct better but see through more contraction.
-        samples: held-out inputs used to evaluate (paper: 100).
-        ridge_samples: closed-form decoders use at most the first this-many training inputs
-            (None: all). Their statistics have converged by then: on MNIST (depth 100, width 784)
-            the cutoffs with 1024, 2048 and all 4500 images are identical, at less than half the
-            time. Vector decoders with few features stop earlier (8 inputs per feature, at least
-            256); feature-map decoders sample one patch position per feature (see
-            :mod:`reprobe.probe.ridge`). Pass a shuffled loader. Gradient-trained decoders still
-            see every input.
-        max_fit_samples: stop fitting after this many training inputs (None: all of them).
-        device: ``auto`` (cuda > mps > cpu), or a torch device string.
-        seed: seed of the decoders' initialisation and of the fit's shuffling.
-        decoder_activation: output activation of decoders: ``auto`` (by target range), ``sigmoid``,
-            ``tanh`` (the paper) or ``identity``.
-        decoder_kernel: k of the k×k kernel of feature-map (sub-pixel) decoders, odd. The inverse of
-            a convolution is not local, so a small kernel caps how much of a conv stage a decoder
-            can undo: on 8×8 digits, 16-channel tanh CNNs, ξ̂ at the edge of chaos is 8.5 stages with
-            k = 3 and 14.3 with k = 7. Cost grows with k²; stages with C·k² above 4608 features fall
-            back to 1×1.
-        multi_call: a stage module that runs more than once per forward: ``error``, ``first``, ``last``.
-        keep_examples: how many reconstructions per stage the result keeps for pictures.
-        progress: show progress bars.
-    """
-
-    metrics: Tuple[str, ...] = metric_registry.DEFAULT_METRICS
-    cutoff: str = "threshold"
-    eta: float = 0.005
-    fit: str = "ridge"
-    lr: float = 1e-3
-    epochs: int = 1
-    batch_size: int = 64
-    ridge: float = 0.1
-    samples: int = 100
-    ridge_samples: Optional[int] = 2048
-    max_fit_samples: Optional[int] = None
-    device: str = "auto"
-    seed: int = 0
-    decoder_activation: str = "auto"
-    decoder_kernel: int = 3
-    multi_call: str = "error"
-    keep_examples: int = 8
-    progress: bool = True
-
-    def validate(self) -> None:
-        self.metrics = tuple(self.metrics)
-        for m in self.metrics:
-            metric_registry.get(m)
-        if not self.metrics:
-            raise ReprobeError("give at least one metric")
-        metric_registry.get_cutoff(self.cutoff)
-        if self.fit not in FIT_METHODS:
-            raise ReprobeError(f"fit must be one of {', '.join(FIT_METHODS)}, got {self.fit!r}")
-        if self.multi_call not in MULTI_CALL_MODES:
-            raise ReprobeError(f"multi_call must be one of {', '.join(MULTI_CALL_MODES)}, got {self.multi_call!r}")
-        for name in ("eta", "lr", "ridge"):  # inf/nan pass the range checks below (nan silently)
-            if not _is_finite_number(getattr(self, name)):
-                raise ReprobeError(f"{name} must be a finite number, got {getattr(self, name)!r}")
-        for name in ("epochs", "batch_size", "samples", "decoder_kernel"):
-            if not _is_whole(getattr(self, name)):
-                raise ReprobeError(f"{name} must be a whole number, got {getattr(self, name)!r}")
-        checks = [
-            (self.eta >= 0, f"eta must be >= 0, got {self.eta}"),
-            (self.lr > 0, f"lr must be > 0, got {self.lr}"),
-            (self.epochs >= 1, f"epochs must be >= 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch_size must be >= 1, got {self.batch_size}"),
-            (self.ridge >= 0, f"ridge must be >= 0, got {self.ridge}"),
-            (self.samples >= 2, f"samples must be >= 2 (entropies are taken over a sample set), got {self.samples}"),
-            (self.max_fit_samples is None or self.max_fit_samples >= 1, "max_fit_samples must be >= 1"),
-            (self.ridge_samples is None or self.ridge_samples >= 2, "ridge_samples must be >= 2"),
-            (self.keep_examples >= 0, "keep_examples must be >= 0"),
-            (self.decoder_kernel >= 1 and self.decoder_kernel % 2 == 1,
-             f"{param('decoder_kernel')} must be odd and >= 1 (3, 5, 7, …), got {self.decoder_kernel}"),
-        ]
-        for ok, msg in checks:
-            if not ok:
-                raise ReprobeError(msg)
-        resolve_device(self.device)
-
-    def to_dict(self) -> dict:
-        d = dataclasses.asdict(self)
-        d["metrics"] = list(self.metrics)
-        return d
-
-
-def _is_finite_number(v: Any) -> bool:
-    import numbers
-
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _is_whole(v: Any) -> bool:
-    import numbers
-
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def resolve_device(device: Union[str, torch.device, None]) -> torch.device:
-    """``auto`` → cuda if available, else mps, else cpu; other strings are checked."""
-    if device in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError):
-        raise ReprobeError(f"unknown device {device!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ReprobeError(f"device {device!r} asked for, but CUDA is not available here; use {param('device', 'cpu')} or auto")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ReprobeError(f"device {device!r} asked for, but MPS is not available here; use {param('device', 'cpu')} or auto")
-    return dev
-
 
 def probe_config(options: Mapping[str, Any]) -> ProbeConfig:
     """A checked :class:`ProbeConfig` from probe options (unknown names list the valid ones)."""
@@ -229,13 +92,14 @@ class CascadeProbe:
         self.adapter, names = select_stage_names(model, stages, adapter, adapter_options or {})
         modules = dict(model.named_modules())
         self.stages: List[StageInfo] = [StageInfo(i + 1, n, type(modules[n]).__name__) for i, n in enumerate(names)]
-        self._hooks = stage_hooks(model, names, stage_selectors(output_selector, names), self.config.multi_call)
+        self._hooks = stage_hooks(model, names, stage_selectors(model, output_selector, names), self.config.multi_call)
         self.input_shape: Optional[Tuple[int, ...]] = None
         self.warnings: List[str] = []
         self.decoders: Optional[nn.ModuleList] = None
         self._target_ranges: List[Tuple[float, float]] = []
         self.timings: Dict[str, float] = {}
         self.fit_info: Dict[str, Any] = {}
+        self._bn_statistics = None  # re-estimated BatchNorm statistics (recalibrate_bn), used while probing
         self._closed = False
         if example_input is not None:
             self.dry_run(example_input)
@@ -267,11 +131,12 @@ class CascadeProbe:
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
-        """The model frozen for one probe operation (:func:`frozen`); if it raises, the hooks come off."""
+        """The model frozen (:func:`frozen`, recalibrated BatchNorm statistics in); if it raises, the hooks come off."""
         if self._closed:
             raise ReprobeError("this probe is closed; make a new CascadeProbe(model)")
+        check_model(self.model)
         try:
-            with frozen(self.model, self.device):
+            with frozen(self.model, self.device, self._bn_statistics):
                 yield
         except BaseException:
             self.close()
@@ -284,10 +149,15 @@ class CascadeProbe:
         self.warnings.append(message)
         warnings.warn(message, ReprobeWarning, stacklevel=2)
 
+    def _note_once(self, message: str) -> None:
+        if message not in self.warnings:
+            self._warn(message)
+
     def dry_run(self, x: Any) -> List[StageInfo]:
         """Run one batch (or ``(x, y)`` batch) to find execution order and output shapes; fills
         :attr:`stages` (and :attr:`warnings`: stages dropped as never run, skip connections; see
         :func:`reprobe.probe.forward.dry_run`)."""
+        check_tensor(x, "x")
         self.warnings = []
         found = dry_run(self.model, self._hooks, self.stages, as_input(x).to(self.device), adapter=self.adapter,
                         input_shape=self.input_shape, session=self._session)
@@ -317,9 +187,11 @@ class CascadeProbe:
         """
         cfg = self.config
         t0 = time.perf_counter()
+        check_tensor(train, "train")
         if self.input_shape is None:
-            first = first_input(train, cfg.batch_size)
-            self.dry_run(first[: min(len(first), 8)])
+            self.dry_run(first_input(train, cfg.batch_size)[:8])
+        if cfg.recalibrate_bn and self._bn_statistics is None:
+            self._recalibrate_bn(train)
         self._build_decoders()
         plan = plan_fit(self.decoders, cfg.fit, cfg.ridge_samples, cfg.max_fit_samples, dataset_len(train))
         names = [s.name for s in self.stages]
@@ -328,16 +200,25 @@ class CascadeProbe:
                                ridge_samples=cfg.ridge_samples, seed=cfg.seed)
         epochs = cfg.epochs if plan.gradient else 1
         with self._session():
-            seen = max(fit_epoch(train, fitter, plan, self._forward, cfg, epoch, epochs, self.depth)
-                       for epoch in range(epochs))
+            seen = max(fit_epoch(train, fitter, plan, self._forward, cfg, epoch, epochs, self.depth,
+                                 self.input_shape, self._note_once) for epoch in range(epochs))
             if seen == 0:
                 raise ReprobeError("the training data is empty; give the probe at least one batch")
             fitter.solve(cfg.ridge)
-        self.fit_info = fitter.info(names, seen)
+        self.fit_info = {**fitter.info(names, seen), **(self._bn_record if self._bn_statistics else {})}
         if over_msg:
             self.fit_info["closed_form_over_memory_budget_message"] = over_msg
         self.timings["fit"] = time.perf_counter() - t0
         return self
+
+    def _recalibrate_bn(self, train: Any) -> None:
+        """Re-estimate untouched BatchNorm statistics on ``train`` (:mod:`.batchnorm`); the probe uses them."""
+        run = lambda x: call_model(self.model, x.to(self.device), self.input_shape)  # noqa: E731
+        with self._session():
+            self._bn_statistics, inputs = estimate_statistics(self.model, iter_inputs(train, self.config.batch_size), run)
+        if self._bn_statistics:  # the stages' value ranges under the statistics the probe uses
+            self._bn_record = {"batchnorm_recalibrated": {"layers": len(self._bn_statistics), "inputs": inputs}}
+            self.dry_run(first_input(train, self.config.batch_size)[:8])
 
     def _check_fitted(self) -> None:
         if self.decoders is None:
@@ -352,7 +233,9 @@ class CascadeProbe:
         the last stage, a feature map with all channels but one zeroed) down the cascade
         C^ℓ = c¹ ∘ … ∘ c^ℓ into input space: ``(N, *input_shape)``. ``stage``: ℓ (1-based) or a name."""
         self._check_fitted()
-        return cascade(self._decode, z.to(self.device), self.stage_index(stage))
+        l = self.stage_index(stage)
+        check_stage_input(z, self.stages[l - 1].shape, f"{l} ({self.stages[l - 1].name})")
+        return cascade(self._decode, z.to(self.device), l)
 
     def stage_index(self, stage: Union[int, str]) -> int:
         """ℓ (1-based) for a stage index or module name."""
@@ -362,9 +245,11 @@ class CascadeProbe:
     def activations(self, x: torch.Tensor) -> List[torch.Tensor]:
         """[z⁰, z¹, …, z^L] for a batch of inputs (the model frozen as during probing); z⁰ is the
         input, or the embedded sequence for token ids."""
+        check_tensor(x, "x")
         x = as_input(x)
         if self.input_shape is None:
             self.dry_run(x[: min(len(x), 8)])
+        check_input_shape(x, self.input_shape, "x")
         with self._session():
             return self._forward(x)
 
@@ -381,7 +266,9 @@ class CascadeProbe:
         self._check_fitted()
         cfg = self.config
         t0 = time.perf_counter()
-        x = take(test, cfg.samples, cfg.batch_size)
+        check_tensor(test, "test")
+        x = take(test, cfg.samples, cfg.batch_size, note=self._note_once)
+        check_input_shape(x, self.input_shape, "test")
         if x.shape[0] < 2:
             raise ReprobeError(f"evaluation needs at least 2 inputs, the test data has {x.shape[0]}")
         with self._session():
@@ -390,7 +277,7 @@ class CascadeProbe:
                                   desc=f"reconstructing {x.shape[0]} inputs from {self.depth} stages")
         result = build_result(rec, None, config=cfg, stages=self.stages, input_shape=self.input_shape,
                               decoders=self.decoders, fit_info=self.fit_info,
-                              model=model_record(self.model, self.adapter))
+                              model=model_record(self.model, self.adapter), notes=self.warnings)
         self.timings["evaluate"] = time.perf_counter() - t0
         result.timings = dict(self.timings)
         return result

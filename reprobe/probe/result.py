@@ -17,14 +17,20 @@
       "decoder_mse": [...],     # per stage: one decoder's MSE on its own target, held-out data
       "saturation": {"relative_entropy": v, ...},  # each metric of the inputs against their mean:
                                 # the level a curve reaches once every input reconstructs alike
+      "stage_scale": [q1, ..., qL],  # per stage: mean square of its activations
       "nonfinite": {"stage name": {"activations": n, "reconstructions": n}},
       "samples": 100, "config": {...}, "timings": {"fit": s, "evaluate": s},
-      "fit": {...}, "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
+      "fit": {..., "least_determined": {"stage": name, "rows": n, "features": d}},
+      "model": {...}, "data": {...}, "warnings": [...], "extra": {...},
       "prediction": {"metric": ..., "xi": ..., "xi_err": ..., "max_trainable_depth": ..., "depth": L,
-                     "verdict": "trainable|marginal|untrainable|undecidable", "reason": "...", ...}
+                     "verdict": "trainable|marginal|untrainable|undecidable", "reason": "...",
+                     "failed": [checks of reprobe.analysis.verdict that failed], ...}
     }
 
   Metric values are in stage order (stage 1 first); ``null`` marks a value that is not finite.
+  :meth:`ProbeResult.load` refuses a file whose parts disagree (per-stage lengths, non-finite values,
+  ℓ* outside 1 … L, a ``depth`` that is not the number of stages, reconstructions of another shape)
+  in one line naming the file and the field.
   Cutoffs are 1-based stage indices (ℓ* = L: no saturation), ``null`` when undecidable.
 * ``reconstructions.npy`` — float32 array (L + 1, k, *input_shape): index 0 the inputs, ℓ the
   reconstructions from stage ℓ, for the first k held-out inputs.
@@ -92,6 +98,9 @@ class ProbeResult:
         saturation: metric name → the metric of the inputs against their mean (None where not finite):
             the level a curve saturates at once every input reconstructs to the same image; ξ̂ is
             fitted with its asymptote fixed there (:func:`reprobe.analysis.correlation.fit_saturation`).
+        stage_scale: per stage, the mean square of its finite activations over the evaluated inputs
+            (empty for results saved before it was recorded): a signal that only grows keeps its
+            information but not its trainability (:mod:`reprobe.analysis.growth`).
         nonfinite: stage name → counts of non-finite activations/reconstructions.
         timings, config, fit, model, data, warnings: run details.
         prediction: the trainability prediction (``reprobe.predict_trainability(result).to_dict()``),
@@ -109,6 +118,7 @@ class ProbeResult:
     decoder_mse: List[Optional[float]] = field(default_factory=list)
     nonfinite: Dict[str, Dict[str, int]] = field(default_factory=dict)
     saturation: Dict[str, Optional[float]] = field(default_factory=dict)
+    stage_scale: List[Optional[float]] = field(default_factory=list)
     reconstructions: Optional[torch.Tensor] = None
     timings: Dict[str, float] = field(default_factory=dict)
     config: Dict[str, Any] = field(default_factory=dict)
@@ -169,6 +179,7 @@ class ProbeResult:
             "decoder_mse": self.decoder_mse,
             "nonfinite": self.nonfinite,
             "saturation": self.saturation,
+            "stage_scale": self.stage_scale,
             "samples": self.samples,
             "config": self.config,
             "timings": self.timings,
@@ -240,6 +251,7 @@ class ProbeResult:
             raise ReprobeError(f"{path} is corrupt ({e}); re-run the probe") from None
         if not isinstance(obj, dict) or obj.get("schema") != SCHEMA or "metrics" not in obj or "stages" not in obj:
             raise ReprobeError(f"{path} is not a reprobe result (schema {SCHEMA} expected)")
+        check_result_fields(obj, str(path))
         recon = None
         npy = d / "reconstructions.npy"
         if npy.is_file():
@@ -247,6 +259,7 @@ class ProbeResult:
                 recon = torch.from_numpy(np.load(npy))
             except Exception:
                 raise ReprobeError(f"{npy} is corrupt; re-run the probe") from None
+            _check_reconstructions(recon, obj, npy)
         return cls(
             stages=obj["stages"],
             input_shape=tuple(obj.get("input_shape") or ()),
@@ -257,6 +270,7 @@ class ProbeResult:
             decoder_mse=obj.get("decoder_mse", []),
             nonfinite=obj.get("nonfinite", {}),
             saturation=obj.get("saturation", {}),
+            stage_scale=obj.get("stage_scale", []),
             reconstructions=recon,
             timings=obj.get("timings", {}),
             config=obj.get("config", {}),
@@ -269,3 +283,69 @@ class ProbeResult:
             prediction=obj.get("prediction"),
             predictors=obj.get("predictors"),
         )
+
+
+# -- read-side checks: a result that contradicts itself is refused, naming the file and the field ----
+def _refuse(where: str, field_name: str, problem: str) -> ReprobeError:
+    return ReprobeError(f"{where}: field {field_name} {problem}; re-run the probe (or restore the file)")
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def check_curve(values: Any, depth: int, where: str, field_name: str, allow_empty: bool = False) -> None:
+    """A per-stage list of ``depth`` finite numbers or nulls (nulls mark non-finite values)."""
+    if not isinstance(values, list):
+        raise _refuse(where, field_name, f"is {type(values).__name__}, not a list of per-stage values")
+    if allow_empty and not values:
+        return
+    if len(values) != depth:
+        raise _refuse(where, field_name, f"has {len(values)} values for {depth} stages")
+    for i, v in enumerate(values):
+        if v is None:
+            continue
+        if not _is_number(v) or not np.isfinite(v):
+            raise _refuse(where, f"{field_name}[{i}]", f"is {v!r}, not a finite number (non-finite values are "
+                                                      "written as null)")
+
+
+def check_cutoffs(cutoffs: Any, depth: int, where: str, field_name: str = "cutoffs") -> None:
+    """metric → ℓ* in 1 … L, or null."""
+    if not isinstance(cutoffs, dict):
+        raise _refuse(where, field_name, f"is {type(cutoffs).__name__}, not an object of metric → ℓ*")
+    for m, c in cutoffs.items():
+        if c is not None and (not isinstance(c, int) or isinstance(c, bool) or not 1 <= c <= depth):
+            raise _refuse(where, f"{field_name}.{m}", f"is {c!r}, not a stage in 1…{depth} or null")
+
+
+def check_result_fields(obj: Dict[str, Any], where: str) -> None:
+    """Refuse a ``result.json`` object whose parts disagree: stages, per-stage lengths, finite values,
+    cutoffs within the stages, a prediction with a verdict (one line naming ``where`` and the field)."""
+    stages = obj["stages"]
+    if not isinstance(stages, list) or not all(isinstance(s, dict) and isinstance(s.get("shape"), list) for s in stages):
+        raise _refuse(where, "stages", "is not a list of stages with a shape each")
+    depth = len(stages)
+    if obj.get("depth", depth) != depth:
+        raise _refuse(where, "depth", f"is {obj.get('depth')!r} but {depth} stages are listed")
+    if not isinstance(obj["metrics"], dict):
+        raise _refuse(where, "metrics", "is not an object of metric → per-stage values")
+    for m, values in obj["metrics"].items():
+        check_curve(values, depth, where, f"metrics.{m}")
+    check_curve(obj.get("decoder_mse", []), depth, where, "decoder_mse", allow_empty=True)
+    check_cutoffs(obj.get("cutoffs", {}), depth, where)
+    for m, v in (obj.get("saturation") or {}).items():
+        if v is not None and (not _is_number(v) or not np.isfinite(v)):
+            raise _refuse(where, f"saturation.{m}", f"is {v!r}, not a finite number or null")
+    pred = obj.get("prediction")
+    if pred is not None and (not isinstance(pred, dict) or not isinstance(pred.get("verdict"), str)):
+        raise _refuse(where, "prediction", "has no verdict")
+
+
+def _check_reconstructions(recon: torch.Tensor, obj: Dict[str, Any], npy: Path) -> None:
+    """reconstructions.npy holds (L + 1, k, *input_shape)."""
+    depth, shape = len(obj["stages"]), tuple(obj.get("input_shape") or ())
+    if recon.dim() < 2 or recon.shape[0] != depth + 1 or (shape and tuple(recon.shape[2:]) != shape):
+        raise ReprobeError(f"{npy}: shape {tuple(recon.shape)} does not hold the inputs and {depth} stages of "
+                           f"inputs shaped {shape} (expected ({depth + 1}, k, {', '.join(map(str, shape))})); "
+                           "re-run the probe (or restore the file)")

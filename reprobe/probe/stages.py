@@ -20,6 +20,8 @@ class StageInfo:
         channels: C for (C, H, W) outputs.
         reduction: input height / output height for feature maps (the stride so far).
         decoder: decoder kind used for this stage (after fit).
+        layout: ``NCHW`` or ``NHWC`` for feature maps (:mod:`reprobe.probe.layouts`): how the module
+            lays out its output. ``shape``, ``channels`` and the decoders are channel-first either way.
     """
 
     index: int
@@ -29,6 +31,7 @@ class StageInfo:
     channels: Optional[int] = None
     reduction: Optional[float] = None
     decoder: Optional[str] = None
+    layout: Optional[str] = None
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)

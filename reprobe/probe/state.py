@@ -4,16 +4,19 @@
   mode, every parameter's ``requires_grad`` and ``.grad``, removes hooks added inside the block, and
   (``values=True``) copies back every parameter's and buffer's value. The predictors run in it.
 * :func:`frozen` is :func:`restored` (without the value snapshot) around a model set up for
-  probing: eval mode, ``requires_grad`` off, moved to the probe's device and moved back on exit.
+  probing: eval mode, ``requires_grad`` off, moved to the probe's device and moved back on exit,
+  with re-estimated BatchNorm statistics swapped in when given (:mod:`.batchnorm`).
 """
 
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from typing import Iterator, Optional
 
 import torch
 import torch.nn as nn
+
+from .batchnorm import Statistics, using_statistics
 
 __all__ = ["frozen", "restored", "model_device"]
 
@@ -70,9 +73,10 @@ def restored(model: nn.Module, *, values: bool = True) -> Iterator[nn.Module]:
 
 
 @contextlib.contextmanager
-def frozen(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
-    """``model`` in eval mode with ``requires_grad`` off, on ``device``; on exit (also when the block
-    raises) back on its own device with its own modes, flags and hooks (:func:`restored`)."""
+def frozen(model: nn.Module, device: torch.device, statistics: Optional[Statistics] = None) -> Iterator[nn.Module]:
+    """``model`` in eval mode with ``requires_grad`` off, on ``device``, running with the BatchNorm
+    ``statistics`` if given; on exit (also when the block raises) back on its own device with its own
+    modes, flags, hooks and BatchNorm buffers (:func:`restored`)."""
     home = model_device(model)
     with restored(model, values=False):
         try:
@@ -81,7 +85,8 @@ def frozen(model: nn.Module, device: torch.device) -> Iterator[nn.Module]:
                 p.requires_grad_(False)
             if home != device:
                 model.to(device)
-            yield model
+            with using_statistics(model, statistics):
+                yield model
         finally:
             if home != device:
                 model.to(home)

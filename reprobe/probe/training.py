@@ -9,10 +9,11 @@ import torch
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from .checks import check_input_shape
 from .conv_decoders import MAX_KERNEL_FEATURES
 from .decoders import DecoderSpec, build_decoder, choose_out_activation
 from .fitting import DecoderFitter, FitPlan
-from .inputs import dataset_len, iter_inputs, rebatch
+from .inputs import Note, dataset_len, iter_inputs, rebatch
 from .stages import StageInfo
 
 
@@ -56,9 +57,11 @@ def inputs_to_read(train: Any, limit: Optional[int]) -> Optional[int]:
 
 
 def fit_epoch(train: Any, fitter: DecoderFitter, plan: FitPlan, forward: Callable[[torch.Tensor], List[torch.Tensor]],
-              config: Any, epoch: int, epochs: int, depth: int) -> int:
+              config: Any, epoch: int, epochs: int, depth: int, input_shape: Optional[Tuple[int, ...]] = None,
+              note: Optional[Note] = None) -> int:
     """One pass over the training inputs, each batch's ``forward`` (``[z⁰, …, z^L]``) fed to ``fitter``;
-    returns how many inputs were read."""
+    returns how many inputs were read. Batches are checked against ``input_shape`` (when given);
+    ``note`` hears of batch parts left unused."""
     limit = plan.input_limit
     # Closed-form statistics are big GEMMs: feed them big batches when nothing trains by gradient.
     # (vector stages only: a feature map gives many rows per input already)
@@ -67,7 +70,9 @@ def fit_epoch(train: Any, fitter: DecoderFitter, plan: FitPlan, forward: Callabl
                desc=f"fitting {depth} decoders" + (f" (epoch {epoch + 1}/{epochs})" if epochs > 1 else ""))
     seen = 0
     with bar:
-        batches = iter_inputs(train, config.batch_size, shuffle=bool(plan.gradient), seed=config.seed + epoch)
+        batches = iter_inputs(train, config.batch_size, shuffle=bool(plan.gradient), seed=config.seed + epoch, note=note)
+        if input_shape is not None:
+            batches = (check_input_shape(x, input_shape, "train") for x in batches)
         for x in rebatch(batches, min_rows):
             if limit is not None:
                 x = x[: limit - seen]

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
 
+from ..analysis.prediction import recheck_prediction
+from ..analysis.ranking import rank_entries
 from ..analysis.records import CompareEntry, as_entry
 from ..analysis.validation import spearman
 from ..core.errors import ReprobeError
@@ -34,12 +36,24 @@ def load_compare(folder: Path) -> Tuple[dict, Dict[str, Any]]:
     return summary, runs
 
 
+def rechecked_ranking(entries: List[dict], runs: Dict[str, Any], metric: str) -> List[dict]:
+    """The entries with each prediction re-derived from its run's numbers, ranked again: a stored
+    verdict or rank is never shown beside numbers it no longer follows from."""
+    fresh = []
+    for e in entries:
+        pred, note = recheck_prediction(runs[e["name"]])
+        fresh.append({**e, "prediction": pred.to_dict(),
+                      "warnings": list(e.get("warnings") or []) + ([note] if note else [])})
+    return rank_entries(fresh, metric)
+
+
 def _compare_ranking(models: List[CompareEntry], metric: str, metrics: List[str], summary: dict, anchor: str) -> List[str]:
     """The ranking table (and the models that failed)."""
     h: List[str] = []
     h.append(f'<h2 id="{esc(anchor)}-ranking">Ranking by predicted trainability</h2>')
-    h.append(f"<p>Ranked by the prediction: predicted deepest trainable net over L (higher first; undecidable last), "
-             f"then by ℓ*/L of {esc(metric.replace('_', ' '))} and its final value.</p>")
+    h.append(f"<p>Ranked by the verdict: undecidable last; a net whose last-stage reconstructions collapse never "
+             f"above one whose don't; then trainable, marginal, untrainable; then the predicted deepest trainable "
+             f"net over L (higher first), ℓ*/L of {esc(metric.replace('_', ' '))} and its final value.</p>")
     other = [m for m in metrics if m != metric and m != "mse"]
     headers = ["rank", "model", "L", "ℓ*", "ℓ*/L", f"final {metric.replace('_', ' ')}"] + \
               [f"ℓ* of {m.replace('_', ' ')}" for m in other] + ["parameters", "probe time", "prediction"]
@@ -168,8 +182,8 @@ def _compare_predictors(models: List[CompareEntry], names: List[str], anchor: st
 def render_compare_section(folder: PathLike, anchor: str = "compare") -> Tuple[str, str, Optional[str]]:
     folder = Path(folder)
     summary, runs = load_compare(folder)
-    models = sorted(map(as_entry, summary["models"]), key=lambda e: (e.rank is None, e.rank or 0))
     metric = summary.get("rank_metric") or RANK_METRIC
+    models = [as_entry(e) for e in rechecked_ranking(summary["models"], runs, metric)]
     metrics: List[str] = list(summary.get("metrics") or [])
     for r in runs.values():
         for m in r.metrics:

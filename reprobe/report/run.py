@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Optional, Tuple
 
 
+from ..analysis.prediction import recheck_prediction
 from ..analysis.ranking import rank_metric_for, reason_for
 from ..analysis.records import CompareEntry
 from ..core.io import finite_or_none
@@ -57,8 +58,11 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     cut = result.cutoffs.get(metric)
     name = result.extra.get("compare_name") or result.model.get("spec") or result.model.get("class") or folder.name
     opts = result.model.get("options") or {}
+    checked, note = recheck_prediction(result)  # never the stored verdict beside numbers it no longer follows from
+    pred = checked.to_dict()
     entry = CompareEntry(depth=L, cutoffs=dict(result.cutoffs),
-                         finals={m: finite_or_none(result.final(m)) for m in result.metrics})
+                         finals={m: finite_or_none(result.final(m)) for m in result.metrics},
+                         saturation=dict(result.saturation or {}), prediction=pred)
     reason = reason_for(entry, metric)
     data_name = (result.data or {}).get("name", "?")
     title = f"Probe run: {name} on {data_name}"
@@ -67,15 +71,14 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     for k, v, extra in (
         ("model", name, ""),
         ("depth L", L, f' data-depth="{attr(L)}"'),
-        *prediction_cards(result.prediction),
+        *prediction_cards(pred),
         (f"cutoff ℓ* ({metric.replace('_', ' ')})", "–" if cut is None else cut, f' data-cutoff="{attr(cut)}"'),
         ("parameters", fmt_params(result.model.get("parameters")), ""),
         ("probe time", fmt_seconds((result.timings.get("fit") or 0) + (result.timings.get("evaluate") or 0)), ""),
     ):
         h.append(f'<div class="card"{extra}><div class="k">{esc(k)}</div><div class="v">{esc(v)}</div></div>')
     h.append("</div>")
-    pred = result.prediction
-    if pred and pred.get("reason"):
+    if pred.get("reason"):
         reason = f"{pred['reason']} (ℓ*: {reason})"
     h.append(f'<p data-reason>{verdict_badge(cut, L, pred).html} {esc(reason)}.</p>')
     h.append(HOW_TO_READ)
@@ -95,8 +98,9 @@ def render_run_section(folder: PathLike, anchor: str = "run") -> Tuple[str, str,
     h.append("<h3>Data</h3>" + kv_table(list((result.data or {}).items())))
     h.append("<h3>Timings</h3>" + kv_table(timing_rows(result.timings)))
     h.append(collapsible("Probe settings", kv_table(list(result.config.items()))))
-    if result.warnings:
-        h.append("<h3>Warnings</h3><ul>" + "".join(f'<li class="warn">{esc(w)}</li>' for w in result.warnings) + "</ul>")
+    warnings = list(result.warnings) + ([note] if note else [])
+    if warnings:
+        h.append("<h3>Warnings</h3><ul>" + "".join(f'<li class="warn">{esc(w)}</li>' for w in warnings) + "</ul>")
     cmd = result.extra.get("command")
     if cmd:
         h.append(f'<h3>Produced by</h3><pre class="cmd">{esc(cmd)}</pre>')

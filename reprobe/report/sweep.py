@@ -100,6 +100,79 @@ def _critical_lines_section(lines: Any, anchor: str) -> List[str]:
             f'<div data-critical-lines>{table(["σ_b²", "depth", "width", "mean field", "probe ξ̂ peak", "partial Jacobian χ = 1", "notes"], rows)}</div>']
 
 
+#: The points table's first columns: the point, then its verdict and the evidence beside it.
+_FIRST_COLUMNS = ("sigma_w2", "sigma_b2", "depth", "width", "verdict", "predicted_depth", "xi", "accuracy")
+
+
+def _with_bounds(row: Dict[str, Any]) -> Dict[str, Any]:
+    """``row`` with the predicted depth and ξ̂ written "≥ …" where they are lower bounds (no flag columns)."""
+    for key, flag in (("predicted_depth", "predicted_depth_is_bound"), ("xi", "xi_is_bound")):
+        if row.pop(flag, False) is True and row.get(key) is not None:
+            row[key] = "≥ " + fmt(row[key])
+    return row
+#: Keys of a full record (points.jsonl) that mean what sweep.json's flat keys mean.
+_SAME_AS = {"prediction.verdict": "verdict", "prediction.max_trainable_depth": "predicted_depth", "prediction.xi": "xi",
+            "prediction.xi_is_bound": "xi_is_bound", "prediction.depth_is_bound": "predicted_depth_is_bound"}
+
+
+def _heading(key: str) -> str:
+    """A points-table column in words (``cutoffs.relative_entropy`` → "ℓ* (relative entropy)")."""
+    from ..analysis.sweep_summary import point_heading
+
+    for prefix, word in (("cutoffs.", "l_star_"), ("final.", "final_")):
+        if key.startswith(prefix):
+            return point_heading(word + key[len(prefix):])
+    if key.startswith("predictors."):
+        return f"{key[len('predictors.'):].replace('_', ' ')} score"
+    return point_heading(key.replace(".", " "))
+
+
+def _critical_table(crit: Any) -> str:
+    """sweep.json's ``critical``: per σ_b², the best grid σ_w² by the probe beside mean field's critical σ_w²."""
+    by_sb = crit.get("by_sigma_b2") if isinstance(crit, dict) else None
+    if not isinstance(by_sb, dict):
+        return _any_table(crit)
+    mean_field = crit.get("mean_field") if isinstance(crit.get("mean_field"), dict) else {}
+    rows = [[sb, fmt(r.get("sigma_w2")), fmt(r.get("depth")), fmt(r.get("l_star")), fmt(mean_field.get(sb))]
+            for sb, r in by_sb.items() if isinstance(r, dict)]
+    method = f"<p>{esc(crit['method'])}.</p>" if isinstance(crit.get("method"), str) else ""
+    return method + table(["σ_b²", "best σ_w² on the grid (probe)", "at depth L", "its ℓ*", "mean field's critical σ_w²"],
+                          rows, num_cols=[0, 1, 2, 3, 4])
+
+
+def _theory_table(theory: Any) -> str:
+    """sweep.json's ``theory``: mean field's critical σ_w² per σ_b², and 6ξ_c per σ_w² (a column per σ_b²)."""
+    six = theory.get("six_xi_c") if isinstance(theory, dict) else None
+    if not isinstance(six, dict) or not all(isinstance(r, dict) for r in six.values()):
+        return _any_table(theory)
+    crit = theory.get("critical_sigma_w2") if isinstance(theory.get("critical_sigma_w2"), dict) else {}
+    sbs = list(six)
+    sws = list(dict.fromkeys(sw for row in six.values() for sw in row))
+    head = (f"<p>Mean field for {esc(str(theory.get('activation', '?')))}: nets deeper than {fmt(theory.get('factor', 6.0))}ξ_c "
+            "are predicted untrainable; ξ_c diverges at the critical σ_w² (χ₁ = 1).</p>")
+    first = table(["σ_b²", "critical σ_w² (χ₁ = 1)"], [[sb, fmt(crit.get(sb))] for sb in sbs], num_cols=[0, 1])
+    rows = [[sw] + [_depth(six[sb].get(sw)) for sb in sbs] for sw in sws]
+    return head + first + table(["σ_w²"] + [f"6ξ_c at σ_b² = {sb}" for sb in sbs], rows, num_cols=list(range(len(sbs) + 1)))
+
+
+def _agreement_table(agree: Any) -> str:
+    """sweep.json's ``agreement``: one row per rule (the prediction, ℓ*, mean field) against the trained nets."""
+    if not isinstance(agree, dict) or not isinstance(agree.get("probe"), dict):
+        return _any_table(agree)
+    rules = [("prediction: depth ≤ c·ξ̂", agree.get("prediction")), ("probe: depth ≤ ℓ*", agree.get("probe")),
+             ("mean field: depth ≤ 6ξ_c", agree.get("theory"))]
+    rows = [[name, fmt(r.get("cells", agree.get("cells"))), fmt(r.get("agree")), fmt(r.get("fraction")),
+             fmt(r.get("spearman")), fmt(r.get("auroc"))] for name, r in rules if isinstance(r, dict)]
+    head = (f"<p>{esc(fmt(agree.get('cells')))} trained nets; trainable means accuracy ≥ "
+            f"{esc(fmt(agree.get('acc_threshold')))}; ℓ* and ξ̂ of {esc(str(agree.get('metric', '?')).replace('_', ' '))}. "
+            "Spearman: across σ_w², the rule's depth against the deepest depth that trained.</p>")
+    return head + table(["rule", "cells", "agree", "agreement", "Spearman", "AUROC"], rows, num_cols=[1, 2, 3, 4, 5])
+
+
+def _depth(v: Any) -> str:
+    return "∞" if v == "inf" else fmt(v)
+
+
 def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, str, Optional[str]]:
     from ..figures.report import sweep_points_figure
 
@@ -114,11 +187,12 @@ def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, 
     h.append(HOW_TO_READ)
     crit = sweep.get("critical")
     if crit is not None:
-        h.append(f'<h2 id="{esc(anchor)}-critical">Critical point</h2><div data-critical>{_any_table(crit)}</div>')
+        h.append(f'<h2 id="{esc(anchor)}-critical">Critical point</h2><div data-critical>{_critical_table(crit)}</div>')
     h += _critical_lines_section(sweep.get("critical_lines"), anchor)
     agree = sweep.get("agreement")
     if agree is not None:
-        h.append(f'<h2 id="{esc(anchor)}-agreement">Agreement with theory / training</h2><div data-agreement>{_any_table(agree)}</div>')
+        h.append(f'<h2 id="{esc(anchor)}-agreement">Agreement with theory / training</h2>'
+                 f'<div data-agreement>{_agreement_table(agree)}</div>')
     pngs = sorted(folder.glob("*.png"), key=lambda p: (p.name != "phase.png", p.name))
     h.append(f'<h2 id="{esc(anchor)}-figures">Figures</h2>')
     if pngs:
@@ -140,18 +214,17 @@ def render_sweep_section(folder: PathLike, anchor: str = "sweep") -> Tuple[str, 
             h.append("<p>No figures in this sweep folder.</p>")
     theory = sweep.get("theory")
     if theory is not None:
-        h.append(f'<h2 id="{esc(anchor)}-theory">Mean-field theory</h2>{_any_table(theory)}')
+        h.append(f'<h2 id="{esc(anchor)}-theory">Mean-field theory</h2><div data-theory>{_theory_table(theory)}</div>')
     h.append(f'<h2 id="{esc(anchor)}-points">Points</h2>')
     if points:
-        flat = [_flatten(p) for p in points]
-        first = ["sigma_w2", "sigma_b2", "depth", "width"]
-        cols = [c for c in first if any(c in f for f in flat)]
+        flat = [_with_bounds({_SAME_AS.get(k, k): v for k, v in _flatten(p).items()}) for p in points]
+        cols = [c for c in _FIRST_COLUMNS if any(c in f for f in flat)]
         for f in flat:
             cols += [k for k in f if k not in cols]
         cols = cols[:16]
         rows = [[fmt(f.get(c)) for c in cols] for f in flat]
         attrs = [f'data-point="{i}"' for i in range(len(rows))]
-        tbl = table(cols, rows, num_cols=list(range(len(cols))), row_attrs=attrs)
+        tbl = table([_heading(c) for c in cols], rows, num_cols=list(range(len(cols))), row_attrs=attrs)
         h.append(collapsible(f"{len(points)} points", tbl, open_=len(points) <= 40))
     else:
         h.append("<p>No points recorded yet.</p>")

@@ -130,11 +130,18 @@ class TinyUNet(nn.Module):
         return self.out(torch.cat([a, self.up(self.down2(a))], 1))
 
 
+def test_unet_automatic_stages_are_the_cut_points_of_its_main_path():
+    # the skip concat runs around down2 and up: they are not stages; down1 (before the split) and out are
+    with CascadeProbe(TinyUNet(), example_input=torch.rand(4, 1, 8, 8), progress=False) as probe:
+        assert [s.name for s in probe.stages] == ["down1.1", "out"] and probe.warnings == []
+
+
 def test_unet_skip_concat_is_warned_about_and_still_probed():
     model = TinyUNet()
     x = torch.rand(48, 1, 8, 8, generator=torch.Generator().manual_seed(0))
     with pytest.warns(ReprobeWarning, match=r"skip connections: stage 4 \(out\) reads stage 1 \(down1.1\)"):
-        probe = CascadeProbe(model, samples=16, example_input=x[:4], progress=False)
+        probe = CascadeProbe(model, ["down1.1", "down2.2", "up.2", "out"], samples=16, example_input=x[:4],
+                             progress=False)
     with probe:
         result = probe.fit(x[:32]).evaluate(x[32:])
     assert [s.name for s in result.stages] == ["down1.1", "down2.2", "up.2", "out"]

@@ -51,10 +51,27 @@ def test_score_rule_counts_agreeing_cells():
 
 def test_calibration_recovers_the_factor_that_made_the_truth():
     lines = deepest_points(_point(sw, xi) for sw, xi in XI.items())
-    c, floor, s = calibrate(lines, _trained(3.0), 0.5, metric="relative_entropy", floors=(None,))
-    assert s.agreement == 1.0 and 2.0 <= c <= 4.0 and floor is None
-    cv = cross_validate(lines, _trained(3.0), 0.5, metric="relative_entropy", floors=(None,))
+    cal, s = calibrate(lines, _trained(3.0), 0.5, metric="relative_entropy")
+    assert s.agreement == 1.0 and 2.0 <= cal.depth_per_xi <= 4.0 and cal.floor_xi is None
+    cv = cross_validate(lines, _trained(3.0), 0.5, metric="relative_entropy")
     assert cv.cells == 20 and cv.agreement >= 0.9
+    wrong = cross_validate(lines, _trained(3.0), 0.5, metric="relative_entropy", form="floor")
+    assert wrong.cells == 20  # the floor form is scored on the same held-out cells
+
+
+def test_calibration_recovers_a_floor_that_made_the_truth():
+    """Truth made by depth ≤ 2·ξ_net with ξ_net = 1/(1/ξ − 1/20): the floor form finds a floor, the
+    linear form cannot fit the line whose ξ lies near the floor."""
+    xi = {1.0: 3.0, 1.5: 8.0, 2.0: 15.0, 3.0: 6.0}
+    net = {sw: 1.0 / (1.0 / x - 1.0 / 20.0) for sw, x in xi.items()}  # 3.5, 13.3, 60, 8.6
+    depths = (5, 10, 20, 40, 80, 100)
+    truth = [{"sigma_w2": sw, "sigma_b2": 0.05, "width": W, "depth": d, "accuracy": 0.9 if d <= 2.0 * net[sw] else 0.1}
+             for sw in xi for d in depths]
+    lines = deepest_points(_point(sw, x) for sw, x in xi.items())
+    floor, s = calibrate(lines, truth, 0.5, metric="relative_entropy", form="floor")
+    _, linear = calibrate(lines, truth, 0.5, metric="relative_entropy")
+    assert s.agreement == 1.0 and linear.agreement < 1.0
+    assert floor.floor_xi is not None and 15.0 < floor.floor_xi < 40.0
 
 
 def test_validate_puts_every_rule_side_by_side():
@@ -123,7 +140,7 @@ def test_c_scales_with_an_mlps_width():
     assert hidden_width([[128], [64], [32], [10]]) == 64  # the median hidden width of a shrinking MLP
     lines = deepest_points(_point(sw, xi, width=64) for sw, xi in XI.items())
     truth = _trained(c64, width=64)
-    c, _, s = calibrate(lines, truth, 0.5, metric="relative_entropy", floors=(None,), width_exponent=0.45)
-    assert s.agreement == 1.0 and 2.0 <= c <= 4.0
+    cal, s = calibrate(lines, truth, 0.5, metric="relative_entropy", width_exponent=0.45)
+    assert s.agreement == 1.0 and 2.0 <= cal.depth_per_xi <= 4.0 and cal.width_exponent == 0.45
     depths = predicted_depths(lines, depth_per_xi=3.0, width_exponent=0.45)
     assert all(depths[(sw, 0.05, 64)] == pytest.approx(c64 * xi, rel=0.1) for sw, xi in XI.items())

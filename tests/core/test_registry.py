@@ -124,18 +124,76 @@ def test_reregistering_changes_the_priority():
 
 
 def test_the_three_tried_registries_share_the_order():
-    """Adapters, decoder builders and model resolvers are all Registries walked by priority."""
-    from reprobe.adapters import adapters
-    from reprobe.adapters.registry import ADAPTERS
+    """Adapters, decoder kinds and model resolvers are all Registries walked by priority."""
+    from reprobe.adapters import adapters, get_adapter, list_adapters
     from reprobe.models.registry import RESOLVERS, resolver_descriptions
-    from reprobe.probe.decoders import DECODERS
+    from reprobe.probe import get_decoder, list_decoders
 
-    listed = adapters()
-    assert [a.name for a in listed] == [n for n, _ in ADAPTERS.by_priority()]
+    listed = [get_adapter(n) for n in list_adapters()]
+    assert listed == adapters()  # the earlier name lists the same
     prios = [a.priority for a in listed]
     assert prios == sorted(prios, reverse=True) and prios[-1] == -100  # the generic fallback comes last
-    names = [n for n, _ in DECODERS.by_priority()]
+    names = list_decoders()
     assert names[0] == "reshape" and names[-1] == "flatten-linear"
-    assert [DECODERS.priority(n) for n in names] == sorted((DECODERS.priority(n) for n in names), reverse=True)
+    assert [get_decoder(n).priority for n in names] == sorted((get_decoder(n).priority for n in names), reverse=True)
     assert resolver_descriptions() == RESOLVERS.names()  # all priority 0: registration order
     assert resolver_descriptions()[0].startswith("any torchvision")
+
+
+#: (package, kind): the package offers register_<kind>, get_<kind> and list_<kind>s.
+VOCABULARY = [("reprobe.metrics", "metric"), ("reprobe.metrics", "cutoff"), ("reprobe.predictors", "predictor"),
+              ("reprobe.adapters", "adapter"), ("reprobe.probe", "decoder")]
+
+
+@pytest.mark.parametrize("package, kind", VOCABULARY)
+def test_every_registry_speaks_one_vocabulary(package, kind):
+    import importlib
+
+    module = importlib.import_module(package)
+    assert callable(getattr(module, f"register_{kind}"))
+    get, names = getattr(module, f"get_{kind}"), getattr(module, f"list_{kind}s")()
+    assert names and len(set(names)) == len(names)
+    assert all(get(n) is not None for n in names)
+    with pytest.raises(ReprobeError) as info:
+        get("no-such-" + kind)
+    msg = str(info.value)
+    assert "\n" not in msg and msg.startswith(f"unknown {kind}") and all(n in msg for n in names)
+
+
+def test_unregister_removes_the_entry_and_refuses_unknown_names():
+    reg = _reg()
+    reg.register("extra", 4, priority=9)
+    reg.unregister("extra")
+    assert reg.names() == ["mse", "relative_entropy", "differential_entropy"] and "extra" not in reg
+    assert [n for n, _ in reg.by_priority()] == reg.names()
+    with pytest.raises(ReprobeError, match="unknown metric 'extra'"):
+        reg.unregister("extra")
+
+
+def test_decorator_registers_an_entry_made_from_the_function_with_its_help_line():
+    reg = Registry("predictor")
+
+    @reg.decorator("a", lambda fn, doc: (fn, doc), priority=3)
+    def a():
+        """First line.
+
+        Not this one."""
+
+    @reg.decorator("b", help="given")
+    def b():
+        """Ignored: help was given."""
+
+    @reg.decorator("c", lambda fn, doc: ("entry", doc))
+    def c():
+        pass
+
+    assert reg.get("a") == (a, "First line.") and reg.help("a") == "First line." and reg.priority("a") == 3
+    assert reg.get("b") is b and reg.help("b") == "given"
+    assert reg.help("c") == "" and reg.get("c") == ("entry", "")  # no docstring: no help, not the entry's
+
+
+def test_listed_is_priority_order_and_registration_order_without_priorities():
+    reg = _reg()
+    assert reg.listed() == reg.names()
+    reg.register("first", 0, priority=1)
+    assert reg.listed() == ["first", "mse", "relative_entropy", "differential_entropy"]

@@ -130,3 +130,40 @@ def test_folder_with_only_train_split_and_small_subset(tmp_path):
     with pytest.raises(ReprobeError, match="^subset needs at least 4"):
         folder_bundle(tmp_path / "imgs", image_size=8, subset=3)
     assert len(folder_bundle(tmp_path / "imgs", image_size=8, subset=100).train) == 7  # larger than the data: all
+
+
+def _notes(bundle):
+    return bundle.info.get("notes", [])
+
+
+def test_resizing_a_folder_is_said_once(tmp_path):
+    make_folder(tmp_path / "imgs", size=(32, 32))
+    (note,) = _notes(folder_bundle(tmp_path / "imgs"))
+    assert note.startswith(f"images in '{tmp_path / 'imgs'}' are 32×32 and are read at 224×224 (the folder default")
+    assert note.endswith("set image_size=32 to keep their size")
+    assert "read at 16×16 (image_size" in _notes(folder_bundle(tmp_path / "imgs", image_size=16))[0]
+    assert _notes(folder_bundle(tmp_path / "imgs", image_size=32)) == []  # nothing changed, nothing said
+
+
+def test_adapting_and_oversized_subsets_are_said():
+    b = load_dataset("noise", shape=(1, 12, 12), size=20)
+    _, adapted = build_for_data("resnet18", b, {"image_size": 16})
+    assert _notes(adapted) == ["images of 'noise' were adapted to the model's input 3×16×16: grey → RGB, resized 12×12 → 16×16"]
+    _, same = build_for_data("cnn", b, {"depth": 2})
+    assert _notes(same) == []
+    _, cut = build_for_data("cnn", b, {"depth": 2, "subset": 500})
+    assert _notes(cut) == [f"subset=500 asked for, but the data has {len(b.train) + len(b.test)} images: all "
+                           f"{len(b.train) + len(b.test)} are used"]
+
+
+def test_cli_run_prints_the_resize_note_and_keeps_it(tmp_path):
+    import json
+
+    make_folder(tmp_path / "imgs", per_class=8, size=(32, 32))
+    out = tmp_path / "run"
+    res = CliRunner().invoke(cli, ["run", "--data", str(tmp_path / "imgs"), "--image-size", "8", "--depth", "2",
+                                   "--width", "8", "--samples", "4", "-q", "--no-report", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    lines = [line for line in res.output.splitlines() if "are 32×32 and are read at 8×8" in line]
+    assert len(lines) == 1 and lines[0].startswith("warning: images in"), res.output
+    assert any("are 32×32 and are read at 8×8" in w for w in json.loads((out / "result.json").read_text())["warnings"])

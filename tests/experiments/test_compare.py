@@ -58,7 +58,7 @@ def test_rank_entries_order_and_reason():
     assert [x["name"] for x in ranked] == ["shallow", "deep", "lost", "undecided"]
     assert [x["rank"] for x in ranked] == [1, 2, 3, 4]
     assert ranked[1]["reason"] == "information reaches the last stage (ℓ* = L = 50); final differential entropy \u221210.2 nats"
-    assert ranked[2]["reason"].startswith("information lost by stage 22 of 100 (ℓ*/L = 0.22)")
+    assert ranked[2]["reason"].startswith("flat from stage 22 on (ℓ* = 22 of 100, ℓ*/L = 0.22)")
     # relative entropy: lower final value = more information
     r = rank_entries([{"name": "a", "depth": 5, "cutoffs": {"relative_entropy": 5}, "cutoff_fraction": {"relative_entropy": 1.0},
                        "final": {"relative_entropy": 0.9}},
@@ -66,6 +66,29 @@ def test_rank_entries_order_and_reason():
                        "final": {"relative_entropy": 0.1}}], "relative_entropy")
     assert [x["name"] for x in r] == ["b", "a"]
     assert "undecidable" in reason_for({"depth": 3, "cutoffs": {"m": None}, "final": {}}, "m")
+
+
+def _judged(name, verdict, depth, L=20, collapsed=False):
+    """A compared entry with a prediction: ``verdict``, predicted deepest trainable ``depth``."""
+    return {"name": name, "depth": L, "cutoffs": {"relative_entropy": L}, "cutoff_fraction": {"relative_entropy": 1.0},
+            "final": {"relative_entropy": 0.5},
+            "prediction": {"verdict": verdict, "max_trainable_depth": depth, "reason": f"{name} evidence",
+                           "failed": ["last_stage_distinct"] if collapsed else []}}
+
+
+def test_ranking_is_by_verdict_then_depth_with_undecidable_last():
+    ranked = rank_entries([_judged("undecided", "undecidable", None), _judged("bad", "untrainable", 5),
+                           _judged("deep-marginal", "marginal", 400), _judged("good", "trainable", 30),
+                           _judged("better", "trainable", 60)], "relative_entropy")
+    assert [x["name"] for x in ranked] == ["better", "good", "deep-marginal", "bad", "undecided"]
+
+
+def test_a_collapsed_last_stage_never_ranks_above_one_that_is_not():
+    ranked = rank_entries([_judged("collapsed", "marginal", 400, collapsed=True), _judged("plain", "untrainable", 10),
+                           _judged("undecided", "undecidable", None)], "relative_entropy")
+    assert [x["name"] for x in ranked] == ["plain", "collapsed", "undecided"]
+    # ℓ* = L beside a collapse is not "information reaches the last stage"
+    assert "reaches the last stage" not in ranked[1]["reason"] and "collapse" in ranked[1]["reason"]
 
 
 def test_ordered_phase_ranks_below_critical(mnist, tmp_path):
@@ -148,14 +171,13 @@ def test_unknown_per_model_option_is_an_error(tmp_path):
     assert len(r.output.strip().splitlines()) == 1
 
 
-def test_bad_option_type_fails_that_model_only(mnist, tmp_path):
-    """depth=abc reaches the builder as a string (TypeError): that model fails, the others are probed."""
-    specs = [parse_model_spec("mlp:depth=abc"), parse_model_spec("mlp:depth=2")]
-    summary = compare_models(specs, tmp_path, bundle=mnist, model_options={"width": 16},
-                             probe_options={"train_samples": 100, "samples": 20, "progress": False}, report=False)
-    assert [m["name"] for m in summary["models"]] == ["mlp(depth=2)"]
-    assert [f["name"] for f in summary["failed"]] == ["mlp(depth=abc)"]
-    assert summary["failed"][0]["error"].startswith("TypeError")
+def test_bad_option_type_fails_before_any_work(mnist, tmp_path):
+    """depth=abc is refused with one line naming the key and the type, before any model is probed."""
+    specs = [parse_model_spec("mlp:depth=2"), parse_model_spec("mlp:depth=abc")]
+    with pytest.raises(ReprobeError, match=r"mlp\(depth=abc\).*depth='abc' must be a whole number"):
+        compare_models(specs, tmp_path, bundle=mnist, model_options={"width": 16},
+                       probe_options={"train_samples": 100, "samples": 20, "progress": False}, report=False)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_compare_scores_predictors_and_the_report_shows_how_they_agree(mnist, tmp_path):

@@ -162,3 +162,43 @@ def test_chi_depth_scale_of_a_real_ordered_net_is_mean_fields_xi_c():
     log_chi = chi_evaluator("mlp", "mnist-5k", depth=30, width=256, sigma_b2=0.05, model_options={"activation": "tanh"})
     for sw in (1.0, 1.3):
         assert chi_depth_scale(math.exp(log_chi(sw))) == pytest.approx(theory.xi_c("tanh", sw, 0.05), rel=0.10)
+
+
+def _flat_xi(bump_at: float = 2.7, L: int = 40):
+    """ξ̂ ≈ 10 over the whole bracket, with bumps far smaller than its error: a local maximum at
+    ``bump_at`` and another near 1.25 (the shape seen where the search once reported 2.702 ± 0.02)."""
+    import numpy as np
+
+    def evaluate(sw):
+        xi = 10.0 + 0.02 * math.exp(-((sw - bump_at) / 0.05) ** 2) + 0.015 * math.exp(-((sw - 1.25) / 0.3) ** 2)
+        l = np.arange(1, L + 1)
+        return {"depth": L, "cutoffs": {"relative_entropy": L},
+                "metrics": {"relative_entropy": list(1.0 - np.exp(-l / xi))}}
+
+    return evaluate
+
+
+def test_search_by_xi_reports_a_flat_peak_as_a_band_not_a_point():
+    res = find_critical(_flat_xi(), 1.0, 4.0, tol=0.05, rank_by="xi")
+    assert res.flat and res.band == (1.0, 4.0), res.band  # every ξ̂ is within its error of the largest
+    assert res.location().startswith("ξ̂ is flat: within its error of the peak over σ_w² ∈ [1.000, 4.000]")
+    assert res.bracket == res.band and res.probes == 5  # no refinement chasing noise
+    d = res.to_dict()
+    assert d["flat"] is True and d["band"] == [1.0, 4.0] and all(e["xi_err"] > 0 for e in d["evaluated"])
+
+
+def test_search_by_xi_gives_the_band_of_a_resolved_peak():
+    res = find_critical(_fake_xi(1.76), 1.0, 4.0, tol=0.05, rank_by="xi")
+    lo, hi = res.band
+    assert not res.flat and lo <= res.sigma_w2 <= hi and hi - lo <= 0.05
+    assert res.location() == f"peak within [{lo:.3f}, {hi:.3f}]"
+
+
+def test_critical_cli_by_xi_says_the_peak_is_flat(monkeypatch):
+    import reprobe.experiments.critical as experiments_critical
+
+    monkeypatch.setattr(experiments_critical, "probe_evaluator", lambda *a, **k: _flat_xi())
+    res = CliRunner().invoke(cli, ["critical", "--rank-by", "xi", "--data", "digits", "--depth", "40", "-q"])
+    assert res.exit_code == 0, res.output
+    line = res.output.strip().splitlines()[-1]
+    assert "ξ̂ is flat: within its error of the peak over σ_w² ∈ [1.000, 4.000]" in line and "bracket" not in line

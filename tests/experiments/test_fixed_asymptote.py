@@ -28,7 +28,7 @@ def probes(mnist):
 def test_saturation_level_is_the_inputs_against_their_mean(probes):
     import torch
 
-    from reprobe.metrics import get, saturation_levels
+    from reprobe.metrics import get_metric, saturation_levels
 
     r = probes[20, 1.0]
     assert r.saturation["differential_entropy"] is None  # no such level for a metric of spread
@@ -37,7 +37,7 @@ def test_saturation_level_is_the_inputs_against_their_mean(probes):
     # An ordered net's deep reconstructions all look alike: the curve ends near the level.
     assert abs(r.metrics["relative_entropy"][-2] - level) < 0.15 * level
     x = torch.rand(50, 1, 8, 8)
-    direct = get("relative_entropy")(x, x.mean(0, keepdim=True).expand_as(x))
+    direct = get_metric("relative_entropy")(x, x.mean(0, keepdim=True).expand_as(x))
     assert saturation_levels(x, ["relative_entropy"])["relative_entropy"] == pytest.approx(direct)
 
 

@@ -341,14 +341,14 @@ def _probe_rec(sw, **kw):
 
 
 def test_finalize_counts_a_net_trained_twice_once(tmp_path):
-    from reprobe.cli.sweep import finalize
+    from reprobe.experiments.sweep import finalize_sweep
 
     ps = PointStore(tmp_path / "points.jsonl").load()
     ts = PointStore(tmp_path / "trained.jsonl").load()
     for sw in (1.0, 2.0):
         ps.append(_probe_rec(sw, accuracy=0.9))  # sweep --verify
         ts.append(_rec(sw, depth=4, accuracy=0.9))  # train-grid over the same nets
-    res = finalize(tmp_path, meta={}, acc_threshold=0.2, activation="tanh", quiet=True)
+    res = finalize_sweep(tmp_path, meta={}, acc_threshold=0.2, activation="tanh")
     assert res["agreement"]["cells"] == 2
 
 
@@ -450,7 +450,7 @@ def test_run_sweep_from_python_matches_the_cli(tmp_path):
     res = run_sweep(py, model="mlp", sigma_w2=(1.0, 2.0), depth=4, width=16,
                     probe={"train_samples": 256, "samples": 16}, jobs=1)
     assert (py / "points.jsonl").is_file() and (py / "sweep.json").is_file()
-    assert res["files"] == ["sweep.json"] and len(res["probes"]) == 2
+    assert res["files"] == ["sweep.json", "summary.csv"] and len(res["probes"]) == 2
     summary = json.loads((py / "sweep.json").read_text())
     assert summary["schema"] == "reprobe.sweep/1" and len(summary["points"]) == 2
     assert summary["grid"]["sigma_w2"] == [1.0, 2.0] and summary["grid"]["depth"] == [4]

@@ -13,7 +13,7 @@ from reprobe.analysis.chi import mean_log_chi
 from reprobe.cli.main import cli
 from reprobe.core.errors import ReprobeError
 from reprobe.experiments.sweep import run_sweep
-from reprobe.predictors import predictor_names
+from reprobe.predictors import list_predictors
 
 SMALL_PROBE = {"samples": 40, "train_samples": 256}
 
@@ -84,7 +84,7 @@ def test_unknown_predictor_fails_before_any_work(tmp_path):
                                  "--predictor", "nope", "--out", str(tmp_path / "b")])
     assert r.exit_code == 2
     line, = [x for x in r.output.splitlines() if x.startswith("Error:")]
-    assert "'nope'" in line and all(n in line for n in predictor_names())
+    assert "'nope'" in line and all(n in line for n in list_predictors())
     assert not (tmp_path / "b" / "points.jsonl").exists()
 
 

@@ -59,6 +59,7 @@ def test_register_custom_detector():
         return len(values)
 
     assert rm.compute_cutoff("test_last", [1.0, 2.0, 3.0]) == 3
+    assert rm.list_cutoffs()[:2] == ["threshold", "plateau"] and "test_last" in rm.list_cutoffs()
 
 
 def test_unknown_detector():

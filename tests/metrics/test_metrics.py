@@ -10,7 +10,7 @@ from reprobe.core.errors import ReprobeError
 def test_relative_entropy_paper_example():
     v = torch.tensor([[8.0, 5, 12, 12, 15]])
     f = torch.tensor([[72.0, 69, 76, 76, 79]])
-    assert rm.get("relative_entropy")(v, f) == pytest.approx(0.046, abs=0.001)
+    assert rm.get_metric("relative_entropy")(v, f) == pytest.approx(0.046, abs=0.001)
 
 
 def test_relative_entropy_by_hand_and_properties():
@@ -63,7 +63,7 @@ def test_shape_mismatch_is_an_error():
 
 def test_unknown_metric_lists_valid_names():
     with pytest.raises(ReprobeError) as e:
-        rm.get("relative_entrpy")
+        rm.get_metric("relative_entrpy")
     msg = str(e.value)
     assert "relative_entropy" in msg and "differential_entropy" in msg and "\n" not in msg
 
@@ -74,6 +74,7 @@ def test_register_custom_metric():
         """Mean absolute error."""
         return (original - reconstruction).abs().mean().item()
 
-    assert "test_l1" in rm.available()
-    assert rm.get("test_l1")(torch.ones(2, 3), torch.zeros(2, 3)) == pytest.approx(1.0)
+    assert "test_l1" in rm.list_metrics()
+    assert rm.get_metric("test_l1")(torch.ones(2, 3), torch.zeros(2, 3)) == pytest.approx(1.0)
     assert rm.METRICS.help("test_l1") == "Mean absolute error."
+    assert rm.get is rm.get_metric and rm.available is rm.list_metrics  # the earlier names still work

@@ -32,6 +32,8 @@ def assert_same_result(one, batched):
             assert (a is None) == (b is None)
             assert a is None or b == pytest.approx(a, rel=1e-4, abs=1e-9), m
     assert batched.decoder_mse == pytest.approx(one.decoder_mse, rel=1e-4)
+    assert len(one.stage_scale) == len(one.stages) and None not in one.stage_scale
+    assert batched.stage_scale == pytest.approx(one.stage_scale, rel=1e-4)
     assert batched.stage_dicts() == one.stage_dicts()
     assert (batched.fit, batched.warnings, batched.config) == (one.fit, one.warnings, one.config)
     assert (batched.model, batched.data, batched.samples) == (one.model, one.data, one.samples)
