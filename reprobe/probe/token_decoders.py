@@ -117,7 +117,8 @@ def _is_sequence(shape) -> bool:
 
 
 @register_decoder("token", priority=55,
-                  help="token stages (T, d) -> (T, d'): one Linear shared by positions on [token, prefix mean] + a bias per position")
+                  help="token stages (T, d) -> (T, d'): one Linear shared by positions on [token, prefix mean] + a bias per position",
+                  example=DecoderSpec((20, 16), (20, 12)))
 def _token_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if not (_is_sequence(spec.in_shape) and _is_sequence(spec.out_shape)):
         return None
@@ -172,7 +173,8 @@ class PatchDecoder(ClosedFormMixin, nn.Module):
 
 
 @register_decoder("patch", priority=55,
-                  help="a vision transformer's tokens (T, d) back to its image (C, H, W): one Linear per patch token to its pixels")
+                  help="a vision transformer's tokens (T, d) back to its image (C, H, W): one Linear per patch token to its pixels",
+                  example=DecoderSpec((17, 32), (3, 16, 16)))
 def _patch_builder(spec: DecoderSpec) -> Optional[nn.Module]:
     if not (_is_sequence(spec.in_shape) and len(spec.out_shape) == 3):
         return None

@@ -96,7 +96,7 @@ def test_generic_adapter_on_cnn_with_batchnorm():
                       nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
                       nn.Flatten(), nn.Linear(16 * 8 * 8, 10))
     stages = _decoder_shapes(m, torch.randn(2, 3, 16, 16))
-    assert [s.name for s in stages] == ["2", "6", "8"]
+    assert [s.name for s in stages] == ["2", "6"]  # the classifier Linear is a head, not a stage
 
 
 # -- bad input ----------------------------------------------------------------------------------------

@@ -22,10 +22,11 @@ SHAPES = [[32], [32], [32], [32], [400], [10]]
 def _saved(tmp_path, **changes):
     """A run folder written by ProbeResult.save, then ``changes`` written into its result.json."""
     stages = [{"index": i + 1, "name": str(2 * i + 2), "type": "Tanh", "shape": s} for i, s in enumerate(SHAPES)]
-    result = ProbeResult(stages=stages, input_shape=(1, 4, 4), metrics={k: list(v) for k, v in DEPTH6.items()},
+    # the depth-6 run's own input (MNIST): its 32-wide first stage is a bottleneck, not an unread stage
+    result = ProbeResult(stages=stages, input_shape=(1, 28, 28), metrics={k: list(v) for k, v in DEPTH6.items()},
                          cutoffs={m: 6 for m in DEPTH6}, decoder_mse=list(DEPTH6["mse"]),
                          saturation={"relative_entropy": 0.9982, "differential_entropy": None, "mse": 0.067},
-                         reconstructions=torch.zeros(7, 2, 1, 4, 4), samples=100)
+                         reconstructions=torch.zeros(7, 2, 1, 28, 28), samples=100)
     from reprobe.analysis import predict_trainability
 
     result.prediction = predict_trainability(result).to_dict()
