@@ -158,7 +158,7 @@ def _draw_prediction(ax, ps: List[SweepPoint], sws: np.ndarray, L: int) -> None:
     col = "#f0f0f0"
     outline = [patheffects.withStroke(linewidth=3.2, foreground="#333333")]  # readable on light and dark
     ax.plot(sws, np.where(above, np.nan, ys), color=col, lw=1.8, ls="-.", zorder=6, path_effects=outline,
-            label="predicted deepest trainable (from ξ̂)")
+            label="predicted deepest trainable (the verdict's: ξ̂ and growth)")
     inside = ~above & ~np.isnan(ys)
     ax.plot(sws[inside & ~bound], ys[inside & ~bound], ls="none", marker="D", ms=4, color=col, mec="#333333", zorder=6)
     ax.plot(sws[inside & bound], ys[inside & bound], ls="none", marker="D", ms=4, mfc="none", color=col, mec="#333333", zorder=6,
@@ -297,7 +297,7 @@ def plot_trained(trained: List[dict], path, *, probes: Optional[List[dict]] = No
                 if any(v is not None for v in pred):
                     ax.plot(ks, [np.nan if v is None else v for v in pred], "D-.", color="#f0f0f0", mec="#333333", lw=1.8,
                             ms=4, zorder=5, path_effects=[patheffects.withStroke(linewidth=3.2, foreground="#333333")],
-                            label="predicted deepest trainable (from ξ̂)")
+                            label="predicted deepest trainable (the verdict's: ξ̂ and growth)")
         if activation:
             xs, ys, _ = _theory_curve(sb, np.array(sws), activation, max(ds))
             if xs is not None:
