@@ -91,14 +91,17 @@ def line_fits(points: Mapping[LineKey, Mapping], metric: str = DEFAULT_METRIC) -
 def predicted_depths(points: Mapping[LineKey, Mapping], *, metric: str = DEFAULT_METRIC,
                      calibration: Optional[Calibration] = None,
                      fits: Optional[Mapping[LineKey, Tuple[SaturationFit, int]]] = None,
-                     widths: Optional[Mapping[LineKey, Optional[int]]] = None, **overrides: Any) -> Dict[LineKey, Optional[float]]:
+                     widths: Optional[Mapping[LineKey, Optional[int]]] = None,
+                     limits: Optional[Mapping[LineKey, Optional[float]]] = None,
+                     **overrides: Any) -> Dict[LineKey, Optional[float]]:
     """``max_trainable_depth`` per line, as :func:`~reprobe.analysis.prediction.predict` gives it
     (None when undecidable), with c scaled to each line's hidden width; pass ``fits`` from
-    :func:`line_fits` and ``widths`` from :func:`line_widths` to skip recomputing them. ``overrides``:
+    :func:`line_fits`, ``widths`` from :func:`line_widths` and ``limits`` from :func:`line_growth_limits`
+    to skip recomputing them. ``overrides``:
     ``depth_per_xi``, ``floor_xi``, ``width_exponent``, ``power`` (see :func:`~reprobe.analysis.prediction.with_overrides`)."""
     fits = fits if fits is not None else line_fits(points, metric)
     widths = widths if widths is not None else line_widths(points)
-    limits = line_growth_limits(points)
+    limits = limits if limits is not None else line_growth_limits(points)
     out = {}
     for k, (fit, depth) in fits.items():
         cal = with_overrides(calibration or calibration_for(as_point(points[k]).activation_kinds, widths.get(k)),
@@ -221,7 +224,7 @@ def calibrate(points: Mapping[LineKey, Mapping], trained: Sequence[Mapping], acc
     p = CALIBRATION.width_exponent if width_exponent is None else width_exponent
     grid = calibration_grid(points, trained, acc_threshold, metric=metric)
     cal, _, _ = fit_form(form, [grid], width_exponent=p)
-    depths = predicted_depths(points, calibration=cal, fits=grid.fits, widths=grid.widths)
+    depths = predicted_depths(points, calibration=cal, fits=grid.fits, widths=grid.widths, limits=grid.limits)
     return cal, score_rule(f"prediction:{metric} ({form}, fitted)", depths, trained, acc_threshold)
 
 
